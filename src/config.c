@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The settings table drives everything: defaults, the INI handler, the
+ * command-line overrides and --help. Value syntax:
+ *   duration  "2s", "500ms", "1.5s", "1min", "250us"; a bare number is seconds
+ *   size      "65536", "64K", "16M", "1G" (powers of 1024)
+ *   bool      yes/no, true/false, on/off, 1/0
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "sqmath.h"
+
+typedef enum KeyType { T_STRING, T_UINT, T_SIZE, T_DURATION, T_BOOL, T_MODE } KeyType;
+
+typedef struct ConfigKey {
+    const char *section, *name;
+    KeyType type;
+    size_t offset;
+    uint64_t min, max;
+    const char *def, *help;
+} ConfigKey;
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define KEY(sec, nm, ty, field, lo, hi, d, h) { sec, nm, ty, offsetof(Config, field), lo, hi, d, h }
+
+static const ConfigKey keys[] = {
+    KEY("global", "jobs-sum-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SUM], 0, 0, "ipc://RUNDIR/jobs-sum.sock",
+        "ZeroMQ endpoint of the sum jobs (front end binds, workers connect)"),
+    KEY("global", "jobs-square-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SQUARE], 0, 0,
+        "ipc://RUNDIR/jobs-square.sock", "ZeroMQ endpoint of the square jobs"),
+    KEY("global", "results-endpoint", T_STRING, endpoint[ENDPOINT_RESULTS], 0, 0, "ipc://RUNDIR/results.sock",
+        "ZeroMQ endpoint of the replies (front end binds, workers connect)"),
+    KEY("global", "max-numbers", T_UINT, max_numbers, 1, UINT64_C(100000000), "1000000",
+        "most numbers one request (or job) may carry; more get 413"),
+    KEY("global", "log-requests", T_BOOL, log_requests, 0, 1, "no", "log one journal entry per request"),
+    KEY("httpd", "mode", T_MODE, mode, 0, 0, "workers", "workers: fan out to the workers; local: compute in process"),
+    KEY("httpd", "request-timeout", T_DURATION, request_timeout_usec, 1000, 3600 * USEC_PER_SEC, "2s",
+        "how long a request may wait for its workers before it is answered 504"),
+    KEY("httpd", "reaper-interval", T_DURATION, reaper_interval_usec, 1000, 3600 * USEC_PER_SEC, "1s",
+        "how often timed-out requests are looked for"),
+    KEY("httpd", "idle-timeout", T_DURATION, idle_timeout_usec, 1000, 3600 * USEC_PER_SEC, "10s",
+        "idle or unfinished client connections are closed after this"),
+    KEY("httpd", "max-pending", T_UINT, max_pending, 1, UINT64_C(10000000), "10000",
+        "most requests waiting for workers at once; more get 503"),
+    KEY("httpd", "max-body-size", T_SIZE, max_body_size, 16, UINT64_C(1) << 31, "64M",
+        "largest POST body accepted; larger get 413"),
+};
+
+static const char *const mode_names[] = {
+    [SQ_MODE_WORKERS] = "workers",
+    [SQ_MODE_LOCAL] = "local",
+};
+
+const char *sq_mode_to_string(SqMode m) {
+    return m == SQ_MODE_LOCAL ? mode_names[SQ_MODE_LOCAL] : mode_names[SQ_MODE_WORKERS];
+}
+
+static const ConfigKey *find_key(const char *name) {
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Parses decimal digits with an optional fraction scaled by `scale`, exactly. */
+static int parse_scaled(const char *s, size_t len, uint64_t scale, uint64_t *ret) {
+    uint64_t whole = 0, frac = 0, div = 1;
+    size_t i = 0;
+    int digits = 0;
+
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+        if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, (uint64_t)(s[i] - '0'), &whole))
+            return -ERANGE;
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            if (div < scale) {
+                frac = frac * 10 + (uint64_t)(s[i] - '0');
+                div *= 10;
+            }
+    }
+    if (i != len || digits == 0)
+        return -EINVAL;
+    if (__builtin_mul_overflow(whole, scale, &whole))
+        return -ERANGE;
+    *ret = whole + frac * (scale / div);
+    return 0;
+}
+
+static int parse_with_unit(const char *v, const char *const *units, const uint64_t *scales, size_t n,
+                           uint64_t *ret) {
+    size_t len = strlen(v), num = len;
+
+    while (num > 0 && ((v[num - 1] >= 'a' && v[num - 1] <= 'z') || (v[num - 1] >= 'A' && v[num - 1] <= 'Z')))
+        num--;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v + num, units[i]) == 0)
+            return parse_scaled(v, num, scales[i], ret);
+    return -EINVAL;
+}
+
+static int parse_duration(const char *v, uint64_t *ret) {
+    static const char *const units[] = { "", "us", "ms", "s", "sec", "m", "min" };
+    static const uint64_t scales[] = { USEC_PER_SEC, 1, 1000, USEC_PER_SEC, USEC_PER_SEC, 60 * USEC_PER_SEC,
+                                       60 * USEC_PER_SEC };
+    return parse_with_unit(v, units, scales, ELEMENTSOF(units), ret);
+}
+
+static int parse_size(const char *v, uint64_t *ret) {
+    static const char *const units[] = { "", "K", "M", "G" };
+    static const uint64_t scales[] = { 1, 1024, 1024 * 1024, 1024 * 1024 * 1024 };
+    int r = parse_with_unit(v, units, scales, ELEMENTSOF(units), ret);
+    /* Sizes are whole bytes: "1.5K" is fine, "1.5" is not. */
+    return r == 0 && strchr(v, '.') && strspn(v, "0123456789.") == strlen(v) ? -EINVAL : r;
+}
+
+static int parse_bool(const char *v, bool *ret) {
+    static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+    for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return *ret = true, 0;
+        if (strcmp(v, no[i]) == 0)
+            return *ret = false, 0;
+    }
+    return -EINVAL;
+}
+
+int config_set(Config *c, const char *name, const char *value, char *err, size_t errlen) {
+    const ConfigKey *k = find_key(name);
+    void *field;
+    uint64_t u = 0;
+    bool b;
+    int r;
+
+    if (!k) {
+        snprintf(err, errlen, "unknown setting \"%s\"", name);
+        return -ENOENT;
+    }
+    field = (char *)c + k->offset;
+
+    switch (k->type) {
+    case T_STRING: {
+        char **s = field, *copy;
+        if (value[0] == '\0') {
+            snprintf(err, errlen, "%s: empty value", name);
+            return -EINVAL;
+        }
+        copy = strdup(value);
+        if (!copy)
+            return -ENOMEM;
+        free(*s);
+        *s = copy;
+        return 0;
+    }
+    case T_BOOL:
+        if (parse_bool(value, &b) < 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not a boolean (yes/no)", name, value);
+            return -EINVAL;
+        }
+        *(bool *)field = b;
+        return 0;
+    case T_MODE:
+        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
+            if (strcmp(value, mode_names[i]) == 0) {
+                *(SqMode *)field = (SqMode)i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s: \"%s\" is not a mode (workers or local)", name, value);
+        return -EINVAL;
+    case T_UINT:
+        r = parse_scaled(value, strlen(value), 1, &u);
+        if (r == 0 && strchr(value, '.'))
+            r = -EINVAL;
+        break;
+    case T_SIZE:
+        r = parse_size(value, &u);
+        break;
+    case T_DURATION:
+        r = parse_duration(value, &u);
+        break;
+    default:
+        return -EINVAL;
+    }
+
+    if (r == -EINVAL) {
+        snprintf(err, errlen, "%s: \"%s\" is not a valid %s", name, value,
+                 k->type == T_DURATION ? "duration (like 2s or 500ms)"
+                 : k->type == T_SIZE   ? "size (like 65536, 64K or 16M)"
+                                       : "whole number");
+        return r;
+    }
+    if (r < 0 || u < k->min || u > k->max) {
+        snprintf(err, errlen, "%s: \"%s\" is out of range", name, value);
+        return -ERANGE;
+    }
+    *(uint64_t *)field = u;
+    return 0;
+}
+
+void config_init(Config *c) {
+    char err[CONFIG_ERROR_MAX];
+
+    *c = (Config){ 0 };
+    for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+        if (keys[i].type != T_STRING)
+            (void)config_set(c, keys[i].name, keys[i].def, err, sizeof(err));
+}
+
+void config_done(Config *c) {
+    for (size_t i = 0; i < _ENDPOINT_MAX; i++)
+        free(c->endpoint[i]);
+    free(c->runtime_dir);
+    *c = (Config){ 0 };
+}
+
+typedef struct IniState {
+    Config *config;
+    char *err;
+    size_t errlen;
+    int failed;
+} IniState;
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
+    IniState *s = user;
+    const ConfigKey *k;
+    char reason[CONFIG_ERROR_MAX];
+
+    if (s->failed)
+        return 1; /* report the first error only */
+
+    k = find_key(name);
+    if (!k) {
+        snprintf(reason, sizeof(reason), "unknown setting \"%s\"", name);
+        goto fail;
+    }
+    if (strcmp(section, k->section) != 0) {
+        snprintf(reason, sizeof(reason), "\"%s\" belongs in section [%s], not [%s]", name, k->section, section);
+        goto fail;
+    }
+    if (config_set(s->config, name, value, reason, sizeof(reason)) < 0)
+        goto fail;
+    return 1;
+
+fail:
+    s->failed = 1;
+    snprintf(s->err, s->errlen, "%s", reason);
+    return 0;
+}
+
+int config_parse_text(Config *c, const char *text, const char *filename, char *err, size_t errlen) {
+    char reason[CONFIG_ERROR_MAX] = "syntax error";
+    IniState s = { .config = c, .err = reason, .errlen = sizeof(reason) };
+    int line = ini_parse_string(text, on_ini_entry, &s);
+
+    if (line == 0)
+        return 0;
+    if (line < 0) {
+        snprintf(err, errlen, "%s: out of memory", filename);
+        return -ENOMEM;
+    }
+    snprintf(err, errlen, "%s:%d: %s", filename, line, reason);
+    return -EINVAL;
+}
+
+int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen) {
+    static const char *const files[_ENDPOINT_MAX] = { "jobs-sum.sock", "jobs-square.sock", "results.sock" };
+
+    if (!c->runtime_dir) {
+        /* systemd may list several directories separated by ':'; ours is the first. */
+        const char *d = env_runtime_dir && env_runtime_dir[0] ? env_runtime_dir : CONFIG_DEFAULT_RUNTIME_DIR;
+        c->runtime_dir = strndup(d, strcspn(d, ":"));
+        if (!c->runtime_dir)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < _ENDPOINT_MAX; i++) {
+        if (c->endpoint[i])
+            continue;
+        if (asprintf(&c->endpoint[i], "ipc://%s/%s", c->runtime_dir, files[i]) < 0) {
+            c->endpoint[i] = NULL;
+            return -ENOMEM;
+        }
+    }
+    if (c->max_numbers > SQACC_MAX_COUNT) {
+        snprintf(err, errlen, "max-numbers: more than %" PRIu64 " cannot be summed exactly", SQACC_MAX_COUNT);
+        return -ERANGE;
+    }
+    return 0;
+}
+
+void config_print_keys(FILE *f) {
+    for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+        fprintf(f, "  --%-22s [%s] %s (default: %s)\n", keys[i].name, keys[i].section, keys[i].help, keys[i].def);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Settings of both daemons: defaults, the INI file (/etc/sqdiff/sqdiff.conf,
+ * parsed with libinih) and command-line overrides (--KEY=VALUE for every key).
+ * Pure: the caller reads the file; this module only parses text.
+ *
+ * Every key lives in one section ([global], [httpd] or [worker]) and has one
+ * name across all of them, so `--max-pending=5` and `[httpd] max-pending = 5`
+ * are the same setting. Bad values are refused with a reason; file errors
+ * carry "FILE:LINE: ".
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/sqdiff/sqdiff.conf"
+#define CONFIG_DEFAULT_RUNTIME_DIR "/run/sqdiff"
+#define CONFIG_ERROR_MAX 512
+
+typedef enum SqMode {
+    SQ_MODE_WORKERS,
+    SQ_MODE_LOCAL,
+} SqMode;
+
+typedef enum ConfigEndpoint {
+    ENDPOINT_JOBS_SUM,
+    ENDPOINT_JOBS_SQUARE,
+    ENDPOINT_RESULTS,
+    _ENDPOINT_MAX,
+} ConfigEndpoint;
+
+typedef struct Config {
+    /* [global] */
+    char *endpoint[_ENDPOINT_MAX]; /* NULL until config_finish() derives them from runtime_dir */
+    uint64_t max_numbers;
+    bool log_requests;
+    /* [httpd] */
+    SqMode mode;
+    uint64_t request_timeout_usec;
+    uint64_t reaper_interval_usec;
+    uint64_t idle_timeout_usec;
+    uint64_t max_pending;
+    uint64_t max_body_size;
+    /* not in the file: --runtime-dir, else $RUNTIME_DIRECTORY, else CONFIG_DEFAULT_RUNTIME_DIR */
+    char *runtime_dir;
+} Config;
+
+void config_init(Config *c);
+void config_done(Config *c);
+
+/* Sets key `name` (no section) from text; -EINVAL/-ERANGE/-ENOENT with a reason in err. */
+int config_set(Config *c, const char *name, const char *value, char *err, size_t errlen);
+
+/* Parses INI text; errors are reported as "FILENAME:LINE: reason". */
+int config_parse_text(Config *c, const char *text, const char *filename, char *err, size_t errlen);
+
+/* Resolves the runtime directory (env_runtime_dir may be NULL) and the endpoints; checks cross-key rules. */
+int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen);
+
+/* Describes every key with its section and default, for --help. */
+void config_print_keys(FILE *f);
+
+const char *sq_mode_to_string(SqMode m);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Query-string and JSON-body parsing for the front end. Error texts quote the
+ * client's value with non-printable bytes escaped and long values shortened,
+ * so they are safe to put in a JSON response and a log line.
+ */
+
+#include "request-parse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json-reader.h"
+#include "number.h"
+
+#define QUOTE_MAX 48
+
+/* Renders s as a quoted, printable, possibly shortened string into dst. */
+static void quote(char *dst, size_t size, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    dst[o++] = '"';
+    for (size_t i = 0; i < len && o + 8 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (i == QUOTE_MAX) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            dst[o++] = (char)c;
+        else {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        }
+    }
+    dst[o++] = '"';
+    dst[o] = '\0';
+}
+
+static int too_many(const NumList *out, char *err, size_t errlen) {
+    snprintf(err, errlen, "too many numbers: at most %zu are allowed per request", out->max);
+    return -E2BIG;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Form-decodes s[0..len) in place ('+' is a space, %XX a byte); returns the new length or -EINVAL. */
+static long form_decode(char *s, size_t len) {
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+')
+            s[o++] = ' ';
+        else if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len)
+                return -EINVAL;
+            hi = hex_digit(s[i + 1]);
+            lo = hex_digit(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -EINVAL;
+            s[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else
+            s[o++] = s[i];
+    }
+    return (long)o;
+}
+
+int request_parse_query(char *query, size_t len, NumList *out, char *err, size_t errlen) {
+    char *p = query, *end = query + len;
+    size_t found = 0;
+
+    while (p < end) {
+        char *amp = memchr(p, '&', (size_t)(end - p)), *seg_end = amp ? amp : end;
+        char *eq = memchr(p, '=', (size_t)(seg_end - p));
+        char *key = p, *value = eq ? eq + 1 : seg_end;
+        size_t key_len = (size_t)((eq ? eq : seg_end) - key), value_len = (size_t)(seg_end - value);
+        char q[QUOTE_MAX * 4 + 8];
+        long k, v;
+        int64_t x;
+        int r;
+
+        p = amp ? amp + 1 : end;
+        k = form_decode(key, key_len);
+        if (k != 1 || key[0] != 'n')
+            continue; /* not "n" (or not decodable, so not "n"): ignored */
+
+        found++;
+        v = form_decode(value, value_len);
+        if (v < 0) {
+            quote(q, sizeof(q), value, value_len);
+            snprintf(err, errlen, "invalid n %s: malformed percent-encoding", q);
+            return -EINVAL;
+        }
+        r = number_parse_query(value, (size_t)v, &x);
+        if (r < 0) {
+            quote(q, sizeof(q), value, (size_t)v);
+            if (r == -ERANGE)
+                snprintf(err, errlen, "invalid n %s: outside the signed 64-bit range", q);
+            else
+                snprintf(err, errlen, "invalid n %s: expected a decimal integer", q);
+            return r;
+        }
+        r = numlist_push(out, x);
+        if (r == -E2BIG)
+            return too_many(out, err, errlen);
+        if (r < 0)
+            return r;
+    }
+
+    if (found == 0) {
+        snprintf(err, errlen, "no numbers given: expected ?n=<integer>, repeated for each number");
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int malformed(const JsonReader *r, char *err, size_t errlen) {
+    snprintf(err, errlen, "malformed JSON body at byte %zu: %s", r->error_offset, r->error);
+    return -EINVAL;
+}
+
+/* Reads the elements of the "numbers" array (its '[' already consumed). */
+static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) {
+    char q[QUOTE_MAX * 4 + 8];
+    JsonToken t;
+
+    for (;;) {
+        int64_t x;
+        int k = json_reader_next(r, &t);
+
+        if (k < 0)
+            return malformed(r, err, errlen);
+        if (t.type == JSON_END_ARRAY)
+            return 0;
+        if (t.type != JSON_NUMBER) {
+            quote(q, sizeof(q), t.text, t.type == JSON_STRING ? t.len : 1);
+            snprintf(err, errlen, "invalid element %s in \"numbers\": expected an integer", q);
+            return -EINVAL;
+        }
+        k = t.is_integer ? number_parse_json(t.text, t.len, &x) : -EINVAL;
+        if (k < 0) {
+            quote(q, sizeof(q), t.text, t.len);
+            snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,
+                     k == -ERANGE ? "outside the signed 64-bit range" : "expected an integer");
+            return k;
+        }
+        k = numlist_push(out, x);
+        if (k == -E2BIG)
+            return too_many(out, err, errlen);
+        if (k < 0)
+            return k;
+    }
+}
+
+int request_parse_body(const char *body, size_t len, NumList *out, char *err, size_t errlen) {
+    JsonReader r;
+    JsonToken t;
+    int seen = 0, k;
+
+    json_reader_init(&r, body, len);
+    if (json_reader_next(&r, &t) < 0)
+        return malformed(&r, err, errlen);
+    if (t.type != JSON_BEGIN_OBJECT) {
+        snprintf(err, errlen, "the body must be a JSON object like {\"numbers\":[1,2,3]}");
+        return -EINVAL;
+    }
+
+    for (;;) {
+        if (json_reader_next(&r, &t) < 0)
+            return malformed(&r, err, errlen);
+        if (t.type == JSON_END_OBJECT)
+            break;
+        /* t is a key */
+        if (!json_token_equals(&t, "numbers")) {
+            if (json_reader_next(&r, &t) < 0 || json_reader_skip(&r, &t) < 0)
+                return malformed(&r, err, errlen);
+            continue;
+        }
+        if (seen++) {
+            snprintf(err, errlen, "the body has more than one \"numbers\" member");
+            return -EINVAL;
+        }
+        if (json_reader_next(&r, &t) < 0)
+            return malformed(&r, err, errlen);
+        if (t.type != JSON_BEGIN_ARRAY) {
+            snprintf(err, errlen, "\"numbers\" must be an array of integers");
+            return -EINVAL;
+        }
+        k = parse_numbers(&r, out, err, errlen);
+        if (k < 0)
+            return k;
+    }
+    if (json_reader_next(&r, &t) < 0)
+        return malformed(&r, err, errlen);
+
+    if (!seen || out->n == 0) {
+        snprintf(err, errlen, "no numbers given: expected {\"numbers\":[<integer>, ...]} with at least one");
+        return -ENOENT;
+    }
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdint.h>
+
+#include "json-reader.h"
+#include "test-helpers.h"
+
+/* Reads the whole text; returns 0 if it is valid JSON, -EINVAL otherwise. */
+static int scan(const char *s) {
+    JsonReader r;
+    JsonToken t;
+
+    json_reader_init(&r, s, strlen(s));
+    for (;;) {
+        if (json_reader_next(&r, &t) < 0)
+            return -EINVAL;
+        if (t.type == JSON_END)
+            return 0;
+    }
+}
+
+int main(void) {
+    const char *valid[] = {
+        "{}", "[]", "0", "-0", "1.5", "-1.5e+10", "1E-2", "\"\"", "true", "false", "null",
+        " { \"a\" : [ 1 , 2 , { \"b\" : null } ] , \"c\" : \"\\u00e9\\n\" } ",
+        "{\"numbers\":[1,2,3]}", "[[[[[]]]]]", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+        "123456789012345678901234567890", "{\"a\":{},\"b\":[]}", "\"\\ud83d\\ude00\"",
+    };
+    const char *invalid[] = {
+        "", " ", "{", "}", "[", "]", "[1,]", "[1 2]", "[1,,2]", "{,}", "{\"a\":1,}", "{\"a\" 1}",
+        "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\"}", "{\"numbers\":[1,2]}{}", "1 2", "01", "-",
+        "1.", ".5", "1e", "+1", "0x10", "tru", "nul", "True", "\"abc", "\"\\q\"", "\"\\u12\"",
+        "\"a\nb\"", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "[-]", "NaN", "Infinity", "1x",
+        "{\"a\":1}x", "[1]]",
+    };
+
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        if (scan(valid[i]) != 0)
+            fprintf(stderr, "rejected valid: %s\n", valid[i]);
+        check(scan(valid[i]) == 0);
+    }
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        if (scan(invalid[i]) == 0)
+            fprintf(stderr, "accepted invalid: %s\n", invalid[i]);
+        check(scan(invalid[i]) != 0);
+    }
+    check(scan("1\0") != 0 || 1); /* strlen stops at NUL: same as "1" */
+    {
+        JsonReader r;
+        JsonToken t;
+        const char nul[] = "[1\0]";
+        json_reader_init(&r, nul, 4);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_ARRAY);
+        check(json_reader_next(&r, &t) == -EINVAL);
+        check(r.error_offset == 2);
+    }
+
+    /* Nesting is bounded. */
+    {
+        char deep[2 * JSON_MAX_DEPTH + 3];
+        size_t n = JSON_MAX_DEPTH + 1;
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        deep[2 * n] = '\0';
+        check(scan(deep) == -EINVAL);
+        deep[JSON_MAX_DEPTH] = ']';
+        deep[JSON_MAX_DEPTH + 1] = '\0';
+        memset(deep, '[', JSON_MAX_DEPTH);
+        memset(deep + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
+        deep[2 * JSON_MAX_DEPTH] = '\0';
+        check(scan(deep) == 0);
+    }
+
+    /* Tokens carry raw text; keys compare with escapes decoded. */
+    {
+        const char *s = "{\"n\\u0075mbers\":[12345678901234567890123,-1.5e3],\"x\":{\"y\":[1]},\"z\":\"\\\"\"}";
+        JsonReader r;
+        JsonToken t;
+
+        json_reader_init(&r, s, strlen(s));
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_OBJECT);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && t.escaped);
+        check(json_token_equals(&t, "numbers"));
+        check(!json_token_equals(&t, "number"));
+        check(!json_token_equals(&t, "numbersx"));
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_ARRAY);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_NUMBER && t.is_integer);
+        check(t.len == 23 && memcmp(t.text, "12345678901234567890123", 23) == 0);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_NUMBER && !t.is_integer);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END_ARRAY);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && json_token_equals(&t, "x"));
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_OBJECT);
+        check(json_reader_skip(&r, &t) == 0);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && json_token_equals(&t, "z"));
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_STRING && json_token_equals(&t, "\""));
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END_OBJECT);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
+        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
+    }
+    {
+        JsonToken t = { .type = JSON_STRING, .text = "\\u00e9", .len = 6, .escaped = true };
+        check(json_token_equals(&t, "\xc3\xa9"));
+        JsonToken t2 = { .type = JSON_STRING, .text = "\\ud83d\\ude00", .len = 12, .escaped = true };
+        check(json_token_equals(&t2, "\xf0\x9f\x98\x80"));
+    }
+    return 0;
+}

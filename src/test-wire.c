@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdint.h>
+
+#include "test-helpers.h"
+#include "wire.h"
+
+static char err[WIRE_ERROR_MAX];
+
+static int job(const char *s, uint64_t *id, SqAcc *a) {
+    return wire_decode_job(s, strlen(s), 100, id, a, err, sizeof(err));
+}
+static int reply(const char *s, WireReply *r) {
+    return wire_decode_reply(s, strlen(s), r, err, sizeof(err));
+}
+
+int main(void) {
+    int64_t v[] = { 1, -2, INT64_MAX, INT64_MIN, 0 };
+    char buf[512], dec[SQMATH_DECIMAL_MAX];
+    size_t n;
+    uint64_t id;
+    SqAcc a, b = SQACC_INIT;
+    WireReply r;
+
+    check(wire_kind_from_string("sum") == WIRE_SUM);
+    check(wire_kind_from_string("square") == WIRE_SQUARE);
+    check(wire_kind_from_string("diff") == -EINVAL);
+    check_streq(wire_kind_to_string(WIRE_SQUARE), "square");
+
+    /* A job round-trips, and its encoded size is within the bound. */
+    n = wire_encode_job(INT64_MAX, v, 5, buf);
+    check(n <= wire_job_size_max(5));
+    buf[n] = '\0';
+    check_streq(buf, "{\"id\":9223372036854775807,\"numbers\":[1,-2,9223372036854775807,-9223372036854775808,0]}");
+    check(job(buf, &id, &a) == 0 && id == (uint64_t)INT64_MAX && a.count == 5);
+    for (int i = 0; i < 5; i++)
+        sqacc_add(&b, v[i]);
+    check(a.sum == b.sum && a.sumsq_lo == b.sumsq_lo && a.sumsq_hi == b.sumsq_hi);
+    n = wire_encode_job(7, NULL, 0, buf);
+    check(n == strlen("{\"id\":7,\"numbers\":[]}") && memcmp(buf, "{\"id\":7,\"numbers\":[]}", n) == 0);
+
+    /* Jobs as another implementation may write them. */
+    check(job(" { \"numbers\" : [ 1 , 2 , 3 ] , \"extra\" : {\"a\":[1]}, \"id\" : 5 } ", &id, &a) == 0);
+    check(id == 5 && a.count == 3 && a.sum == 6);
+
+    /* Malformed, out-of-range and oversized jobs are refused. */
+    check(job("{\"id\":1,\"numbers\":[9223372036854775808]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"numbers\":[1.5]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"numbers\":[\"1\"]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"numbers\":1}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1}", &id, &a) == -EINVAL);
+    check(job("{\"numbers\":[1]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":0,\"numbers\":[1]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":-1,\"numbers\":[1]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":\"1\",\"numbers\":[1]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"id\":2,\"numbers\":[1]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"numbers\":[1],\"numbers\":[2]}", &id, &a) == -EINVAL);
+    check(job("{\"id\":1,\"numbers\":[1,]}", &id, &a) == -EINVAL);
+    check(job("[1]", &id, &a) == -EINVAL);
+    check(job("garbage", &id, &a) == -EINVAL);
+    check(job("", &id, &a) == -EINVAL);
+    {
+        char big[1024];
+        size_t len = (size_t)sprintf(big, "{\"id\":1,\"numbers\":[");
+        for (int i = 0; i < 101; i++)
+            len += (size_t)sprintf(big + len, i ? ",%d" : "%d", i);
+        sprintf(big + len, "]}");
+        check(job(big, &id, &a) == -E2BIG);
+    }
+
+    /* Replies round-trip; big exact values are carried as text. */
+    SqAcc c = SQACC_INIT;
+    sqacc_add(&c, INT64_MAX);
+    sqacc_add(&c, INT64_MAX);
+    n = sqmath_square_decimal(&c, dec);
+    n = wire_encode_reply(42, WIRE_SQUARE, dec, n, buf);
+    check(n <= WIRE_REPLY_MAX);
+    buf[n] = '\0';
+    check(reply(buf, &r) == 0 && r.id == 42 && r.kind == WIRE_SQUARE);
+    check(r.value_len == strlen(dec) && memcmp(r.value, dec, r.value_len) == 0);
+    check(reply("{\"sum\":14,\"id\":3,\"numbers\":[1,2,3]}", &r) == 0 && r.kind == WIRE_SUM && r.id == 3);
+    check(r.value_len == 2 && memcmp(r.value, "14", 2) == 0);
+
+    check(reply("{\"id\":3}", &r) == -EINVAL);
+    check(reply("{\"sum\":14}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":14,\"square\":36}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":-14}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":1.5}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":\"14\"}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":014}", &r) == -EINVAL);
+    check(reply("{\"id\":3,\"sum\":14", &r) == -EINVAL);
+    check(reply("{\"id\":99999999999999999999,\"sum\":14}", &r) == -EINVAL);
+    {
+        char huge[300];
+        memset(huge, '9', 200);
+        sprintf(huge + 200, "}");
+        char msg[400];
+        sprintf(msg, "{\"id\":3,\"sum\":%s", huge);
+        check(reply(msg, &r) == -EINVAL);
+    }
+    return 0;
+}

@@ -1,0 +1,164 @@
+"""The running sqdiff suite as the black-box tests see it.
+
+A Suite is a front end plus one sum worker and one square worker, reachable at
+`url`. Two implementations share this interface:
+
+  ProcessSuite (here)     plain processes: the front end behind
+                          systemd-socket-activate, workers started directly,
+                          binaries from a meson build directory.
+  SystemdSuite (sdbox.py) the installed suite under a real systemd booted in a
+                          throwaway container, enabled as a user would.
+
+Tests only use the methods below, so every black-box test runs against both.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+class Suite:
+    url = None  # "http://127.0.0.1:PORT"
+    port = None
+
+    def request(self, path, method="GET", body=None, headers=None, timeout=30):
+        """One request with a real HTTP client; returns a Response (never raises on HTTP errors)."""
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, dict(r.headers), r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read())
+
+    def get(self, path, **kw):
+        return self.request(path, **kw)
+
+    # --- control of the daemons -------------------------------------------------------------
+    def signal_workers(self, kind, sig):
+        """Send signal sig to every worker of kind ("sum" or "square")."""
+        raise NotImplementedError
+
+    def worker_pids(self, kind):
+        raise NotImplementedError
+
+    def restart_workers(self):
+        """Bring every worker back to a running, connected state (after SIGSTOP/SIGKILL tests)."""
+        raise NotImplementedError
+
+    def run_python(self, code, timeout=30):
+        """Run a Python snippet where the suite runs (same machine or container), as root.
+
+        The snippet sees the environment variable SQDIFF_RUNTIME_DIR, the directory holding
+        the ZeroMQ IPC sockets. Returns its stdout; raises on a non-zero exit."""
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+
+class ProcessSuite(Suite):
+    def __init__(self, builddir, mode="workers", extra_config=""):
+        self.builddir = builddir
+        self.tmp = tempfile.mkdtemp(prefix="sqdiff-test-")
+        self.runtime_dir = os.path.join(self.tmp, "run")
+        os.mkdir(self.runtime_dir)
+        self.config = os.path.join(self.tmp, "sqdiff.conf")
+        with open(self.config, "w") as f:
+            f.write(f"[httpd]\nmode = {mode}\n{extra_config}\n")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.tmp, "log"), "w")
+        self.workers = {}
+        self.httpd = subprocess.Popen(
+            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}",
+             os.path.join(builddir, "src", "sqdiff-httpd"),
+             "--config", self.config, "--runtime-dir", self.runtime_dir],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._listening, 10, "the socket to listen")
+        if mode == "workers":
+            for kind in ("sum", "square"):
+                self._start_worker(kind)
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def _start_worker(self, kind):
+        self.workers[kind] = subprocess.Popen(
+            [os.path.join(self.builddir, "src", "sqdiff-worker"), f"--kind={kind}",
+             "--config", self.config, "--runtime-dir", self.runtime_dir],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def signal_workers(self, kind, sig):
+        self.workers[kind].send_signal(sig)
+
+    def worker_pids(self, kind):
+        p = self.workers[kind]
+        return [p.pid] if p.poll() is None else []
+
+    def restart_workers(self):
+        for kind, p in list(self.workers.items()):
+            p.send_signal(signal.SIGCONT)
+            if p.poll() is not None:
+                self._start_worker(kind)
+
+    def run_python(self, code, timeout=30):
+        env = dict(os.environ, SQDIFF_RUNTIME_DIR=self.runtime_dir)
+        return subprocess.run(["/usr/bin/python3", "-c", code], env=env, check=True,
+                              capture_output=True, text=True, timeout=timeout).stdout
+
+    def logs(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "log")) as f:
+            return f.read()
+
+    def close(self):
+        for p in list(self.workers.values()) + [self.httpd]:
+            p.send_signal(signal.SIGCONT)
+            p.terminate()
+        for p in list(self.workers.values()) + [self.httpd]:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
