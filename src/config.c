@@ -296,6 +296,14 @@ int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errl
     return 0;
 }
 
+size_t config_n_keys(void) {
+    return ELEMENTSOF(keys);
+}
+
+const char *config_key_name(size_t i) {
+    return i < ELEMENTSOF(keys) ? keys[i].name : NULL;
+}
+
 void config_print_keys(FILE *f) {
     for (size_t i = 0; i < ELEMENTSOF(keys); i++)
         fprintf(f, "  --%-22s [%s] %s (default: %s)\n", keys[i].name, keys[i].section, keys[i].help, keys[i].def);

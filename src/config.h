@@ -61,6 +61,10 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
 /* Resolves the runtime directory (env_runtime_dir may be NULL) and the endpoints; checks cross-key rules. */
 int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen);
 
+/* The settings' names, for the command line. */
+size_t config_n_keys(void);
+const char *config_key_name(size_t i);
+
 /* Describes every key with its section and default, for --help. */
 void config_print_keys(FILE *f);
 

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Settings are applied in order of precedence: defaults, then the file, then
+ * the command line. --config names the file; the default file may be absent,
+ * a named one may not.
+ */
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "macro.h"
+#include "wire.h"
+
+enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_SET };
+
+static void help(CliProgram prog, FILE *f) {
+    if (prog == CLI_HTTPD)
+        fprintf(f, "Usage: sqdiff-httpd [OPTIONS]\n\n"
+                   "HTTP front end of sqdiff: answers GET /?n=1&n=2 and POST / {\"numbers\":[1,2]} with\n"
+                   "the sum of the squares, the square of the sum and their difference.\n"
+                   "Listens on the sockets passed by systemd, or on --listen.\n\n"
+                   "  -l --listen=ADDR:PORT    listen here when not socket-activated (repeatable;\n"
+                   "                           IPv6 as [::1]:8080)\n");
+    else
+        fprintf(f, "Usage: sqdiff-worker --kind=sum|square [OPTIONS]\n\n"
+                   "sqdiff worker: takes jobs from the front end over ZeroMQ and replies with\n"
+                   "the sum of the squares (sum) or the square of the sum (square).\n\n"
+                   "  -k --kind=sum|square     what this worker computes\n");
+    fprintf(f, "  -c --config=FILE         configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+               "     --check               validate the configuration and exit\n"
+               "     --runtime-dir=DIR     ZeroMQ IPC directory (default $RUNTIME_DIRECTORY,\n"
+               "                           else " CONFIG_DEFAULT_RUNTIME_DIR ")\n"
+               "  -h --help                show this help\n"
+               "     --version             show the version\n\n"
+               "Every setting of the configuration file can be overridden:\n");
+    config_print_keys(f);
+}
+
+static int read_file(const char *path, char **ret) {
+    _cleanup_free_ char *buf = NULL;
+    FILE *f = fopen(path, "re");
+    size_t n = 0, cap = 0;
+
+    if (!f)
+        return -errno;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *b = realloc(buf, cap + 65536);
+            if (!b) {
+                fclose(f);
+                return -ENOMEM;
+            }
+            buf = b;
+            cap += 65536;
+        }
+        size_t k = fread(buf + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fclose(f);
+        return -EIO;
+    }
+    fclose(f);
+    if (memchr(buf, '\0', n))
+        return -EBADMSG;
+    buf[n] = '\0';
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
+int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
+    static const struct option fixed[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check", no_argument, NULL, OPT_CHECK },
+        { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+        { "listen", required_argument, NULL, 'l' },
+        { "kind", required_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+    };
+    size_t n_fixed = ELEMENTSOF(fixed), n_keys = config_n_keys();
+    _cleanup_free_ struct option *options = calloc(n_fixed + n_keys + 1, sizeof(struct option));
+    const char *config_path = NULL, *runtime_dir = NULL;
+    char err[CONFIG_ERROR_MAX];
+    int c, idx, r, n_set = 0;
+    _cleanup_free_ int *set_idx = calloc((size_t)argc + 1, sizeof(int));
+    _cleanup_free_ char **set_val = calloc((size_t)argc + 1, sizeof(char *));
+
+    *o = (CliOptions){ .kind = -1 };
+    config_init(&o->config);
+    if (!options || !set_idx || !set_val)
+        return -ENOMEM;
+    /* Every setting is also an option: --KEY=VALUE. */
+    memcpy(options, fixed, sizeof(fixed));
+    for (size_t i = 0; i < n_keys; i++)
+        options[n_fixed + i] = (struct option){ config_key_name(i), required_argument, NULL, OPT_SET };
+
+    /* First pass: collect; settings are applied after the file is read. */
+    while ((c = getopt_long(argc, argv, prog == CLI_HTTPD ? "c:l:h" : "c:k:h", options, &idx)) >= 0) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case OPT_CHECK:
+            o->check = true;
+            break;
+        case OPT_RUNTIME_DIR:
+            runtime_dir = optarg;
+            break;
+        case 'l': {
+            char **l;
+            if (prog != CLI_HTTPD)
+                goto unknown;
+            l = realloc(o->listen, (o->n_listen + 1) * sizeof(char *));
+            if (!l)
+                return -ENOMEM;
+            o->listen = l;
+            o->listen[o->n_listen++] = optarg;
+            break;
+        }
+        case 'k':
+            if (prog != CLI_WORKER)
+                goto unknown;
+            o->kind = wire_kind_from_string(optarg);
+            if (o->kind < 0) {
+                fprintf(stderr, "--kind: \"%s\" is not a kind (sum or square)\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'h':
+            help(prog, stdout);
+            return 1;
+        case OPT_VERSION:
+            printf("%s %s\n", prog == CLI_HTTPD ? "sqdiff-httpd" : "sqdiff-worker", SQDIFF_VERSION);
+            return 1;
+        case OPT_SET:
+            set_idx[n_set] = idx;
+            set_val[n_set++] = optarg;
+            break;
+        default:
+        unknown:
+            fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Unexpected argument \"%s\". Try '%s --help'.\n", argv[optind], argv[0]);
+        return -EINVAL;
+    }
+    if (prog == CLI_WORKER && o->kind < 0) {
+        fprintf(stderr, "--kind=sum or --kind=square is required.\n");
+        return -EINVAL;
+    }
+
+    {
+        const char *path = config_path ? config_path : CONFIG_DEFAULT_PATH;
+        _cleanup_free_ char *text = NULL;
+
+        r = read_file(path, &text);
+        if (r == -ENOENT && !config_path)
+            r = 0; /* no file: defaults */
+        else if (r < 0) {
+            fprintf(stderr, "%s: %s\n", path, r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
+            return r;
+        } else {
+            r = config_parse_text(&o->config, text, path, err, sizeof(err));
+            if (r < 0) {
+                fprintf(stderr, "%s\n", err);
+                return r;
+            }
+        }
+    }
+
+    for (int i = 0; i < n_set; i++) {
+        r = config_set(&o->config, options[set_idx[i]].name, set_val[i], err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "--%s\n", err);
+            return r;
+        }
+    }
+    if (runtime_dir) {
+        o->config.runtime_dir = strdup(runtime_dir);
+        if (!o->config.runtime_dir)
+            return -ENOMEM;
+    }
+    r = config_finish(&o->config, getenv("RUNTIME_DIRECTORY"), err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "%s\n", err);
+        return r;
+    }
+    if (o->check) {
+        printf("%s: configuration OK (mode %s)\n", config_path ? config_path : CONFIG_DEFAULT_PATH,
+               sq_mode_to_string(o->config.mode));
+        return 1;
+    }
+    return 0;
+}
+
+void cli_done(CliOptions *o) {
+    config_done(&o->config);
+    free(o->listen);
+    o->listen = NULL;
+}

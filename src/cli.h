@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Command line of both daemons: --config FILE, --check, --runtime-dir DIR,
+ * --help, --version, --KEY=VALUE for every setting, plus per-program options
+ * (sqdiff-httpd: --listen ADDR:PORT; sqdiff-worker: --kind sum|square).
+ * Reads the config file, applies the overrides and finishes the Config.
+ * Errors are printed to stderr here, since nothing else can report them yet.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef enum CliProgram { CLI_HTTPD, CLI_WORKER } CliProgram;
+
+typedef struct CliOptions {
+    Config config;
+    bool check;
+    char **listen; /* httpd: --listen values */
+    size_t n_listen;
+    int kind; /* worker: a WireKind, -1 if not given */
+} CliOptions;
+
+/* Returns 0 to go on, 1 when the program should exit successfully now (--help, --version, --check), <0 on error. */
+int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *ret);
+void cli_done(CliOptions *o);

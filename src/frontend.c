@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request flow. A pending request's state lives in its h2o memory pool with a
+ * dispose callback, so when h2o frees the request (answered, or the client
+ * went away) the entry leaves the pending table with it: nothing dangles.
+ * Ids are the wall-clock time of start-up in nanoseconds plus a counter, so
+ * they never repeat across restarts (at fewer than 10^9 requests a second).
+ */
+
+#include "frontend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "fanout.h"
+#include "log.h"
+#include "numlist.h"
+#include "pending.h"
+#include "request-parse.h"
+#include "server.h"
+#include "sqmath.h"
+#include "wire.h"
+
+#define TIMEOUT_BODY "{\"success\": false}"
+#define SHUTDOWN_POLL_USEC (50 * 1000)
+
+typedef struct Request {
+    PendingEntry entry;
+    h2o_req_t *req;
+    Frontend *frontend;
+} Request;
+
+struct Frontend {
+    const Config *config;
+    Loop *loop;
+    Server *server;
+    Fanout *fanout; /* NULL in local mode */
+    PendingTable pending;
+    sd_event_source *reaper, *shutdown_timer;
+    uint64_t next_id;
+    bool stopping, drained;
+    struct {
+        uint64_t answered, failed, timed_out, busy, dropped;
+    } stats;
+    RateLimit rl_dropped, rl_timeout, rl_failed;
+};
+
+static uint64_t now_usec(clockid_t clock) {
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void log_request(Frontend *f, uint64_t id, int status, uint64_t started_usec) {
+    if (!f->config->log_requests)
+        return;
+    int64_t latency = started_usec ? (int64_t)(now_usec(CLOCK_MONOTONIC) - started_usec) : 0;
+    log_event(LOG_INFO,
+              &(LogFields){ .message_id = SQ_MSG_REQUEST, .request_id = id, .status = status,
+                            .latency_usec = latency, .has_latency = started_usec != 0 },
+              "Request %" PRIu64 " answered %d after %" PRId64 " us", id, status, latency);
+}
+
+static void send_error(Frontend *f, h2o_req_t *req, int status, const char *message) {
+    if (status >= 500)
+        f->stats.failed++;
+    server_send_error(req, status, message, status == 503 ? "retry-after" : NULL, status == 503 ? "1" : NULL);
+    log_request(f, 0, status, 0);
+}
+
+static void answer_local(Frontend *f, h2o_req_t *req, const NumList *l) {
+    char s[SQMATH_DECIMAL_MAX], q[SQMATH_DECIMAL_MAX], body[SQMATH_ANSWER_MAX];
+    SqAcc a = SQACC_INIT;
+    int len;
+
+    for (size_t i = 0; i < l->n; i++)
+        sqacc_add(&a, l->v[i]);
+    len = sqmath_answer(s, sqmath_sumsq_decimal(&a, s), q, sqmath_square_decimal(&a, q), body);
+    if (len < 0) {
+        send_error(f, req, 500, "internal error computing the result");
+        return;
+    }
+    f->stats.answered++;
+    server_send(req, 200, body, (size_t)len, NULL, NULL);
+    log_request(f, 0, 200, 0);
+}
+
+static void on_request_dispose(void *p) {
+    Request *r = p;
+
+    pending_remove(&r->frontend->pending, &r->entry);
+}
+
+static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
+    Request *r;
+    char *job;
+    size_t len;
+    WireKind failed_kind;
+    int k;
+
+    if (f->pending.count >= f->pending.max) {
+        f->stats.busy++;
+        send_error(f, req, 503, "too many requests in progress, try again shortly");
+        return;
+    }
+    job = malloc(wire_job_size_max(l->n));
+    if (!job) {
+        send_error(f, req, 500, "out of memory");
+        return;
+    }
+
+    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_request_dispose);
+    *r = (Request){ .req = req, .frontend = f };
+    r->entry.id = ++f->next_id;
+    r->entry.added_usec = now_usec(CLOCK_MONOTONIC);
+    r->entry.userdata = r;
+
+    len = wire_encode_job(r->entry.id, l->v, l->n, job);
+    k = fanout_send_job(f->fanout, job, len, &failed_kind);
+    if (k < 0) {
+        char msg[128];
+        uint64_t suppressed;
+
+        snprintf(msg, sizeof(msg), "no %s worker is available, try again shortly", wire_kind_to_string(failed_kind));
+        if (ratelimit_allow(&f->rl_failed, r->entry.added_usec, &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .request_id = r->entry.id,
+                                    .kind = wire_kind_to_string(failed_kind), .error = k, .status = 503 },
+                      "Request %" PRIu64 " failed: no %s worker can take jobs: %m (%" PRIu64 " similar suppressed)",
+                      r->entry.id, wire_kind_to_string(failed_kind), suppressed);
+        send_error(f, req, 503, msg);
+        return;
+    }
+    /* Cannot fail: the count was checked above and ids are unique. */
+    (void)pending_add(&f->pending, &r->entry);
+}
+
+static void on_request(h2o_req_t *req, void *userdata) {
+    Frontend *f = userdata;
+    char err[REQUEST_ERROR_MAX];
+    NumList l = NUMLIST_INIT(f->config->max_numbers);
+    int k;
+
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
+        send_error(f, req, 404, "not found: the only resource is /");
+        return;
+    }
+
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        size_t qlen = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1;
+        char *q = qlen ? h2o_mem_alloc_pool(&req->pool, qlen) : NULL;
+
+        if (q)
+            memcpy(q, req->path.base + req->query_at + 1, qlen);
+        k = request_parse_query(q, qlen, &l, err, sizeof(err));
+    } else if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        k = request_parse_body(req->entity.base ? req->entity.base : "", req->entity.len, &l, err, sizeof(err));
+    else {
+        f->stats.failed++;
+        server_send_error(req, 405, "method not allowed: use GET or POST", "allow", "GET, HEAD, POST");
+        return;
+    }
+
+    if (k < 0) {
+        send_error(f, req, k == -E2BIG ? 413 : k == -ENOMEM ? 500 : 400, k == -ENOMEM ? "out of memory" : err);
+        numlist_done(&l);
+        return;
+    }
+
+    if (f->fanout)
+        fan_out(f, req, &l);
+    else
+        answer_local(f, req, &l);
+    numlist_done(&l);
+}
+
+static void on_reply(const char *msg, size_t len, void *userdata) {
+    Frontend *f = userdata;
+    char err[WIRE_ERROR_MAX], body[SQMATH_ANSWER_MAX];
+    const char *why = NULL;
+    WireReply reply;
+    PendingEntry *e = NULL;
+    uint64_t suppressed;
+    int k;
+
+    if (wire_decode_reply(msg, len, &reply, err, sizeof(err)) < 0)
+        why = err;
+    else if (!(e = pending_find(&f->pending, reply.id)))
+        why = "no such request pending (answered, timed out or never sent)";
+    else if ((k = pending_set_result(e, reply.kind, reply.value, reply.value_len)) == -EALREADY)
+        why = "duplicate reply";
+    else if (k == 0)
+        return; /* the other half is still to come */
+
+    if (why) {
+        f->stats.dropped++;
+        if (ratelimit_allow(&f->rl_dropped, now_usec(CLOCK_MONOTONIC), &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = e ? e->id : 0, .reason = why },
+                      "Dropped a reply from a worker: %s (%" PRIu64 " similar suppressed)", why, suppressed);
+        return;
+    }
+
+    Request *r = e->userdata;
+    pending_remove(&f->pending, e);
+    k = sqmath_answer(e->value[WIRE_SUM], e->len[WIRE_SUM], e->value[WIRE_SQUARE], e->len[WIRE_SQUARE], body);
+    if (k < 0) {
+        send_error(f, r->req, 502, "the workers sent an invalid result");
+        return;
+    }
+    f->stats.answered++;
+    server_send(r->req, 200, body, (size_t)k, NULL, NULL);
+    log_request(f, e->id, 200, e->added_usec);
+}
+
+void frontend_status(Frontend *f, char *buf, size_t size) {
+    snprintf(buf, size,
+             "%s mode: %" PRIu64 " answered, %zu pending, %" PRIu64 " timed out, %" PRIu64 " failed, %" PRIu64
+             " dropped replies%s",
+             sq_mode_to_string(f->config->mode), f->stats.answered, f->pending.count, f->stats.timed_out,
+             f->stats.failed, f->stats.dropped, f->stopping ? ", stopping" : "");
+}
+
+static void notify_status(Frontend *f) {
+    char status[256];
+
+    frontend_status(f, status, sizeof(status));
+    sd_notifyf(0, "STATUS=%s", status);
+}
+
+static void reap(Frontend *f, uint64_t now) {
+    PendingEntry *e;
+    uint64_t suppressed;
+
+    while ((e = pending_oldest(&f->pending)) && now - e->added_usec >= f->config->request_timeout_usec) {
+        Request *r = e->userdata;
+
+        pending_remove(&f->pending, e);
+        f->stats.timed_out++;
+        if (ratelimit_allow(&f->rl_timeout, now, &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT, .request_id = e->id, .status = 504,
+                                    .latency_usec = (int64_t)(now - e->added_usec), .has_latency = true },
+                      "Request %" PRIu64 " timed out after %" PRIu64 " ms without both worker replies (%" PRIu64
+                      " similar suppressed)",
+                      e->id, (now - e->added_usec) / 1000, suppressed);
+        server_send(r->req, 504, TIMEOUT_BODY, sizeof(TIMEOUT_BODY) - 1, NULL, NULL);
+        log_request(f, e->id, 504, e->added_usec);
+    }
+}
+
+static int on_reaper(sd_event_source *s, uint64_t usec, void *userdata) {
+    Frontend *f = userdata;
+
+    reap(f, now_usec(CLOCK_MONOTONIC));
+    notify_status(f);
+    return sd_event_source_set_time(s, usec + f->config->reaper_interval_usec);
+}
+
+/* While stopping: the reaper keeps answering; once nothing is pending, one more poll lets the last answers leave. */
+static int on_shutdown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+    Frontend *f = userdata;
+
+    if (f->pending.count == 0) {
+        if (f->drained)
+            return sd_event_exit(sd_event_source_get_event(s), 0);
+        f->drained = true;
+    }
+    return sd_event_source_set_time(s, usec + SHUTDOWN_POLL_USEC);
+}
+
+void frontend_shutdown(Frontend *f) {
+    sd_event *e = loop_event(f->loop);
+    uint64_t now;
+    int r;
+
+    if (f->stopping)
+        return;
+    f->stopping = true;
+    server_stop_accepting(f->server);
+    notify_status(f);
+
+    (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
+    r = sd_event_add_time(e, &f->shutdown_timer, CLOCK_MONOTONIC, now, 0, on_shutdown_poll, f);
+    if (r < 0)
+        (void)sd_event_exit(e, 0);
+}
+
+int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Frontend **ret) {
+    _cleanup_(frontend_freep) Frontend *f = calloc(1, sizeof(*f));
+    sd_event *e = loop_event(loop);
+    uint64_t now;
+    int r;
+
+    if (!f)
+        return -ENOMEM;
+    f->config = c;
+    f->loop = loop;
+    f->next_id = now_usec(CLOCK_REALTIME) * 1000;
+    f->rl_dropped = RATELIMIT_INIT(10 * 1000000, 10);
+    f->rl_timeout = RATELIMIT_INIT(10 * 1000000, 10);
+    f->rl_failed = RATELIMIT_INIT(10 * 1000000, 10);
+
+    r = pending_table_init(&f->pending, c->max_pending);
+    if (r < 0)
+        return r;
+    if (c->mode == SQ_MODE_WORKERS) {
+        r = fanout_new(e, c, on_reply, f, &f->fanout);
+        if (r < 0)
+            return r;
+        (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(e, &f->reaper, CLOCK_MONOTONIC, now + c->reaper_interval_usec, 0, on_reaper, f);
+        if (r < 0)
+            return r;
+        r = sd_event_source_set_enabled(f->reaper, SD_EVENT_ON);
+        if (r < 0)
+            return r;
+    }
+    r = server_new(loop_h2o(loop), c, fds, n_fds, on_request, f, &f->server);
+    if (r < 0)
+        return r;
+
+    *ret = TAKE_PTR(f);
+    return 0;
+}
+
+Frontend *frontend_free(Frontend *f) {
+    if (!f)
+        return NULL;
+    /* Requests still held by h2o point at the table: empty it before it goes. */
+    while (pending_oldest(&f->pending))
+        pending_remove(&f->pending, pending_oldest(&f->pending));
+    sd_event_source_disable_unref(f->reaper);
+    sd_event_source_disable_unref(f->shutdown_timer);
+    server_free(f->server);
+    fanout_free(f->fanout);
+    pending_table_done(&f->pending);
+    free(f);
+    return NULL;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The front end's request logic: routing, parsing, and answering either in
+ * process (local mode) or by fanning the job out to the workers and keeping
+ * the request pending until both replies are in (workers mode). A reaper on
+ * an sd-event timer answers requests that waited too long with 504
+ * {"success": false}; past max-pending, requests get 503 at once.
+ *
+ * frontend_shutdown() stops accepting, lets pending requests be answered and
+ * then makes the loop exit with 0.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "macro.h"
+
+typedef struct Frontend Frontend;
+
+int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Frontend **ret);
+Frontend *frontend_free(Frontend *f);
+DEFINE_FREEP(Frontend, frontend_free)
+
+void frontend_shutdown(Frontend *f);
+
+/* One line for STATUS=: counters and the pending count. */
+void frontend_status(Frontend *f, char *buf, size_t size);

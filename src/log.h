@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Logging for both daemons. Under systemd (stderr is the journal stream named
+ * by $JOURNAL_STREAM) entries go to journald with structured fields:
+ * MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, MESSAGE_ID and our SQDIFF_* fields.
+ * Run by hand, the same messages go to stderr as readable lines.
+ *
+ * Callers log once, where an error is handled; library-style modules never log.
+ * log_event() returns -abs(error) when error is set, so that
+ *     return log_event(LOG_ERR, &(LogFields){ .error = r }, "Failed to ...: %m");
+ * both logs and propagates; "%m" renders that error.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "macro.h"
+
+/* MESSAGE_IDs, documented in units/sqdiff.catalog. */
+#define SQ_MSG_HTTPD_STARTED "9effe4dda11c4953bb6dec6e2e8fc043"
+#define SQ_MSG_HTTPD_READY "cd2a462d73ed48fa81a42e0be7aae2ba"
+#define SQ_MSG_HTTPD_STOPPING "feda4ac086da48478c1913a437c15203"
+#define SQ_MSG_WORKER_STARTED "c0c327c64b154867b56ac5c9b4788e18"
+#define SQ_MSG_WORKER_READY "66326c1098234427886212f4cad4e053"
+#define SQ_MSG_WORKER_STOPPING "e1a5cd7bf0814ac28e6c046101a4aa7e"
+#define SQ_MSG_JOB_REJECTED "963003d6df064914b45a0dcbf1734a11"
+#define SQ_MSG_REQUEST_TIMEOUT "202b93ee8a0b400197e2468906d88c67"
+#define SQ_MSG_REPLY_DROPPED "1a796d5c42b94a298b30dc967a8dff31"
+#define SQ_MSG_REQUEST_FAILED "c16e348e7bbf465688413a6ce19a1b6b"
+#define SQ_MSG_REQUEST "dee058e1dcac464d9c52c0d8f52017e1"
+
+typedef struct LogFields {
+    const char *message_id; /* one of SQ_MSG_*, or NULL */
+    int error;              /* errno (either sign) for SQDIFF_ERRNO= and %m; 0 for none */
+    uint64_t request_id;    /* SQDIFF_REQUEST_ID=, 0 for none */
+    const char *kind;       /* SQDIFF_KIND= ("sum", "square"), or NULL */
+    const char *reason;     /* SQDIFF_REASON=, free text (quoted by the caller if from a peer) */
+    int64_t latency_usec;   /* SQDIFF_LATENCY_USEC=, only when has_latency */
+    bool has_latency;
+    int status;             /* SQDIFF_HTTP_STATUS=, 0 for none */
+} LogFields;
+
+/* Chooses journal or stderr output; ident is the program name in entries. */
+void log_setup(const char *ident);
+void log_set_max_level(int level);
+bool log_to_journal(void);
+
+int log_event(int priority, const LogFields *f, const char *format, ...) _printf_(3, 4);
+
+#define log_info(...) log_event(LOG_INFO, &(LogFields){ 0 }, __VA_ARGS__)
+#define log_warning(...) log_event(LOG_WARNING, &(LogFields){ 0 }, __VA_ARGS__)
+#define log_error_errno(r, ...) log_event(LOG_ERR, &(LogFields){ .error = (r) }, __VA_ARGS__)
+
+/*
+ * A token bucket for noisy events (junk from the network): allows `burst`
+ * events per `interval_usec`, then suppresses and counts the rest.
+ */
+typedef struct RateLimit {
+    uint64_t interval_usec, begin_usec;
+    unsigned burst, count;
+    uint64_t suppressed;
+} RateLimit;
+
+#define RATELIMIT_INIT(interval, b) ((RateLimit){ .interval_usec = (interval), .burst = (b) })
+
+/* True if the event may be logged now; *ret_suppressed gets how many were dropped before it. */
+bool ratelimit_allow(RateLimit *rl, uint64_t now_usec, uint64_t *ret_suppressed);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The one place where the front end's event loops meet. h2o's evloop is the
+ * process's loop; sd-event (timers, signals, the watchdog, the ZeroMQ fds)
+ * runs inside it: sd-event's epoll fd is polled by h2o, and when it becomes
+ * readable every ready sd-event source is dispatched.
+ *
+ * Rule: sd-event sources are only created or re-armed from sd-event callbacks
+ * (or before loop_run()), because sd-event arms its timers while it runs.
+ * loop_run() returns when sd_event_exit() was called, with its exit code.
+ */
+
+#include <h2o.h>
+#include "macro.h"
+#include <systemd/sd-event.h>
+
+typedef struct Loop Loop;
+
+int loop_new(Loop **ret);
+Loop *loop_free(Loop *l);
+DEFINE_FREEP(Loop, loop_free)
+
+h2o_evloop_t *loop_h2o(Loop *l);
+sd_event *loop_event(Loop *l);
+
+int loop_run(Loop *l);

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sqdiff-httpd: wires the modules together and runs the loop. Nothing else
+ * lives here: arguments and config (cli.c), logging (log.c), listening
+ * sockets (systemd or --listen), the front end (frontend.c), the sandbox
+ * (sandbox.c), readiness, the loop (loop.c).
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "cli.h"
+#include "frontend.h"
+#include "log.h"
+#include "loop.h"
+#include "sandbox.h"
+#include "server.h"
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+    Frontend *f = userdata;
+
+    sd_notify(0, "STOPPING=1");
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STOPPING }, "Received %s, answering what is pending and stopping",
+              strsignal((int)si->ssi_signo));
+    frontend_shutdown(f);
+    return 0;
+}
+
+static void close_fds(int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+static int collect_listeners(const CliOptions *o, int **ret_fds, size_t *ret_n) {
+    int n = sd_listen_fds(1), r;
+    int *fds;
+
+    if (n < 0)
+        return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
+    if (n == 0 && o->n_listen == 0)
+        return log_error_errno(EINVAL, "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
+
+    fds = calloc(n > 0 ? (size_t)n : o->n_listen, sizeof(int));
+    if (!fds)
+        return log_error_errno(ENOMEM, "Out of memory");
+    if (n > 0) {
+        for (int i = 0; i < n; i++)
+            fds[i] = SD_LISTEN_FDS_START + i;
+        *ret_n = (size_t)n;
+    } else {
+        for (size_t i = 0; i < o->n_listen; i++) {
+            r = server_listen(o->listen[i], &fds[i]);
+            if (r < 0) {
+                close_fds(fds, i);
+                free(fds);
+                return log_error_errno(r, "Failed to listen on \"%s\": %m", o->listen[i]);
+            }
+        }
+        *ret_n = o->n_listen;
+    }
+    *ret_fds = fds;
+    return 0;
+}
+
+static int run(CliOptions *o) {
+    _cleanup_(loop_freep) Loop *loop = NULL;
+    _cleanup_(frontend_freep) Frontend *frontend = NULL;
+    _cleanup_free_ int *fds = NULL;
+    size_t n_fds = 0;
+    sd_event *e;
+    char status[256];
+    int r;
+
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STARTED }, "sqdiff-httpd %s starting in %s mode",
+              SQDIFF_VERSION, sq_mode_to_string(o->config.mode));
+
+    r = collect_listeners(o, &fds, &n_fds);
+    if (r < 0)
+        return r;
+
+    signal(SIGPIPE, SIG_IGN);
+    {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+    }
+
+    r = loop_new(&loop);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the event loop: %m");
+    e = loop_event(loop);
+
+    r = frontend_new(loop, &o->config, fds, n_fds, &frontend);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the front end (ZeroMQ endpoints in %s): %m", o->config.runtime_dir);
+
+    if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, frontend)) < 0 ||
+        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, frontend)) < 0)
+        return log_error_errno(r, "Failed to watch signals: %m");
+    r = sd_event_set_watchdog(e, true);
+    if (r < 0)
+        return log_error_errno(r, "Failed to enable the watchdog: %m");
+
+    r = sandbox_apply(SANDBOX_HTTPD);
+    if (r < 0)
+        return log_error_errno(r, "Failed to load the seccomp filter: %m");
+
+    frontend_status(frontend, status, sizeof(status));
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_READY }, "Ready: %zu listening socket(s), %s mode",
+              n_fds, sq_mode_to_string(o->config.mode));
+
+    r = loop_run(loop);
+    if (r < 0)
+        return log_error_errno(r, "Event loop failed: %m");
+    log_info("Stopped");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    CliOptions o;
+    int r;
+
+    log_setup("sqdiff-httpd");
+    r = cli_parse(CLI_HTTPD, argc, argv, &o);
+    if (r == 0)
+        r = run(&o);
+    cli_done(&o);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

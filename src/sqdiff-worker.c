@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* sqdiff-worker: wires arguments, logging, the worker, the sandbox, readiness and the loop. */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "cli.h"
+#include "log.h"
+#include "sandbox.h"
+#include "worker.h"
+
+#define STATUS_INTERVAL_USEC (1000 * 1000)
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+    sd_notify(0, "STOPPING=1");
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STOPPING, .kind = userdata }, "Received %s, stopping",
+              strsignal((int)si->ssi_signo));
+    return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
+    char status[256];
+
+    worker_status(userdata, status, sizeof(status));
+    sd_notifyf(0, "STATUS=%s", status);
+    return sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
+}
+
+static int run(CliOptions *o) {
+    _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+    _cleanup_(worker_freep) Worker *w = NULL;
+    const char *kind = wire_kind_to_string((WireKind)o->kind);
+    char status[256];
+    sigset_t mask;
+    int r;
+
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind }, "sqdiff-worker %s (%s) starting",
+              SQDIFF_VERSION, kind);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    r = sd_event_new(&e);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the event loop: %m");
+    r = worker_new(e, &o->config, (WireKind)o->kind, &w);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the %s worker (endpoints in %s): %m", kind, o->config.runtime_dir);
+
+    if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, (void *)kind)) < 0 ||
+        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, (void *)kind)) < 0)
+        return log_error_errno(r, "Failed to watch signals: %m");
+    r = sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0, on_status, w);
+    if (r < 0)
+        return log_error_errno(r, "Failed to add the status timer: %m");
+    r = sd_event_set_watchdog(e, true);
+    if (r < 0)
+        return log_error_errno(r, "Failed to enable the watchdog: %m");
+
+    r = sandbox_apply(SANDBOX_WORKER);
+    if (r < 0)
+        return log_error_errno(r, "Failed to load the seccomp filter: %m");
+
+    worker_status(w, status, sizeof(status));
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind }, "Ready: %s worker taking jobs from %s",
+              kind, o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]);
+
+    r = sd_event_loop(e);
+    if (r < 0)
+        return log_error_errno(r, "Event loop failed: %m");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    CliOptions o;
+    int r;
+
+    log_setup("sqdiff-worker");
+    r = cli_parse(CLI_WORKER, argc, argv, &o);
+    if (r == 0)
+        r = run(&o);
+    cli_done(&o);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

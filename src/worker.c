@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jobs are bounded before they are read: ZMQ_MAXMSGSIZE makes ZeroMQ refuse
+ * (and disconnect) a peer whose message exceeds what max-numbers allows, so
+ * no job can make a worker allocate more than that. Replies that cannot be
+ * queued (the front end is gone and the queue is full) are dropped: the front
+ * end answers those requests through its reaper.
+ */
+
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "number.h"
+#include "sqmath.h"
+
+struct Worker {
+    const Config *config;
+    WireKind kind;
+    void *ctx, *jobs, *results;
+    sd_event_source *source;
+    uint64_t done, rejected, unsent;
+    RateLimit rl_rejected, rl_unsent;
+};
+
+static uint64_t now_usec(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void handle_job(Worker *w, const char *msg, size_t len) {
+    char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX], reply[WIRE_REPLY_MAX];
+    uint64_t id, suppressed;
+    SqAcc acc;
+    size_t n;
+    int r;
+
+    r = wire_decode_job(msg, len, w->config->max_numbers, &id, &acc, err, sizeof(err));
+    if (r < 0) {
+        w->rejected++;
+        if (ratelimit_allow(&w->rl_rejected, now_usec(), &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind),
+                                    .reason = err },
+                      "Rejected a job of %zu bytes: %s (%" PRIu64 " similar suppressed)", len, err, suppressed);
+        return;
+    }
+
+    n = w->kind == WIRE_SUM ? sqmath_sumsq_decimal(&acc, value) : sqmath_square_decimal(&acc, value);
+    n = wire_encode_reply(id, w->kind, value, n, reply);
+    if (zmq_send(w->results, reply, n, ZMQ_DONTWAIT) < 0) {
+        w->unsent++;
+        if (ratelimit_allow(&w->rl_unsent, now_usec(), &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = id,
+                                    .kind = wire_kind_to_string(w->kind), .error = errno },
+                      "Could not queue the reply to job %" PRIu64 ": %m (%" PRIu64 " similar suppressed)", id,
+                      suppressed);
+        return;
+    }
+    w->done++;
+}
+
+static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Worker *w = userdata;
+
+    /* ZMQ_FD is edge-like: take everything there is. */
+    for (;;) {
+        zmq_msg_t msg;
+
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, w->jobs, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return 0;
+        }
+        handle_job(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+        zmq_msg_close(&msg);
+    }
+}
+
+static int set_int(void *sock, int option, int value) {
+    return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
+    _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(*w));
+    int64_t maxmsg = (int64_t)wire_job_size_max(c->max_numbers) + 4096; /* room for extra members */
+    size_t fdlen = sizeof(int);
+    int fd, r;
+
+    if (!w)
+        return -ENOMEM;
+    w->config = c;
+    w->kind = kind;
+    w->rl_rejected = RATELIMIT_INIT(10 * 1000000, 10);
+    w->rl_unsent = RATELIMIT_INIT(10 * 1000000, 10);
+
+    w->ctx = zmq_ctx_new();
+    if (!w->ctx)
+        return -errno;
+    w->jobs = zmq_socket(w->ctx, ZMQ_PULL);
+    w->results = zmq_socket(w->ctx, ZMQ_PUSH);
+    if (!w->jobs || !w->results)
+        return -errno;
+    if (zmq_setsockopt(w->jobs, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
+        return -errno;
+    if ((r = set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = set_int(w->results, ZMQ_LINGER, 0)) < 0)
+        return r;
+    if (zmq_connect(w->jobs, c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]) < 0)
+        return -errno;
+    if (zmq_connect(w->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
+        return -errno;
+
+    if (zmq_getsockopt(w->jobs, ZMQ_FD, &fd, &fdlen) < 0)
+        return -errno;
+    r = sd_event_add_io(e, &w->source, fd, EPOLLIN, on_jobs, w);
+    if (r < 0)
+        return r;
+
+    *ret = TAKE_PTR(w);
+    return 0;
+}
+
+Worker *worker_free(Worker *w) {
+    if (!w)
+        return NULL;
+    sd_event_source_disable_unref(w->source);
+    if (w->jobs)
+        zmq_close(w->jobs);
+    if (w->results)
+        zmq_close(w->results);
+    if (w->ctx)
+        zmq_ctx_term(w->ctx);
+    free(w);
+    return NULL;
+}
+
+void worker_status(Worker *w, char *buf, size_t size) {
+    snprintf(buf, size, "%s worker: %" PRIu64 " jobs done, %" PRIu64 " rejected, %" PRIu64 " replies unsent",
+             wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
+}
