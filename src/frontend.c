@@ -27,7 +27,8 @@
 #include "wire.h"
 
 #define TIMEOUT_BODY "{\"success\": false}"
-#define SHUTDOWN_POLL_USEC (50 * 1000)
+#define SHUTDOWN_POLL_USEC (20 * 1000)
+#define SHUTDOWN_GRACE_USEC (1000 * 1000)
 
 typedef struct Request {
     PendingEntry entry;
@@ -43,7 +44,8 @@ struct Frontend {
     PendingTable pending;
     sd_event_source *reaper, *shutdown_timer;
     uint64_t next_id;
-    bool stopping, drained;
+    bool stopping;
+    uint64_t shutdown_deadline_usec;
     struct {
         uint64_t answered, failed, timed_out, busy, dropped;
     } stats;
@@ -264,15 +266,15 @@ static int on_reaper(sd_event_source *s, uint64_t usec, void *userdata) {
     return sd_event_source_set_time(s, usec + f->config->reaper_interval_usec);
 }
 
-/* While stopping: the reaper keeps answering; once nothing is pending, one more poll lets the last answers leave. */
+/*
+ * While stopping, the reaper keeps answering. Done when nothing is pending and every
+ * connection has closed (h2o closes each after its last response), or at the deadline.
+ */
 static int on_shutdown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
     Frontend *f = userdata;
 
-    if (f->pending.count == 0) {
-        if (f->drained)
-            return sd_event_exit(sd_event_source_get_event(s), 0);
-        f->drained = true;
-    }
+    if ((f->pending.count == 0 && server_idle(f->server)) || usec >= f->shutdown_deadline_usec)
+        return sd_event_exit(sd_event_source_get_event(s), 0);
     return sd_event_source_set_time(s, usec + SHUTDOWN_POLL_USEC);
 }
 
@@ -288,7 +290,10 @@ void frontend_shutdown(Frontend *f) {
     notify_status(f);
 
     (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
+    f->shutdown_deadline_usec = now + f->config->request_timeout_usec + f->config->reaper_interval_usec + SHUTDOWN_GRACE_USEC;
     r = sd_event_add_time(e, &f->shutdown_timer, CLOCK_MONOTONIC, now, 0, on_shutdown_poll, f);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(f->shutdown_timer, SD_EVENT_ON);
     if (r < 0)
         (void)sd_event_exit(e, 0);
 }

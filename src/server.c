@@ -175,14 +175,26 @@ void server_stop_accepting(Server *s) {
     h2o_context_request_shutdown(&s->ctx);
 }
 
+bool server_idle(Server *s) {
+    return h2o_linklist_is_empty(&s->ctx.http1._conns) && h2o_linklist_is_empty(&s->ctx.http2._conns);
+}
+
 Server *server_free(Server *s) {
     if (!s)
         return NULL;
     for (size_t i = 0; i < s->n_listeners; i++)
         h2o_socket_close(s->listeners[i]);
+    s->n_listeners = 0;
+    /* h2o 2.2 cannot dispose a context that still has connections: then the process,
+     * which is exiting, keeps it. */
+    if (s->context_ready && !server_idle(s))
+        return NULL;
     free(s->listeners);
-    if (s->context_ready)
+    if (s->context_ready) {
+        if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
         h2o_context_dispose(&s->ctx);
+    }
     h2o_config_dispose(&s->globalconf);
     free(s);
     return NULL;

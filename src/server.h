@@ -9,6 +9,7 @@
  */
 
 #include <h2o.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -24,6 +25,9 @@ DEFINE_FREEP(Server, server_free)
 
 /* Stops accepting (the listening sockets stay with whoever passed them) and closes idle connections. */
 void server_stop_accepting(Server *s);
+
+/* True when no client connection is open. */
+bool server_idle(Server *s);
 
 /* Creates a listening TCP socket for "ADDR:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080"). */
 int server_listen(const char *address, int *ret_fd);

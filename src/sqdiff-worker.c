@@ -33,6 +33,7 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
 static int run(CliOptions *o) {
     _cleanup_(sd_event_unrefp) sd_event *e = NULL;
     _cleanup_(worker_freep) Worker *w = NULL;
+    _cleanup_(sd_event_source_disable_unrefp) sd_event_source *status_timer = NULL;
     const char *kind = wire_kind_to_string((WireKind)o->kind);
     char status[256];
     sigset_t mask;
@@ -56,7 +57,9 @@ static int run(CliOptions *o) {
     if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, (void *)kind)) < 0 ||
         (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, (void *)kind)) < 0)
         return log_error_errno(r, "Failed to watch signals: %m");
-    r = sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0, on_status, w);
+    r = sd_event_add_time_relative(e, &status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0, on_status, w);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
     if (r < 0)
         return log_error_errno(r, "Failed to add the status timer: %m");
     r = sd_event_set_watchdog(e, true);
