@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ZeroMQ signals readiness through ZMQ_FD, which is edge-like: it only says
- * that something changed, and is reset whenever the socket processes its
- * commands. So the reply socket is drained until EAGAIN on every wake-up, and
- * nothing else ever touches it. The job sockets are never polled: a send that
- * cannot be queued fails at once (ZMQ_DONTWAIT).
+ * that the socket's state may have changed, and is reset whenever the socket
+ * processes its commands. So:
+ *   - the reply socket is drained until EAGAIN on every wake-up;
+ *   - a job socket's fd is watched only to learn when a worker connects
+ *     (ZMQ_EVENTS gains ZMQ_POLLOUT); then its queue is flushed;
+ *   - every successful send flushes that kind's queue first, in case the send
+ *     itself consumed the notification.
+ * Jobs are sent with ZMQ_DONTWAIT, so the loop never blocks.
  */
 
 #include "fanout.h"
@@ -12,13 +16,14 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <zmq.h>
 
 struct Fanout {
     void *ctx;
     void *jobs[_WIRE_KIND_MAX];
     void *results;
-    sd_event_source *results_source;
+    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX];
+    FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
+    size_t queued[_WIRE_KIND_MAX];
     fanout_reply_fn on_reply;
     void *userdata;
 };
@@ -37,13 +42,93 @@ static void drain(Fanout *f) {
     }
 }
 
+static void release_if_done(FanoutJob *job) {
+    if (job->unsent == 0 && job->has_msg) {
+        zmq_msg_close(&job->msg);
+        job->has_msg = false;
+    }
+}
+
+static void unlink_job(Fanout *f, FanoutJob *job, int k) {
+    if (job->prev[k])
+        job->prev[k]->next[k] = job->next[k];
+    else
+        f->head[k] = job->next[k];
+    if (job->next[k])
+        job->next[k]->prev[k] = job->prev[k];
+    else
+        f->tail[k] = job->prev[k];
+    job->prev[k] = job->next[k] = NULL;
+    job->unsent &= (uint8_t)~(1u << k);
+    f->queued[k]--;
+}
+
+static void link_job(Fanout *f, FanoutJob *job, int k) {
+    job->next[k] = NULL;
+    job->prev[k] = f->tail[k];
+    if (f->tail[k])
+        f->tail[k]->next[k] = job;
+    else
+        f->head[k] = job;
+    f->tail[k] = job;
+    job->unsent |= (uint8_t)(1u << k);
+    f->queued[k]++;
+}
+
+/* Sends job's part of kind k; true when it went out. */
+static bool send_part(Fanout *f, FanoutJob *job, int k) {
+    zmq_msg_t copy;
+
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, &job->msg); /* shares the bytes */
+    if (zmq_msg_send(&copy, f->jobs[k], ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        return false;
+    }
+    return true;
+}
+
+static void flush(Fanout *f, int k) {
+    FanoutJob *job;
+
+    while ((job = f->head[k]) && send_part(f, job, k)) {
+        unlink_job(f, job, k);
+        release_if_done(job);
+    }
+}
+
 static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     drain(userdata);
     return 0;
 }
 
+static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Fanout *f = userdata;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        int events = 0;
+        size_t len = sizeof(events);
+
+        if (f->jobs_source[k] != s)
+            continue;
+        /* Reading ZMQ_EVENTS processes pending commands (a worker connecting) and re-arms the fd. */
+        if (zmq_getsockopt(f->jobs[k], ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLOUT))
+            flush(f, k);
+    }
+    return 0;
+}
+
 static int set_int(void *sock, int option, int value) {
     return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+static int watch(sd_event *e, void *sock, sd_event_source **ret, sd_event_io_handler_t cb, void *userdata) {
+    size_t len = sizeof(int);
+    int fd;
+
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
+        return -errno;
+    return sd_event_add_io(e, ret, fd, EPOLLIN, cb, userdata);
 }
 
 int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *userdata, Fanout **ret) {
@@ -53,8 +138,7 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         [WIRE_SQUARE] = ENDPOINT_JOBS_SQUARE,
     };
     int64_t maxmsg = FANOUT_REPLY_MAX;
-    size_t fdlen;
-    int fd, r;
+    int r;
 
     if (!f)
         return -ENOMEM;
@@ -68,7 +152,7 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         f->jobs[k] = zmq_socket(f->ctx, ZMQ_PUSH);
         if (!f->jobs[k])
             return -errno;
-        /* Queue as many jobs as may be pending; the pending cap is the real bound. */
+        /* Queue as many jobs as may be pending: the pending cap is the real bound. */
         r = set_int(f->jobs[k], ZMQ_SNDHWM, c->max_pending > INT32_MAX ? INT32_MAX : (int)c->max_pending);
         if (r < 0)
             return r;
@@ -77,6 +161,9 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
             return r;
         if (zmq_bind(f->jobs[k], c->endpoint[job_endpoint[k]]) < 0)
             return -errno;
+        r = watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
+        if (r < 0)
+            return r;
     }
 
     f->results = zmq_socket(f->ctx, ZMQ_PULL);
@@ -89,11 +176,7 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         return r;
     if (zmq_bind(f->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
         return -errno;
-
-    fdlen = sizeof(fd);
-    if (zmq_getsockopt(f->results, ZMQ_FD, &fd, &fdlen) < 0)
-        return -errno;
-    r = sd_event_add_io(e, &f->results_source, fd, EPOLLIN, on_results, f);
+    r = watch(e, f->results, &f->results_source, on_results, f);
     if (r < 0)
         return r;
 
@@ -104,10 +187,18 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
 Fanout *fanout_free(Fanout *f) {
     if (!f)
         return NULL;
-    sd_event_source_disable_unref(f->results_source);
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        while (f->head[k]) {
+            FanoutJob *job = f->head[k];
+            unlink_job(f, job, k);
+            release_if_done(job);
+        }
+    sd_event_source_disable_unref(f->results_source);
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        sd_event_source_disable_unref(f->jobs_source[k]);
         if (f->jobs[k])
             zmq_close(f->jobs[k]);
+    }
     if (f->results)
         zmq_close(f->results);
     if (f->ctx)
@@ -120,24 +211,30 @@ static void free_buf(void *data, void *hint) {
     free(data);
 }
 
-int fanout_send_job(Fanout *f, char *buf, size_t len, WireKind *ret_kind) {
-    zmq_msg_t msg, copy;
-    int r = 0;
-
-    if (zmq_msg_init_data(&msg, buf, len, free_buf, NULL) < 0) {
+int fanout_submit(Fanout *f, FanoutJob *job, char *buf, size_t len) {
+    *job = (FanoutJob){ 0 };
+    if (zmq_msg_init_data(&job->msg, buf, len, free_buf, NULL) < 0) {
         free(buf);
         return -errno;
     }
+    job->has_msg = true;
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-        zmq_msg_init(&copy);
-        zmq_msg_copy(&copy, &msg); /* shares the buffer, no copy of the bytes */
-        if (zmq_msg_send(&copy, f->jobs[k], ZMQ_DONTWAIT) < 0) {
-            r = -errno;
-            zmq_msg_close(&copy);
-            *ret_kind = (WireKind)k;
-            break;
-        }
+        /* Keep the order: older queued jobs go first. */
+        flush(f, k);
+        if (f->head[k] || !send_part(f, job, k))
+            link_job(f, job, k);
     }
-    zmq_msg_close(&msg);
-    return r;
+    release_if_done(job);
+    return 0;
+}
+
+void fanout_cancel(Fanout *f, FanoutJob *job) {
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        if (job->unsent & (1u << k))
+            unlink_job(f, job, k);
+    release_if_done(job);
+}
+
+size_t fanout_queued(Fanout *f, WireKind k) {
+    return f->queued[k];
 }

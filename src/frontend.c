@@ -32,6 +32,7 @@
 
 typedef struct Request {
     PendingEntry entry;
+    FanoutJob job;
     h2o_req_t *req;
     Frontend *frontend;
 } Request;
@@ -93,21 +94,28 @@ static void answer_local(Frontend *f, h2o_req_t *req, const NumList *l) {
     log_request(f, 0, 200, 0);
 }
 
+/* h2o frees the request: answered, or the client went away. After frontend_free() nothing is linked. */
 static void on_request_dispose(void *p) {
     Request *r = p;
 
-    pending_remove(&r->frontend->pending, &r->entry);
+    if (r->entry.linked)
+        pending_remove(&r->frontend->pending, &r->entry);
+    if (r->job.unsent)
+        fanout_cancel(r->frontend->fanout, &r->job);
 }
 
 static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
     Request *r;
     char *job;
-    size_t len;
-    WireKind failed_kind;
+    uint64_t suppressed;
     int k;
 
     if (f->pending.count >= f->pending.max) {
         f->stats.busy++;
+        if (ratelimit_allow(&f->rl_failed, now_usec(CLOCK_MONOTONIC), &suppressed))
+            log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
+                      "Refused a request: %zu requests pending, the limit (%" PRIu64 " similar suppressed)",
+                      f->pending.count, suppressed);
         send_error(f, req, 503, "too many requests in progress, try again shortly");
         return;
     }
@@ -123,20 +131,9 @@ static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
     r->entry.added_usec = now_usec(CLOCK_MONOTONIC);
     r->entry.userdata = r;
 
-    len = wire_encode_job(r->entry.id, l->v, l->n, job);
-    k = fanout_send_job(f->fanout, job, len, &failed_kind);
+    k = fanout_submit(f->fanout, &r->job, job, wire_encode_job(r->entry.id, l->v, l->n, job));
     if (k < 0) {
-        char msg[128];
-        uint64_t suppressed;
-
-        snprintf(msg, sizeof(msg), "no %s worker is available, try again shortly", wire_kind_to_string(failed_kind));
-        if (ratelimit_allow(&f->rl_failed, r->entry.added_usec, &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .request_id = r->entry.id,
-                                    .kind = wire_kind_to_string(failed_kind), .error = k, .status = 503 },
-                      "Request %" PRIu64 " failed: no %s worker can take jobs: %m (%" PRIu64 " similar suppressed)",
-                      r->entry.id, wire_kind_to_string(failed_kind), suppressed);
-        send_error(f, req, 503, msg);
+        send_error(f, req, 500, "out of memory");
         return;
     }
     /* Cannot fail: the count was checked above and ids are unique. */
@@ -224,10 +221,10 @@ static void on_reply(const char *msg, size_t len, void *userdata) {
 
 void frontend_status(Frontend *f, char *buf, size_t size) {
     snprintf(buf, size,
-             "%s mode: %" PRIu64 " answered, %zu pending, %" PRIu64 " timed out, %" PRIu64 " failed, %" PRIu64
-             " dropped replies%s",
+             "%s mode: %" PRIu64 " answered, %zu pending, %" PRIu64 " timed out, %" PRIu64 " refused busy, %" PRIu64
+             " failed, %" PRIu64 " dropped replies%s",
              sq_mode_to_string(f->config->mode), f->stats.answered, f->pending.count, f->stats.timed_out,
-             f->stats.failed, f->stats.dropped, f->stopping ? ", stopping" : "");
+             f->stats.busy, f->stats.failed, f->stats.dropped, f->stopping ? ", stopping" : "");
 }
 
 static void notify_status(Frontend *f) {
@@ -243,16 +240,21 @@ static void reap(Frontend *f, uint64_t now) {
 
     while ((e = pending_oldest(&f->pending)) && now - e->added_usec >= f->config->request_timeout_usec) {
         Request *r = e->userdata;
+        WireKind missing = e->have & (1u << WIRE_SUM) ? WIRE_SQUARE : WIRE_SUM;
+        char why[96];
 
+        snprintf(why, sizeof(why), r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
+                 wire_kind_to_string(missing));
         pending_remove(&f->pending, e);
+        fanout_cancel(f->fanout, &r->job);
         f->stats.timed_out++;
         if (ratelimit_allow(&f->rl_timeout, now, &suppressed))
             log_event(LOG_WARNING,
                       &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT, .request_id = e->id, .status = 504,
+                                    .kind = wire_kind_to_string(missing), .reason = why,
                                     .latency_usec = (int64_t)(now - e->added_usec), .has_latency = true },
-                      "Request %" PRIu64 " timed out after %" PRIu64 " ms without both worker replies (%" PRIu64
-                      " similar suppressed)",
-                      e->id, (now - e->added_usec) / 1000, suppressed);
+                      "Request %" PRIu64 " timed out after %" PRIu64 " ms: %s (%" PRIu64 " similar suppressed)",
+                      e->id, (now - e->added_usec) / 1000, why, suppressed);
         server_send(r->req, 504, TIMEOUT_BODY, sizeof(TIMEOUT_BODY) - 1, NULL, NULL);
         log_request(f, e->id, 504, e->added_usec);
     }

@@ -53,7 +53,11 @@ Loop *loop_free(Loop *l) {
         return NULL;
     if (l->event_sock)
         h2o_socket_close(l->event_sock);
-    /* h2o 2.2 has no evloop destructor; the loop lives as long as the process. */
+    if (l->h2o) {
+        /* Let the closed socket be reclaimed, then the loop. */
+        h2o_evloop_run(l->h2o, 0);
+        h2o_evloop_destroy(l->h2o);
+    }
     sd_event_unref(l->event);
     free(l);
     return NULL;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include "cli.h"
@@ -65,6 +66,16 @@ static int collect_listeners(const CliOptions *o, int **ret_fds, size_t *ret_n) 
     return 0;
 }
 
+/* Every client connection is a file descriptor: allow as many as the hard limit does. */
+static void raise_nofile_limit(void) {
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int run(CliOptions *o) {
     _cleanup_(loop_freep) Loop *loop = NULL;
     _cleanup_(frontend_freep) Frontend *frontend = NULL;
@@ -81,6 +92,7 @@ static int run(CliOptions *o) {
     if (r < 0)
         return r;
 
+    raise_nofile_limit();
     signal(SIGPIPE, SIG_IGN);
     {
         sigset_t mask;

@@ -114,6 +114,12 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
         return -errno;
     if ((r = set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = set_int(w->results, ZMQ_LINGER, 0)) < 0)
         return r;
+    /* Find a (re)started front end quickly, backing off to a few attempts a second while it is away. */
+    for (int i = 0; i < 2; i++) {
+        void *sock = i ? w->results : w->jobs;
+        if ((r = set_int(sock, ZMQ_RECONNECT_IVL, 10)) < 0 || (r = set_int(sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
+            return r;
+    }
     if (zmq_connect(w->jobs, c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]) < 0)
         return -errno;
     if (zmq_connect(w->results, c->endpoint[ENDPOINT_RESULTS]) < 0)

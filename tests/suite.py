@@ -24,6 +24,10 @@ import urllib.error
 import urllib.request
 
 
+# Passed to the daemons: the sanitizer runtimes' settings, and SQDIFF_SECCOMP=0 for their builds.
+PASSENV = ("SQDIFF_SECCOMP", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,6 +59,7 @@ class Response:
 class Suite:
     url = None  # "http://127.0.0.1:PORT"
     port = None
+    worker_binary = None  # path of sqdiff-worker where run_python() runs
 
     def request(self, path, method="GET", body=None, headers=None, timeout=30):
         """One request with a real HTTP client; returns a Response (never raises on HTTP errors)."""
@@ -94,6 +99,7 @@ class Suite:
 class ProcessSuite(Suite):
     def __init__(self, builddir, mode="workers", extra_config=""):
         self.builddir = builddir
+        self.worker_binary = os.path.join(builddir, "src", "sqdiff-worker")
         self.tmp = tempfile.mkdtemp(prefix="sqdiff-test-")
         self.runtime_dir = os.path.join(self.tmp, "run")
         os.mkdir(self.runtime_dir)
@@ -104,8 +110,10 @@ class ProcessSuite(Suite):
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.workers = {}
+        # systemd-socket-activate passes no environment but what it is told to.
+        passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
         self.httpd = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}",
+            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv,
              os.path.join(builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -151,14 +159,25 @@ class ProcessSuite(Suite):
             return f.read()
 
     def close(self):
-        for p in list(self.workers.values()) + [self.httpd]:
-            p.send_signal(signal.SIGCONT)
-            p.terminate()
-        for p in list(self.workers.values()) + [self.httpd]:
+        """Stops everything; raises if a daemon did not stop cleanly (exit 0 on SIGTERM)."""
+        procs = list(self.workers.values()) + [self.httpd]
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.terminate()
+        failed = []
+        for p in procs:
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+                failed.append(f"{p.args[0]} did not stop on SIGTERM")
+            # A worker a test killed on purpose was replaced; only the live ones count.
+            if p.returncode not in (0, -signal.SIGKILL) or (p.returncode != 0 and p is self.httpd):
+                failed.append(f"{' '.join(map(str, p.args[:3]))} exited with {p.returncode}")
+        logs = self.logs()
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if failed:
+            raise AssertionError("; ".join(failed) + "\n--- daemon output:\n" + logs[-5000:])

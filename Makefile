@@ -1,0 +1,62 @@
+# Convenience over meson: `make run` and `make test` work on a fresh Debian 12 (as root).
+# meson setup / meson test keep working on their own.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+PYTHON     := /usr/bin/python3
+PYTEST     := $(PYTHON) -m pytest
+PORT       ?= 8080
+
+# Debian packages needed to build, test and run.
+DEPS := build-essential pkg-config meson ninja-build \
+	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
+	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux
+
+SAN_ENV := SQDIFF_SECCOMP=0 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
+.PHONY: all deps build build-asan test test-unit test-asan test-blackbox run stop clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=/usr
+
+$(BUILD_ASAN)/build.ninja:
+	meson setup $(BUILD_ASAN) --prefix=/usr -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: deps $(BUILD_ASAN)/build.ninja
+	ninja -C $(BUILD_ASAN)
+
+# Every test: unit tests (plain and sanitized), then the black-box suite against the
+# sanitized build as plain processes and against the plain build.
+test: build build-asan
+	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD_ASAN) --print-errorlogs
+	$(SAN_ENV) SQDIFF_BUILDDIR=$(BUILD_ASAN) SQDIFF_TARGET=process $(PYTEST) -q tests/
+	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=process $(PYTEST) -q tests/
+
+# Starts the suite as plain processes on port $(PORT) until interrupted.
+run: build
+	@rm -rf /tmp/sqdiff-run && mkdir -p /tmp/sqdiff-run
+	@echo "sqdiff on http://localhost:$(PORT)/  (try: curl 'http://localhost:$(PORT)/?n=1&n=2&n=3'); Ctrl-C stops it"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BUILD)/src/sqdiff-worker --kind=sum --runtime-dir /tmp/sqdiff-run & \
+	$(BUILD)/src/sqdiff-worker --kind=square --runtime-dir /tmp/sqdiff-run & \
+	systemd-socket-activate -l $(PORT) $(BUILD)/src/sqdiff-httpd --runtime-dir /tmp/sqdiff-run & \
+	wait
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

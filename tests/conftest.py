@@ -1,0 +1,57 @@
+"""Fixtures for the black-box suite.
+
+SQDIFF_TARGET selects what the tests run against:
+  process  (default) the binaries of the meson build dir SQDIFF_BUILDDIR (default
+           build/) as plain processes, the front end socket-activated by
+           systemd-socket-activate. Used for the sanitizer build.
+  systemd  the suite installed from SQDIFF_BUILDDIR into a real systemd booted in a
+           throwaway container (tests/sdbox.py) and enabled as a user would.
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from suite import ProcessSuite  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILDDIR = os.path.abspath(os.environ.get("SQDIFF_BUILDDIR", os.path.join(ROOT, "build")))
+TARGET = os.environ.get("SQDIFF_TARGET", "process")
+
+
+def make_suite(mode="workers", extra_config=""):
+    if TARGET == "systemd":
+        from sdbox import SystemdSuite
+        return SystemdSuite(BUILDDIR, mode=mode, extra_config=extra_config)
+    return ProcessSuite(BUILDDIR, mode=mode, extra_config=extra_config)
+
+
+@pytest.fixture(scope="session")
+def suite():
+    """The suite in workers mode, with default settings. Tests must leave its workers running."""
+    s = make_suite()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def local_suite():
+    s = make_suite(mode="local")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def small_suite():
+    """Workers mode with small limits, to reach them cheaply."""
+    s = make_suite(extra_config="max-pending = 20\nmax-body-size = 4K\n[global]\nmax-numbers = 100\n")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def builddir():
+    return BUILDDIR

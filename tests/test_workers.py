@@ -1,0 +1,183 @@
+"""The fan-out: workers spoken to directly, workers that stall or vanish, junk on the wire."""
+
+import json
+import signal
+import socket
+import threading
+import time
+
+from expected import answer, query
+
+# Runs where the suite runs: binds the sockets as the front end would, starts a worker of
+# KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones) and prints
+# the replies: all that arrive until EXPECT have come, plus any within a further 0.3 s.
+DIRECT_WORKER = r"""
+import json, os, subprocess, sys, tempfile, time, zmq
+kind, jobs, expect = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+jobs = [json.dumps({"id": 1, "numbers": [1] * int(j[6:])}) if j.startswith("@ONES:") else j for j in jobs]
+d = tempfile.mkdtemp()
+ctx = zmq.Context()
+push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
+pull = ctx.socket(zmq.PULL); pull.bind(f"ipc://{d}/results.sock")
+w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d, "--config", "/dev/null"],
+                     env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1")))
+try:
+    for j in jobs:
+        push.send(j.encode("latin-1"))
+    replies = []
+    poller = zmq.Poller(); poller.register(pull, zmq.POLLIN)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if poller.poll(100):
+            replies.append(pull.recv().decode())
+            if len(replies) == expect:
+                deadline = min(deadline, time.monotonic() + 0.3)
+    print(json.dumps({"replies": replies, "alive": w.poll() is None}))
+finally:
+    w.terminate(); w.wait(5)
+"""
+
+
+def run_worker(suite, kind, jobs, expect=1):
+    code = ("import sys; sys.argv = ['x', %r, %r, %r]\nimport os; os.environ['WORKER'] = %r\n" %
+            (kind, json.dumps(jobs), str(expect), suite.worker_binary)) + DIRECT_WORKER
+    out = json.loads(suite.run_python(code))
+    return [json.loads(r) for r in out["replies"]], out["alive"]
+
+
+def test_sum_worker_directly(suite):
+    replies, alive = run_worker(suite, "sum", [json.dumps({"id": 7, "numbers": [1, 2, 3]})])
+    assert alive
+    assert replies == [{"id": 7, "sum": 14}]
+
+
+def test_square_worker_directly(suite):
+    replies, alive = run_worker(suite, "square", [json.dumps({"id": 8, "numbers": [1, 2, 3]})])
+    assert replies == [{"id": 8, "square": 36}]
+
+
+def test_worker_results_are_exact_beyond_64_bits(suite):
+    big = [2**63 - 1] * 3 + [-(2**63)]
+    replies, _ = run_worker(suite, "square", [json.dumps({"id": 9, "numbers": big})])
+    assert replies == [{"id": 9, "square": sum(big) ** 2}]
+    replies, _ = run_worker(suite, "sum", [json.dumps({"id": 9, "numbers": big})])
+    assert replies == [{"id": 9, "sum": sum(n * n for n in big)}]
+
+
+def test_worker_drops_bad_jobs_and_keeps_serving(suite):
+    bad = ["garbage", "", "{}", '{"id":1}', '{"id":1,"numbers":[99999999999999999999]}',
+           '{"id":1,"numbers":[1.5]}', '{"id":-3,"numbers":[1]}', '{"id":1,"numbers":[1,]}',
+           "\xff\xfe", '{"id":1,"numbers":' + "[" * 100 + "]" * 100 + "}"]
+    replies, alive = run_worker(suite, "sum", bad + [json.dumps({"id": 5, "numbers": [3, 4]})])
+    assert alive
+    assert replies == [{"id": 5, "sum": 25}]
+
+
+def test_worker_refuses_oversized_jobs_and_keeps_serving(suite):
+    huge = "@ONES:1000001"  # over the default max-numbers
+    replies, alive = run_worker(suite, "sum", [huge, json.dumps({"id": 2, "numbers": [2]})])
+    assert alive
+    assert replies == [{"id": 2, "sum": 4}]
+
+
+def test_stalled_workers_get_504_and_recover(suite):
+    for kind in ("sum", "square"):
+        suite.signal_workers(kind, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            resp = suite.get("/?n=42")
+            elapsed = time.monotonic() - started
+        finally:
+            suite.signal_workers(kind, signal.SIGCONT)
+        assert resp.status == 504
+        assert resp.body == b'{"success": false}'
+        # The reaper answers after the 2 s timeout, within one reaper interval (1 s) of it.
+        assert 2.0 <= elapsed < 4.0
+        resp = suite.get("/?n=42")
+        assert resp.status == 200 and resp.json() == answer([42])
+
+
+def test_rogue_replies_are_dropped(suite):
+    """Junk on the results socket: nothing crashes and no wrong answer reaches a client."""
+    code = r"""
+import os, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+junk = [b"garbage", b"", b"{}", b'{"id":1,"sum":5}', b'{"id":"x","sum":1}', b'{"id":5,"sum":-1}',
+        b'{"id":5,"sum":1,"square":2}', b'{"id":5,"sum":' + b"9" * 500 + b"}", b"\xff" * 100,
+        b'{"id":' + str(2**63).encode() + b',"sum":1}', b"[" * 10000]
+for j in junk * 20:
+    s.send(j)
+s.send(b"x" * 100000)  # over the front end's reply size limit: ZeroMQ drops this peer
+s.close(linger=2000); ctx.term()
+print("sent")
+"""
+    assert suite.run_python(code).strip() == "sent"
+    for numbers in ([1, 2, 3], [5], list(range(10))):
+        resp = suite.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+
+
+def test_clients_vanishing_while_pending(suite):
+    suite.signal_workers("square", signal.SIGSTOP)
+    try:
+        socks = []
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", suite.port), timeout=5)
+            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        time.sleep(0.3)  # let the front end take them in before the clients go
+        for s in socks:
+            s.close()
+    finally:
+        suite.signal_workers("square", signal.SIGCONT)
+    for numbers in ([1, 2, 3], [7]):
+        resp = suite.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+
+
+def test_a_thousand_concurrent_requests(suite):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+
+    n = 1000
+    socks = [socket.create_connection(("127.0.0.1", suite.port), timeout=30) for _ in range(n)]
+    try:
+        for i, s in enumerate(socks):
+            s.sendall(f"GET {query([i, -i, 3])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        results = [None] * n
+
+        def read(i):
+            from test_http import read_responses
+            results[i] = read_responses(socks[i], 1)[0]
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [answer([i, -i, 3]) for i in range(n)]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_over_the_pending_cap_gets_503_fast(small_suite):
+    small_suite.signal_workers("sum", signal.SIGSTOP)
+    try:
+        socks = [socket.create_connection(("127.0.0.1", small_suite.port), timeout=10) for _ in range(40)]
+        for i, s in enumerate(socks):
+            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        # max-pending (20) wait for the stalled worker and time out; the other 20 are refused.
+        from test_http import read_responses
+        bodies = [read_responses(s, 1)[0] for s in socks]
+        refused = [b for b in bodies if b.get("error", "").startswith("too many requests")]
+        timed_out = [b for b in bodies if b == {"success": False}]
+        assert len(refused) == 20 and len(timed_out) == 20
+    finally:
+        small_suite.signal_workers("sum", signal.SIGCONT)
+        for s in socks:
+            s.close()
+    resp = small_suite.get("/?n=3")
+    assert resp.status == 200 and resp.json() == answer([3])
