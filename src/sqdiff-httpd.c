@@ -94,13 +94,6 @@ static int run(CliOptions *o) {
 
     raise_nofile_limit();
     signal(SIGPIPE, SIG_IGN);
-    {
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-    }
 
     r = loop_new(&loop);
     if (r < 0)
@@ -136,7 +129,14 @@ static int run(CliOptions *o) {
 
 int main(int argc, char **argv) {
     CliOptions o;
+    sigset_t mask;
     int r;
+
+    /* First thing: SIGTERM and SIGINT are handled by the event loop (signalfd), never by default. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
 
     log_setup("sqdiff-httpd");
     r = cli_parse(CLI_HTTPD, argc, argv, &o);

@@ -36,16 +36,11 @@ static int run(CliOptions *o) {
     _cleanup_(sd_event_source_disable_unrefp) sd_event_source *status_timer = NULL;
     const char *kind = wire_kind_to_string((WireKind)o->kind);
     char status[256];
-    sigset_t mask;
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind }, "sqdiff-worker %s (%s) starting",
               SQDIFF_VERSION, kind);
 
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
 
     r = sd_event_new(&e);
     if (r < 0)
@@ -83,7 +78,14 @@ static int run(CliOptions *o) {
 
 int main(int argc, char **argv) {
     CliOptions o;
+    sigset_t mask;
     int r;
+
+    /* First thing: SIGTERM and SIGINT are handled by the event loop (signalfd), never by default. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
 
     log_setup("sqdiff-worker");
     r = cli_parse(CLI_WORKER, argc, argv, &o);

@@ -3,6 +3,7 @@
 
 /* Minimal checks for the unit tests: a failed check prints where and exits non-zero. */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -85,6 +85,17 @@ class Suite:
         """Bring every worker back to a running, connected state (after SIGSTOP/SIGKILL tests)."""
         raise NotImplementedError
 
+    def stop_workers(self, kind):
+        """Stop every worker of kind (they stay stopped until start_workers)."""
+        raise NotImplementedError
+
+    def start_workers(self, kind):
+        raise NotImplementedError
+
+    def restart_frontend(self):
+        """Stop the front end and start it again; its listening socket stays open meanwhile."""
+        raise NotImplementedError
+
     def run_python(self, code, timeout=30):
         """Run a Python snippet where the suite runs (same machine or container), as root.
 
@@ -110,17 +121,20 @@ class ProcessSuite(Suite):
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.workers = {}
+        self._start_httpd()
+        if mode == "workers":
+            for kind in ("sum", "square"):
+                self._start_worker(kind)
+
+    def _start_httpd(self):
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
         self.httpd = subprocess.Popen(
             ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv,
-             os.path.join(builddir, "src", "sqdiff-httpd"),
+             os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._listening, 10, "the socket to listen")
-        if mode == "workers":
-            for kind in ("sum", "square"):
-                self._start_worker(kind)
 
     def _listening(self):
         try:
@@ -130,10 +144,23 @@ class ProcessSuite(Suite):
             return False
 
     def _start_worker(self, kind):
-        self.workers[kind] = subprocess.Popen(
-            [os.path.join(self.builddir, "src", "sqdiff-worker"), f"--kind={kind}",
-             "--config", self.config, "--runtime-dir", self.runtime_dir],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        """Starts a worker and waits for its READY=1, received as systemd would (NOTIFY_SOCKET)."""
+        path = os.path.join(self.tmp, f"notify-{kind}")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            if os.path.exists(path):
+                os.unlink(path)
+            notify.bind(path)
+            notify.settimeout(10)
+            self.workers[kind] = p = subprocess.Popen(
+                [os.path.join(self.builddir, "src", "sqdiff-worker"), f"--kind={kind}",
+                 "--config", self.config, "--runtime-dir", self.runtime_dir],
+                stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, NOTIFY_SOCKET=path))
+            while True:
+                try:
+                    if b"READY=1" in notify.recv(4096).split(b"\n"):
+                        return
+                except socket.timeout:
+                    raise TimeoutError(f"{kind} worker (pid {p.pid}) sent no READY=1:\n{self.logs()}")
 
     def signal_workers(self, kind, sig):
         self.workers[kind].send_signal(sig)
@@ -147,6 +174,24 @@ class ProcessSuite(Suite):
             p.send_signal(signal.SIGCONT)
             if p.poll() is not None:
                 self._start_worker(kind)
+
+    def stop_workers(self, kind):
+        p = self.workers[kind]
+        p.send_signal(signal.SIGCONT)
+        p.terminate()
+        p.wait(timeout=10)
+
+    def start_workers(self, kind):
+        self._start_worker(kind)
+
+    def restart_frontend(self):
+        # systemd-socket-activate execs the front end: restarting it means a new listener too,
+        # so, as systemd would, keep the socket: hand the same port over at once.
+        self.httpd.terminate()
+        self.httpd.wait(timeout=10)
+        if self.httpd.returncode != 0:
+            raise AssertionError(f"front end exited with {self.httpd.returncode}")
+        self._start_httpd()
 
     def run_python(self, code, timeout=30):
         env = dict(os.environ, SQDIFF_RUNTIME_DIR=self.runtime_dir)

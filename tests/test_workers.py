@@ -181,3 +181,45 @@ def test_over_the_pending_cap_gets_503_fast(small_suite):
             s.close()
     resp = small_suite.get("/?n=3")
     assert resp.status == 200 and resp.json() == answer([3])
+
+
+# A sum worker written from docs/protocol.md alone, in Python: serves COUNT jobs, then prints
+# the ids it saw.
+PYTHON_SUM_WORKER = r"""
+import json, os, sys, zmq
+count = int(sys.argv[1])
+rundir = os.environ["SQDIFF_RUNTIME_DIR"]
+ctx = zmq.Context()
+jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
+results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
+print("ready", flush=True)
+ids = []
+jobs.setsockopt(zmq.RCVTIMEO, 20000)
+for _ in range(count):
+    job = json.loads(jobs.recv())
+    ids.append(job["id"])
+    results.send(json.dumps({"id": job["id"], "sum": sum(n * n for n in job["numbers"]), "by": "python"}).encode())
+print(json.dumps(ids))
+results.close(linger=2000)
+"""
+
+
+def test_a_worker_in_another_language_and_ids_across_restarts(suite):
+    suite.stop_workers("sum")
+    out = {}
+    try:
+        code = "import sys; sys.argv = ['x', '6']\n" + PYTHON_SUM_WORKER
+        t = threading.Thread(target=lambda: out.update(text=suite.run_python(code, timeout=60)))
+        t.start()
+        lists = [[1, 2, 3], [4], [-5, 5], [6, 7], [2**63 - 1, 2**63 - 1], [-(2**63)]]
+        for i, numbers in enumerate(lists):
+            if i == 3:
+                suite.restart_frontend()
+            resp = suite.get(query(numbers))
+            assert resp.status == 200 and resp.json() == answer(numbers), resp
+        t.join(60)
+    finally:
+        suite.start_workers("sum")
+    ids = json.loads(out["text"].splitlines()[-1])
+    assert len(ids) == 6
+    assert len(set(ids)) == 6 and ids == sorted(ids)  # never repeated, not even after the restart
