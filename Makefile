@@ -17,7 +17,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan test test-unit test-asan test-blackbox run stop clean
+.PHONY: all deps build build-asan test run bench clean
 
 all: build
 
@@ -57,6 +57,14 @@ run: build
 	$(BUILD)/src/sqdiff-worker --kind=square --runtime-dir /tmp/sqdiff-run & \
 	systemd-socket-activate -l $(PORT) $(BUILD)/src/sqdiff-httpd --runtime-dir /tmp/sqdiff-run & \
 	wait
+
+# The side-by-side benchmark against nginx and the request-size benchmark (bench/README.md).
+# Run it on an otherwise idle machine.
+bench: deps
+	@for p in wrk nginx-light; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
+	$(PYTHON) bench/bench.py
+	$(PYTHON) bench/size.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -64,6 +64,34 @@ const char *sq_mode_to_string(SqMode m) {
     return m == SQ_MODE_LOCAL ? mode_names[SQ_MODE_LOCAL] : mode_names[SQ_MODE_WORKERS];
 }
 
+/* Copies user text into an error message: printable ASCII as is, other bytes (and '"', '\\') as \xNN,
+ * shortened with "..." to fit dst. Config text may hold anything; messages go to terminals and logs. */
+static const char *escape(char *dst, size_t size, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (o + 4 + 3 >= size) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            dst[o++] = (char)c;
+        else {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        }
+    }
+    dst[o] = '\0';
+    return dst;
+}
+#define ESCAPED_MAX 128
+
 static const ConfigKey *find_key(const char *name) {
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(keys[i].name, name) == 0)
@@ -71,27 +99,33 @@ static const ConfigKey *find_key(const char *name) {
     return NULL;
 }
 
-/* Parses decimal digits with an optional fraction scaled by `scale`, exactly. */
+/*
+ * Parses decimal digits with an optional fraction scaled by `scale`, exactly, rounding down. The
+ * fraction's share floor(0.d1...dn * scale) is folded in from its last digit, t = (d * scale + t) / 10,
+ * which stays below scale; the syntax is checked before any arithmetic.
+ */
 static int parse_scaled(const char *s, size_t len, uint64_t scale, uint64_t *ret) {
-    uint64_t whole = 0, frac = 0, div = 1;
-    size_t i = 0;
-    int digits = 0;
+    uint64_t whole = 0, frac = 0;
+    size_t i = 0, int_end, frac_end;
 
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    int_end = frac_end = i;
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+        frac_end = i;
+    }
+    if (i != len || int_end + (frac_end > int_end ? frac_end - int_end - 1 : 0) == 0)
+        return -EINVAL;
+    for (i = 0; i < int_end; i++)
         if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, (uint64_t)(s[i] - '0'), &whole))
             return -ERANGE;
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
-            if (div < scale) {
-                frac = frac * 10 + (uint64_t)(s[i] - '0');
-                div *= 10;
-            }
-    }
-    if (i != len || digits == 0)
-        return -EINVAL;
-    if (__builtin_mul_overflow(whole, scale, &whole))
+    for (i = frac_end; i > int_end + 1; i--)
+        frac = ((uint64_t)(s[i - 1] - '0') * scale + frac) / 10;
+    if (__builtin_mul_overflow(whole, scale, &whole) || __builtin_add_overflow(whole, frac, &whole))
         return -ERANGE;
-    *ret = whole + frac * (scale / div);
+    *ret = whole;
     return 0;
 }
 
@@ -136,13 +170,14 @@ static int parse_bool(const char *v, bool *ret) {
 
 int config_set(Config *c, const char *name, const char *value, char *err, size_t errlen) {
     const ConfigKey *k = find_key(name);
+    char q[ESCAPED_MAX];
     void *field;
     uint64_t u = 0;
     bool b;
     int r;
 
     if (!k) {
-        snprintf(err, errlen, "unknown setting \"%s\"", name);
+        snprintf(err, errlen, "unknown setting \"%s\"", escape(q, sizeof(q), name));
         return -ENOENT;
     }
     field = (char *)c + k->offset;
@@ -163,7 +198,7 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     }
     case T_BOOL:
         if (parse_bool(value, &b) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not a boolean (yes/no)", name, value);
+            snprintf(err, errlen, "%s: \"%s\" is not a boolean (yes/no)", name, escape(q, sizeof(q), value));
             return -EINVAL;
         }
         *(bool *)field = b;
@@ -174,7 +209,8 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
                 *(SqMode *)field = (SqMode)i;
                 return 0;
             }
-        snprintf(err, errlen, "%s: \"%s\" is not a mode (workers or local)", name, value);
+        snprintf(err, errlen, "%s: \"%s\" is not a mode (workers or local)", name,
+                 escape(q, sizeof(q), value));
         return -EINVAL;
     case T_UINT:
         r = parse_scaled(value, strlen(value), 1, &u);
@@ -192,14 +228,14 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     }
 
     if (r == -EINVAL) {
-        snprintf(err, errlen, "%s: \"%s\" is not a valid %s", name, value,
+        snprintf(err, errlen, "%s: \"%s\" is not a valid %s", name, escape(q, sizeof(q), value),
                  k->type == T_DURATION ? "duration (like 2s or 500ms)"
                  : k->type == T_SIZE   ? "size (like 65536, 64K or 16M)"
                                        : "whole number");
         return r;
     }
     if (r < 0 || u < k->min || u > k->max) {
-        snprintf(err, errlen, "%s: \"%s\" is out of range", name, value);
+        snprintf(err, errlen, "%s: \"%s\" is out of range", name, escape(q, sizeof(q), value));
         return -ERANGE;
     }
     *(uint64_t *)field = u;
@@ -232,18 +268,19 @@ typedef struct IniState {
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
     IniState *s = user;
     const ConfigKey *k;
-    char reason[CONFIG_ERROR_MAX];
+    char reason[CONFIG_ERROR_MAX], q[ESCAPED_MAX];
 
     if (s->failed)
         return 1; /* report the first error only */
 
     k = find_key(name);
     if (!k) {
-        snprintf(reason, sizeof(reason), "unknown setting \"%s\"", name);
+        snprintf(reason, sizeof(reason), "unknown setting \"%s\"", escape(q, sizeof(q), name));
         goto fail;
     }
     if (strcmp(section, k->section) != 0) {
-        snprintf(reason, sizeof(reason), "\"%s\" belongs in section [%s], not [%s]", name, k->section, section);
+        snprintf(reason, sizeof(reason), "\"%s\" belongs in section [%s], not [%s]", name, k->section,
+                 escape(q, sizeof(q), section));
         goto fail;
     }
     if (config_set(s->config, name, value, reason, sizeof(reason)) < 0)
@@ -254,6 +291,10 @@ fail:
     s->failed = 1;
     snprintf(s->err, s->errlen, "%s", reason);
     return 0;
+}
+
+static int accept_entry(void *user, const char *section, const char *name, const char *value) {
+    return 1;
 }
 
 int config_parse_text(Config *c, const char *text, const char *filename, char *err, size_t errlen) {
@@ -267,6 +308,9 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
         snprintf(err, errlen, "%s: out of memory", filename);
         return -ENOMEM;
     }
+    /* libinih reports the first faulty line, which may be a syntax error before the entry we refused. */
+    if (s.failed && ini_parse_string(text, accept_entry, NULL) == line)
+        snprintf(reason, sizeof(reason), "syntax error");
     snprintf(err, errlen, "%s:%d: %s", filename, line, reason);
     return -EINVAL;
 }

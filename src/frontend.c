@@ -29,6 +29,7 @@
 #define TIMEOUT_BODY "{\"success\": false}"
 #define SHUTDOWN_POLL_USEC (20 * 1000)
 #define SHUTDOWN_GRACE_USEC (1000 * 1000)
+#define SHUTDOWN_FLUSH_USEC (200 * 1000)
 
 typedef struct Request {
     PendingEntry entry;
@@ -46,7 +47,7 @@ struct Frontend {
     sd_event_source *reaper, *shutdown_timer;
     uint64_t next_id;
     bool stopping;
-    uint64_t shutdown_deadline_usec;
+    uint64_t shutdown_deadline_usec, drained_since_usec;
     struct {
         uint64_t answered, failed, timed_out, busy, dropped;
     } stats;
@@ -270,14 +271,27 @@ static int on_reaper(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /*
  * While stopping, the reaper keeps answering. Done when nothing is pending and every
- * connection has closed (h2o closes each after its last response), or at the deadline.
+ * connection has closed, or, since idle keep-alive connections may linger, once nothing
+ * has been pending for a grace period that lets the last answers leave; at the latest
+ * at the deadline.
  */
 static int on_shutdown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
     Frontend *f = userdata;
 
-    if ((f->pending.count == 0 && server_idle(f->server)) || usec >= f->shutdown_deadline_usec)
+    if (f->pending.count > 0)
+        f->drained_since_usec = 0;
+    else if (f->drained_since_usec == 0)
+        f->drained_since_usec = usec;
+
+    if ((f->pending.count == 0 && server_idle(f->server)) ||
+        (f->drained_since_usec && usec - f->drained_since_usec >= SHUTDOWN_FLUSH_USEC) ||
+        usec >= f->shutdown_deadline_usec)
         return sd_event_exit(sd_event_source_get_event(s), 0);
     return sd_event_source_set_time(s, usec + SHUTDOWN_POLL_USEC);
+}
+
+bool frontend_idle(Frontend *f) {
+    return server_idle(f->server);
 }
 
 void frontend_shutdown(Frontend *f) {

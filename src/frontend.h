@@ -12,6 +12,7 @@
  * then makes the loop exit with 0.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ Frontend *frontend_free(Frontend *f);
 DEFINE_FREEP(Frontend, frontend_free)
 
 void frontend_shutdown(Frontend *f);
+
+/* True when no client connection is open. */
+bool frontend_idle(Frontend *f);
 
 /* One line for STATUS=: counters and the pending count. */
 void frontend_status(Frontend *f, char *buf, size_t size);

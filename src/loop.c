@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct Loop {
     h2o_evloop_t *h2o;
     sd_event *event;
     h2o_socket_t *event_sock;
+    bool keep_h2o;
 };
 
 static void dispatch_sd_event(Loop *l) {
@@ -53,7 +55,7 @@ Loop *loop_free(Loop *l) {
         return NULL;
     if (l->event_sock)
         h2o_socket_close(l->event_sock);
-    if (l->h2o) {
+    if (l->h2o && !l->keep_h2o) {
         /* Let the closed socket be reclaimed, then the loop. */
         h2o_evloop_run(l->h2o, 0);
         h2o_evloop_destroy(l->h2o);
@@ -61,6 +63,10 @@ Loop *loop_free(Loop *l) {
     sd_event_unref(l->event);
     free(l);
     return NULL;
+}
+
+void loop_keep_h2o(Loop *l) {
+    l->keep_h2o = true;
 }
 
 h2o_evloop_t *loop_h2o(Loop *l) {

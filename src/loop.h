@@ -26,3 +26,6 @@ h2o_evloop_t *loop_h2o(Loop *l);
 sd_event *loop_event(Loop *l);
 
 int loop_run(Loop *l);
+
+/* At exit with client connections still open, h2o 2.2 cannot destroy its loop: keep it. */
+void loop_keep_h2o(Loop *l);

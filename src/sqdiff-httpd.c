@@ -121,6 +121,8 @@ static int run(CliOptions *o) {
               n_fds, sq_mode_to_string(o->config.mode));
 
     r = loop_run(loop);
+    if (!frontend_idle(frontend))
+        loop_keep_h2o(loop); /* idle keep-alive clients: the kernel closes them at exit */
     if (r < 0)
         return log_error_errno(r, "Event loop failed: %m");
     log_info("Stopped");

@@ -96,6 +96,10 @@ class Suite:
         """Stop the front end and start it again; its listening socket stays open meanwhile."""
         raise NotImplementedError
 
+    def frontend_pid(self):
+        """The front end's pid as this machine sees it (the suite must have answered a request)."""
+        raise NotImplementedError
+
     def run_python(self, code, timeout=30):
         """Run a Python snippet where the suite runs (same machine or container), as root.
 
@@ -174,6 +178,9 @@ class ProcessSuite(Suite):
             p.send_signal(signal.SIGCONT)
             if p.poll() is not None:
                 self._start_worker(kind)
+
+    def frontend_pid(self):
+        return self.httpd.pid  # systemd-socket-activate execs the front end in place
 
     def stop_workers(self, kind):
         p = self.workers[kind]

@@ -238,3 +238,13 @@ def test_http2_prior_knowledge(suite):
     body, version = out.rsplit("\n", 1)
     assert version == "2"
     assert json.loads(body) == answer([1, 2, 3])
+
+
+def test_a_million_numbers_in_one_body(suite):
+    """The default limit, exactly: h2o keeps such a body in a mapped temporary file (seccomp allows it)."""
+    import random
+    rng = random.Random(1)
+    numbers = [rng.randrange(INT64_MIN, INT64_MAX) for _ in range(1_000_000)]
+    check_answer(post(suite, json.dumps({"numbers": numbers}), timeout=120), numbers)
+    resp = post(suite, json.dumps({"numbers": numbers + [1]}), timeout=120)
+    assert resp.status == 413

@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""sqdiff side by side with nginx: the same URL, the same answer, the same load.
+
+Builds an optimised sqdiff, starts sqdiff in local mode, sqdiff in workers mode and Debian's
+nginx answering a fixed copy of the same JSON body, verifies each answer, then loads each
+with wrk on loopback, interleaved round by round (A B C A B C …). Prints a markdown table and
+writes bench/results/latest.md and latest.json. See bench/README.md.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True   # no __pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import fmt_ratio, fmt_time_us, log  # noqa: E402
+
+SERVERS = ("local", "workers", "nginx")
+LABELS = {"local": "sqdiff local", "workers": "sqdiff workers", "nginx": "nginx"}
+NUMBERS = list(range(1, 11))
+PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
+# per run figures compared to nginx's in the same round; req/s is the only "higher is better"
+METRICS = ("rps", "p50_us", "p99_us", "cpu_us_per_req", "rss_kib")
+
+
+def expected_body(numbers):
+    """sqdiff's answer, byte for byte: sum of squares, square of the sum, their difference."""
+    sum_sq, sq_sum = sum(n * n for n in numbers), sum(numbers) ** 2
+    return json.dumps({"sum": sum_sq, "square": sq_sum, "diff": sq_sum - sum_sq},
+                      separators=(",", ":")).encode()
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    ap.add_argument("--connections", default="1,50",
+                    help="comma-separated connection counts (default 1,50)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="wrk threads, at most one per connection (default 1: the other core "
+                         "is left to the server)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
+    ap.add_argument("--only", default=",".join(SERVERS),
+                    help="comma-separated subset of local,workers,nginx")
+    ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
+                    help="nginx worker_processes (default: the number of cores)")
+    ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
+                    help="where the optimised sqdiff is built (default build-bench/)")
+    ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    args = ap.parse_args()
+    args.connections = [int(c) for c in args.connections.split(",")]
+    only = args.only.split(",")
+    unknown = set(only) - set(SERVERS)
+    if unknown or args.rounds < 1 or args.duration < 1 or min(args.connections) < 1:
+        ap.error(f"bad arguments (unknown servers: {sorted(unknown)})" if unknown
+                 else "--rounds, --duration and --connections must be >= 1")
+    args.servers = [s for s in SERVERS if s in only]
+    return args
+
+
+# ---------------------------------------------------------------- servers
+
+def start_server(name, args, expected):
+    if name == "nginx":
+        return common.start_with_retry(common.start_nginx, LABELS[name], PATH, expected,
+                                       args.nginx_workers)
+    return common.start_with_retry(common.start_sqdiff, LABELS[name], args.build_dir, name,
+                                   PATH, expected)
+
+
+# ---------------------------------------------------------------- wrk
+
+TIME_UNITS_US = {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+
+
+def parse_time_us(text):
+    """wrk's '68.00us', '1.23ms', '2.00s', '1.00m' in microseconds."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not m:
+        raise ValueError(f"unknown wrk time {text!r}")
+    return float(m.group(1)) * TIME_UNITS_US[m.group(2)]
+
+
+def parse_wrk(out):
+    """Requests, duration, req/s, latency percentiles, errors from `wrk --latency` output."""
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+),", out, re.M)
+    rps = re.search(r"^Requests/sec:\s*([\d.]+)", out, re.M)
+    if not m or not rps:
+        raise ValueError(f"cannot read wrk's output:\n{out}")
+    pct = {int(p): parse_time_us(v)
+           for p, v in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)\s*$", out, re.M)}
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = dict(zip(("connect", "read", "write", "timeout"),
+                      map(int, sock.groups()) if sock else (0, 0, 0, 0)))
+    return {
+        "requests": int(m.group(1)),
+        "duration_s": parse_time_us(m.group(2)) / 1e6,
+        "rps": float(rps.group(1)),
+        "p50_us": pct.get(50), "p75_us": pct.get(75), "p90_us": pct.get(90), "p99_us": pct.get(99),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors,
+    }
+
+
+def run_wrk(port, conns, threads, duration):
+    argv = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
+            f"http://127.0.0.1:{port}{PATH}"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def measure(name, server, conns, args, expected):
+    """One wrk run against one server: wrk's figures, the server's CPU time (all its
+    processes, /proc deltas) per request, its RSS after the run; then its answer is checked."""
+    before = common.cpu_ticks([p.pid for p in server.procs])
+    out = run_wrk(server.port, conns, args.threads, args.duration)
+    after = common.cpu_ticks([p.pid for p in server.procs])
+    server.check_alive()
+    rec = {"server": name, "conns": conns, **parse_wrk(out)}
+    rec["cpu_s"] = common.cpu_seconds_between(before, after)
+    rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
+    rec["rss_kib"] = common.status_kib(list(after), "VmRSS")
+    rec["processes"] = len(after)
+    rec["wrk_output"] = out
+    server.verify(PATH, expected)
+    return rec
+
+
+# ---------------------------------------------------------------- figures
+
+def add_ratios(runs):
+    """Each run's figures divided by nginx's in the same round and connection count."""
+    ref = {(r["round"], r["conns"]): r for r in runs if r["server"] == "nginx"}
+    for r in runs:
+        base = ref.get((r["round"], r["conns"]))
+        r["vs_nginx"] = {m: (r[m] / base[m] if base and base[m] and r[m] is not None else None)
+                         for m in METRICS}
+
+
+def stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarize(runs, servers, connections):
+    summary = {}
+    for name in servers:
+        for conns in connections:
+            rs = [r for r in runs if r["server"] == name and r["conns"] == conns]
+            s = {m: stats(r[m] for r in rs) for m in METRICS}
+            s["vs_nginx"] = {m: stats(r["vs_nginx"][m] for r in rs) for m in METRICS}
+            s["requests"] = sum(r["requests"] for r in rs)
+            s["non2xx"] = sum(r["non2xx"] for r in rs)
+            s["socket_errors"] = sum(sum(r["socket_errors"].values()) for r in rs)
+            summary.setdefault(name, {})[str(conns)] = s
+    return summary
+
+
+def med(s, key=None):
+    part = s if key is None else s.get(key)
+    return part["median"] if part else None
+
+
+def markdown(meta, summary, args):
+    lines = [
+        "# sqdiff side by side with nginx",
+        "",
+        f"{meta['date']} · git {meta['git']} · {meta['cores']} cores ({meta['cpu']}) · "
+        f"Linux {meta['kernel']} · load average {meta['loadavg_start'][0]:.2f} at start, "
+        f"{meta['loadavg_end'][0]:.2f} at end",
+        "",
+        f"`GET {PATH}` → `{meta['expected_body']}`. {args.rounds} round(s) × {args.duration} s "
+        f"per server and connection count, interleaved ({', '.join(LABELS[s] for s in args.servers)}); "
+        f"`wrk -t{args.threads} --latency` (never more threads than connections); "
+        f"{meta['versions']['nginx']} with {args.nginx_workers} worker processes; "
+        f"{meta['versions']['wrk']}; {meta['versions']['sqdiff']}.",
+        "",
+        "Figures are medians over the rounds. ×nginx is the median over the rounds of the ratio "
+        "to nginx in the same round: above 1 is better for req/s, below 1 is better for the rest. "
+        "CPU/req is the user+sys time of all the server's processes divided by the requests "
+        "answered; RSS is the sum over its processes after the run.",
+    ]
+    for conns in args.connections:
+        lines += ["", f"## {conns} connection{'s' if conns != 1 else ''}", "",
+                  "| server | req/s | min–max | ×nginx | p50 | ×nginx | p99 | ×nginx "
+                  "| CPU/req | ×nginx | RSS | ×nginx | non-2xx | socket errors |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for name in args.servers:
+            s = summary[name][str(conns)]
+            v = s["vs_nginx"]
+            rps = s["rps"]
+            cpu, rss = med(s, "cpu_us_per_req"), med(s, "rss_kib")
+            lines.append(
+                f"| {LABELS[name]} | {rps['median']:,.0f} | {rps['min']:,.0f}–{rps['max']:,.0f} "
+                f"| {fmt_ratio(med(v, 'rps'))} "
+                f"| {fmt_time_us(med(s, 'p50_us'))} | {fmt_ratio(med(v, 'p50_us'))} "
+                f"| {fmt_time_us(med(s, 'p99_us'))} | {fmt_ratio(med(v, 'p99_us'))} "
+                f"| {'—' if cpu is None else f'{cpu:.1f} µs'} | {fmt_ratio(med(v, 'cpu_us_per_req'))} "
+                f"| {'—' if rss is None else f'{rss / 1024:.1f} MiB'} | {fmt_ratio(med(v, 'rss_kib'))} "
+                f"| {s['non2xx']} | {s['socket_errors']} |")
+    if meta["stop_problems"]:
+        lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+def run_rounds(servers, args, expected):
+    if args.warmup:
+        for name in args.servers:
+            log(f"warm-up: {LABELS[name]}, {max(args.connections)} connections, {args.warmup} s")
+            run_wrk(servers[name].port, max(args.connections), args.threads, args.warmup)
+    runs = []
+    for rnd in range(1, args.rounds + 1):
+        for conns in args.connections:
+            for name in args.servers:
+                rec = measure(name, servers[name], conns, args, expected)
+                rec["round"] = rnd
+                runs.append(rec)
+                log(f"round {rnd}/{args.rounds}, {conns:>3} conn, {LABELS[name]:<14} "
+                    f"{rec['rps']:>10,.0f} req/s  p99 {fmt_time_us(rec['p99_us']):>9}  "
+                    f"cpu/req {rec['cpu_us_per_req'] or 0:6.1f} µs  errors "
+                    f"{rec['non2xx'] + sum(rec['socket_errors'].values())}")
+    return runs
+
+
+def main():
+    common.exit_on_sigterm()
+    args = parse_args()
+    common.ensure_packages(["wrk"] + (["nginx-light"] if "nginx" in args.servers else []))
+    if not args.no_build:
+        common.build_sqdiff(args.build_dir)
+    expected = expected_body(NUMBERS)
+    meta = common.machine_info()
+    meta.update(expected_body=expected.decode(), path=PATH, settings={
+        k: getattr(args, k) for k in ("rounds", "duration", "connections", "threads", "warmup",
+                                      "servers", "nginx_workers", "build_dir")})
+    meta["versions"] = {
+        "nginx": (common.command_version(["/usr/sbin/nginx", "-v"]) or "nginx").split(": ")[-1],
+        "wrk": (common.command_version(["wrk", "-v"]) or "wrk").split(" Copyright")[0],
+        "sqdiff": common.command_version([common.sqdiff_binary(args.build_dir, "sqdiff-httpd"),
+                                          "--version"]),
+    }
+    servers = {}
+    try:
+        for name in args.servers:
+            servers[name] = start_server(name, args, expected)
+            log(f"{LABELS[name]}: port {servers[name].port}, pids {sorted(servers[name].pids())}, "
+                "answer verified")
+        runs = run_rounds(servers, args, expected)
+    finally:
+        meta["stop_problems"] = common.stop_servers(list(servers.values()))
+    meta["loadavg_end"] = os.getloadavg()
+    add_ratios(runs)
+    summary = summarize(runs, args.servers, args.connections)
+    md = markdown(meta, summary, args)
+    print(md, end="")
+    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs})
+    bad = sum(s["non2xx"] + s["socket_errors"] for per in summary.values() for s in per.values())
+    if bad:
+        log(f"error: {bad} non-2xx responses or socket errors: the figures are not valid")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped")
+        sys.exit(130)
+    except common.StartError as e:
+        log(f"error: {e}")
+        sys.exit(1)

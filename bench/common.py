@@ -1,0 +1,474 @@
+# SPDX-License-Identifier: MIT
+"""Shared by bench.py and size.py: build sqdiff, start and stop the servers, read /proc.
+
+Progress goes to stderr; only the result tables go to stdout.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS_DIR = os.path.join(REPO, "bench", "results")
+DEFAULT_BUILD_DIR = os.path.join(REPO, "build-bench")   # git-ignored (/build*/)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def exit_on_sigterm():
+    """SIGTERM/SIGHUP unwind like Ctrl-C does, so every `finally` stops its processes."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+# ---------------------------------------------------------------- packages and build
+
+def package_installed(name):
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and r.stdout.strip() == "install ok installed"
+
+
+def ensure_packages(names):
+    """Installs the Debian packages that are missing (apt-get, as `make deps` does)."""
+    missing = [n for n in names if not package_installed(n)]
+    if not missing:
+        return
+    log(f"installing {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=sys.stderr)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                   check=True, env=env, stdout=sys.stderr)
+
+
+def meson_buildtype(build_dir):
+    out = subprocess.run(["meson", "introspect", build_dir, "--buildoptions"],
+                         capture_output=True, text=True, check=True).stdout
+    return next(o["value"] for o in json.loads(out) if o["name"] == "buildtype")
+
+
+def build_sqdiff(build_dir):
+    """An optimised (buildtype=release) build in build_dir; the build deps come from `make deps`."""
+    ensure_packages(["meson", "ninja-build"])
+    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        log(f"meson setup {build_dir} (release)")
+        subprocess.run(["meson", "setup", build_dir, REPO, "--prefix=/usr",
+                        "-Dbuildtype=release"], check=True, stdout=sys.stderr)
+    elif meson_buildtype(build_dir) != "release":
+        subprocess.run(["meson", "configure", build_dir, "-Dbuildtype=release"],
+                       check=True, stdout=sys.stderr)
+    log(f"ninja -C {build_dir}")
+    subprocess.run(["ninja", "-C", build_dir], check=True, stdout=sys.stderr)
+
+
+def sqdiff_binary(build_dir, name):
+    path = os.path.join(build_dir, "src", name)
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f"{path} not found: build first (drop --no-build)")
+    return path
+
+
+# ---------------------------------------------------------------- /proc
+
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (field 3, state, is index 0)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_table():
+    """{pid: (ppid, utime+stime in ticks)} of every process alive now."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = _stat_fields(name)
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            table[int(name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return table
+
+
+def descendants(roots, table):
+    """roots (those alive) and all their descendants."""
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [r for r in roots if r in table]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_ticks(roots):
+    """{pid: user+sys ticks} of roots and their descendants."""
+    table = process_table()
+    return {pid: table[pid][1] for pid in descendants(roots, table)}
+
+
+def cpu_seconds_between(before, after):
+    """User+sys seconds spent between two cpu_ticks() snapshots by the processes of `after`."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / CLK_TCK
+
+
+def status_kib(pids, key):
+    """Sum of a /proc/PID/status memory line (VmRSS, VmHWM) over pids, in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+# ---------------------------------------------------------------- servers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=10):
+    """(status, content type, body bytes) of one request on a fresh connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type", ""), r.read()
+    finally:
+        conn.close()
+
+
+def answer_problem(status, ctype, body, expected):
+    """None if the answer is 200, application/json, byte-equal to expected; else why not."""
+    if status != 200:
+        return f"status {status}: {body[:200]!r}"
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        return f"content type {ctype!r}"
+    if body != expected:
+        return f"body {body[:200]!r}, expected {expected[:200]!r}"
+    return None
+
+
+def exit_text(returncode):
+    if returncode >= 0:
+        return f"exited with {returncode}"
+    name = signal.Signals(-returncode).name
+    hint = " (a seccomp kill: `dmesg | grep type=1326` names the syscall)" if name == "SIGSYS" else ""
+    return f"was killed by {name}{hint}"
+
+
+class StartError(Exception):
+    pass
+
+
+class Server:
+    """One server under test: the processes we started (each in its own session), a port,
+    a log file. stop() is idempotent and only signals the processes we started, by PID."""
+
+    def __init__(self, name, workdir):
+        self.name = name
+        self.workdir = workdir
+        self.port = None
+        self.procs = []
+        self.logfile = open(os.path.join(workdir, "log"), "w")
+
+    def spawn(self, argv, env=None):
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.logfile,
+                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def pids(self):
+        """Every process of the server now: what we started and their children."""
+        return descendants([p.pid for p in self.procs], process_table())
+
+    def dead(self):
+        """A description of the first process that exited, or None."""
+        for p in self.procs:
+            if p.poll() is not None:
+                return f"{os.path.basename(p.args[0])} (pid {p.pid}) {exit_text(p.returncode)}"
+        return None
+
+    def log_tail(self, lines=30):
+        self.logfile.flush()
+        with open(self.logfile.name, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+
+    def check_alive(self, grace=0.0):
+        """Raises, with the log, if a process exited (waiting up to grace s for one to)."""
+        deadline = time.monotonic() + grace
+        why = self.dead()
+        while not why and time.monotonic() < deadline:
+            time.sleep(0.05)
+            why = self.dead()
+        if why:
+            raise StartError(f"{self.name}: {why}\n{self.log_tail()}")
+
+    def verify(self, path, expected, method="GET", body=None, headers=None):
+        """Raises unless the server answers path as expected."""
+        problem = answer_problem(*http_request(self.port, method, path, body, headers), expected)
+        if problem:
+            raise StartError(f"{self.name} answers {method} {path[:80]}: {problem}")
+
+    def wait_answer(self, path, expected, timeout=15):
+        """Polls until the server answers path right."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                self.verify(path, expected)
+                return
+            except (OSError, http.client.HTTPException, StartError) as e:
+                if time.monotonic() > deadline:
+                    raise StartError(f"{self.name} never answered right: {e}\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self):
+        """SIGTERM (SIGKILL after 10 s) to each process we started, last started first.
+        Returns the problems seen (a non-zero exit, a kill)."""
+        problems = []
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.terminate()
+            else:
+                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                                f"had stopped before SIGTERM: {exit_text(p.returncode)}")
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                                "ignored SIGTERM, killed")
+                continue
+            if p.returncode != 0 and not any(f"(pid {p.pid})" in x for x in problems):
+                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                                f"on SIGTERM {exit_text(p.returncode)}")
+        self.procs = []
+        self.logfile.close()
+        return problems
+
+
+def wait_ready(notify, proc, what, timeout=15):
+    """Waits for READY=1 on the bound AF_UNIX datagram socket `notify`, as systemd would."""
+    deadline = time.monotonic() + timeout
+    notify.settimeout(0.2)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StartError(f"{what} exited with {proc.returncode} before READY=1")
+        try:
+            if b"READY=1" in notify.recv(4096).split(b"\n"):
+                return
+        except socket.timeout:
+            pass
+    raise StartError(f"{what} sent no READY=1 within {timeout} s")
+
+
+def spawn_notified(server, argv, what):
+    """Starts argv with its own $NOTIFY_SOCKET and waits for its READY=1."""
+    path = os.path.join(server.workdir, f"notify-{len(server.procs)}")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(path)
+        p = server.spawn(argv, env=dict(os.environ, NOTIFY_SOCKET=path))
+        try:
+            wait_ready(notify, p, f"{server.name}: {what}")
+        except StartError as e:
+            raise StartError(f"{e}\n{server.log_tail()}") from None
+    os.unlink(path)
+    return p
+
+
+def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=()):
+    """sqdiff in `local` mode (front end only) or `workers` mode (front end + one sum and one
+    square worker), each process ready (READY=1), answering probe_path with expected."""
+    server = Server(name, workdir)
+    try:
+        rundir = os.path.join(workdir, "run")
+        os.mkdir(rundir)
+        common = ["--config", "/dev/null", "--runtime-dir", rundir, *options]
+        server.port = free_port()
+        spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-httpd"),
+                                "--listen", f"127.0.0.1:{server.port}", f"--mode={mode}",
+                                *common], "sqdiff-httpd")
+        if mode == "workers":
+            for kind in ("sum", "square"):
+                spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-worker"),
+                                        f"--kind={kind}", *common], f"{kind} worker")
+        server.wait_answer(probe_path, expected)
+        return server
+    except BaseException:
+        for problem in server.stop():
+            log(problem)
+        raise
+
+
+def nginx_config(workdir, port, body, workers):
+    # the body goes in an nginx single-quoted string: nothing in it may need escaping
+    assert not set(body.decode()) & set("'\\$"), body
+    return f"""daemon off;
+master_process on;
+worker_processes {workers};
+pid {workdir}/nginx.pid;
+lock_file {workdir}/nginx.lock;
+error_log {workdir}/error.log warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    access_log off;
+    keepalive_requests 10000000;
+    client_body_temp_path {workdir}/body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = / {{
+            default_type application/json;
+            return 200 '{body.decode()}';
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(workdir, name, probe_path, expected, workers):
+    """Debian's nginx (master + `workers` workers) answering / with the fixed body expected."""
+    server = Server(name, workdir)
+    try:
+        server.port = free_port()
+        conf = os.path.join(workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_config(workdir, server.port, expected, workers))
+        server.spawn(["/usr/sbin/nginx", "-p", workdir + "/", "-e", f"{workdir}/error.log",
+                      "-c", conf])
+        try:
+            server.wait_answer(probe_path, expected)
+        except StartError as e:
+            with open(f"{workdir}/error.log", errors="replace") as f:
+                raise StartError(f"{e}\n{f.read()[-2000:]}") from None
+        return server
+    except BaseException:
+        for problem in server.stop():
+            log(problem)
+        raise
+
+
+def start_with_retry(start, *args, attempts=3):
+    """start(workdir, *args): a fresh temp workdir each try, since a free port may be taken
+    between choosing it and binding it. The server owns the workdir (stop_servers removes it)."""
+    for attempt in range(attempts):
+        workdir = tempfile.mkdtemp(prefix="sqdiff-bench-")
+        try:
+            return start(workdir, *args)
+        except StartError as e:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if attempt == attempts - 1:
+                raise
+            log(f"retrying: {e}")
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+
+
+def stop_servers(servers):
+    """Stops every server and removes its temp dir; logs (and returns) any problem."""
+    problems = []
+    for server in reversed(servers):
+        problems += server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
+    for problem in problems:
+        log(f"warning: {problem}")
+    return problems
+
+
+# ---------------------------------------------------------------- reporting
+
+def command_version(argv):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    text = (r.stdout + r.stderr).strip().splitlines()
+    return text[0] if text else None
+
+
+def git_revision():
+    def git(*args):
+        return subprocess.run(["git", "--no-optional-locks", "-C", REPO, *args],
+                              capture_output=True, text=True).stdout.strip()
+    rev = git("rev-parse", "--short", "HEAD") or "unknown"
+    return rev + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "kernel": platform.release(),
+        "git": git_revision(),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def write_results(stem, markdown, data):
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    md_path = os.path.join(RESULTS_DIR, stem + ".md")
+    json_path = os.path.join(RESULTS_DIR, stem + ".json")
+    with open(md_path, "w") as f:
+        f.write(markdown)
+    with open(json_path, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    log(f"wrote {os.path.relpath(md_path, REPO)} and {os.path.relpath(json_path, REPO)}")
+
+
+def fmt_time_us(us):
+    if us is None:
+        return "—"
+    if us < 1000:
+        return f"{us:.0f} µs" if us >= 100 else f"{us:.1f} µs"
+    if us < 1_000_000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us / 1_000_000:.2f} s"
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"×{r:.2f}"
