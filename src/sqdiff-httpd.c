@@ -115,10 +115,11 @@ static int run(CliOptions *o) {
     if (r < 0)
         return log_error_errno(r, "Failed to load the seccomp filter: %m");
 
-    frontend_status(frontend, status, sizeof(status));
-    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+    /* Logged before READY=1, so the journal has it before systemd's "Started". */
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_READY }, "Ready: %zu listening socket(s), %s mode",
               n_fds, sq_mode_to_string(o->config.mode));
+    frontend_status(frontend, status, sizeof(status));
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 
     r = loop_run(loop);
     if (!frontend_idle(frontend))

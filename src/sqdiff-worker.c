@@ -65,10 +65,11 @@ static int run(CliOptions *o) {
     if (r < 0)
         return log_error_errno(r, "Failed to load the seccomp filter: %m");
 
-    worker_status(w, status, sizeof(status));
-    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+    /* Logged before READY=1, so the journal has it before systemd's "Started". */
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind }, "Ready: %s worker taking jobs from %s",
               kind, o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]);
+    worker_status(w, status, sizeof(status));
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 
     r = sd_event_loop(e);
     if (r < 0)

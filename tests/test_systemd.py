@@ -1,0 +1,202 @@
+"""What only systemd can show: socket activation, readiness, restarts, the watchdog, the
+journal, the sandbox. Runs with SQDIFF_TARGET=systemd (the installed suite in a real systemd)."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BUILDDIR, TARGET, make_suite
+from expected import answer, query
+
+pytestmark = pytest.mark.skipif(TARGET != "systemd", reason="needs the suite under systemd (SQDIFF_TARGET=systemd)")
+
+UNITS = ["sqdiff-httpd.socket", "sqdiff-httpd.service", "sqdiff-worker@.service", "sqdiff.target"]
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def sd():
+    """A suite of our own: these tests restart and kill its units."""
+    s = make_suite()
+    yield s
+    s.close()
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def prop(s, unit, name):
+    return s.box.show(unit, name)[name]
+
+
+def test_socket_activation_starts_the_front_end_on_first_connection(sd):
+    assert prop(sd, "sqdiff-httpd.socket", "ActiveState") == "active"
+    assert prop(sd, "sqdiff-httpd.service", "ActiveState") == "inactive"
+    resp = sd.get("/?n=1&n=2&n=3")
+    assert resp.status == 200 and resp.json() == answer([1, 2, 3])
+    assert prop(sd, "sqdiff-httpd.service", "ActiveState") == "active"
+
+
+def test_stopped_front_end_is_started_again_by_its_socket(sd):
+    sd.box.systemctl("stop", "sqdiff-httpd.service")
+    assert prop(sd, "sqdiff-httpd.service", "ActiveState") == "inactive"
+    assert prop(sd, "sqdiff-httpd.socket", "ActiveState") == "active"
+    resp = sd.get("/?n=5")
+    assert resp.status == 200 and resp.json() == answer([5])
+
+
+def entries(s, *args):
+    out = s.box.journal(*args, "-o", "json", units=("sqdiff*",))
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_units_become_active_only_after_ready(sd):
+    sd.get("/?n=1")
+    for unit, ident in (("sqdiff-httpd.service", "sqdiff-httpd"), ("sqdiff-worker@sum.service", "sqdiff-worker"),
+                        ("sqdiff-worker@square.service", "sqdiff-worker")):
+        assert prop(sd, unit, "Type") == "notify"
+        assert prop(sd, unit, "ActiveState") == "active"
+        log = [e for e in entries(sd) if e.get("_SYSTEMD_UNIT") == unit or e.get("UNIT") == unit]
+        ready = [int(e["__REALTIME_TIMESTAMP"]) for e in log if e.get("MESSAGE", "").startswith("Ready")]
+        started = [int(e["__REALTIME_TIMESTAMP"]) for e in log
+                   if e.get("UNIT") == unit and e.get("JOB_RESULT") == "done" and e.get("JOB_TYPE") == "start"]
+        assert ready and started, f"no Ready/Started entries for {unit}"
+        assert ready[-1] <= started[-1]
+
+
+def test_killed_worker_is_restarted_and_the_gap_is_answered(sd):
+    unit = "sqdiff-worker@sum.service"
+    before = int(prop(sd, unit, "NRestarts"))
+    pid = prop(sd, unit, "MainPID")
+    answers, stop = [], threading.Event()
+
+    def load():
+        i = 0
+        while not stop.is_set():
+            numbers = [i, i + 1]
+            answers.append((numbers, sd.get(query(numbers), timeout=10)))
+            i += 1
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.3)
+        sd.box.systemctl("kill", "-s", "SIGKILL", unit)
+        wait_until(lambda: int(prop(sd, unit, "NRestarts")) > before and prop(sd, unit, "ActiveState") == "active",
+                   15, "the worker's restart")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(30)
+    assert prop(sd, unit, "MainPID") != pid
+    assert answers
+    for numbers, resp in answers:
+        # Either the right answer or a clear failure: never a wrong answer, never a hang.
+        assert (resp.status == 200 and resp.json() == answer(numbers)) or \
+               (resp.status in (503, 504) and resp.json()["success"] is False), resp
+    resp = sd.get("/?n=3&n=4")
+    assert resp.status == 200 and resp.json() == answer([3, 4])
+
+
+def test_hung_worker_is_killed_by_the_watchdog_and_restarted(sd):
+    unit = "sqdiff-worker@square.service"
+    before = int(prop(sd, unit, "NRestarts"))
+    sd.box.systemctl("kill", "-s", "SIGSTOP", unit)
+    wait_until(lambda: int(prop(sd, unit, "NRestarts")) > before, 30, "the watchdog to restart the worker")
+    wait_until(lambda: prop(sd, unit, "ActiveState") == "active", 15, "the worker to be active again")
+    log = sd.box.journal("-o", "cat", units=(unit,))
+    assert "Watchdog timeout" in log or "watchdog" in log.lower()
+    resp = sd.get("/?n=8")
+    assert resp.status == 200 and resp.json() == answer([8])
+
+
+def test_journal_has_structured_entries_from_all_three_units(sd):
+    sd.get("/?n=1")
+    log = entries(sd)
+    for unit in ("sqdiff-httpd.service", "sqdiff-worker@sum.service", "sqdiff-worker@square.service"):
+        mine = [e for e in log if e.get("_SYSTEMD_UNIT") == unit]
+        assert any("MESSAGE_ID" in e for e in mine), unit
+        assert any(k.startswith("SQDIFF_") for e in mine for k in e), unit
+        assert all("PRIORITY" in e for e in mine)
+    catalog = sd.box.run(["journalctl", "--list-catalog"]).stdout
+    ids = {e["MESSAGE_ID"] for e in log if "MESSAGE_ID" in e and e.get("SYSLOG_IDENTIFIER", "").startswith("sqdiff")}
+    assert ids and all(i in catalog for i in ids)
+
+
+def test_timeouts_are_logged_with_fields(sd):
+    sd.signal_workers("sum", signal.SIGSTOP)
+    try:
+        assert sd.get("/?n=2").body == b'{"success": false}'
+    finally:
+        sd.signal_workers("sum", signal.SIGCONT)
+    timeouts = [e for e in entries(sd) if e.get("SQDIFF_HTTP_STATUS") == "504"]
+    assert timeouts
+    e = timeouts[-1]
+    assert e["PRIORITY"] == "4" and "SQDIFF_REQUEST_ID" in e and "SQDIFF_LATENCY_USEC" in e
+    assert int(e["SQDIFF_LATENCY_USEC"]) >= 2_000_000
+
+
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_daemons_run_sandboxed(sd):
+    sd.get("/?n=1")
+    pids = {"sqdiff-httpd.service": sd.box.host_pid(int(prop(sd, "sqdiff-httpd.service", "MainPID")))}
+    for kind in ("sum", "square"):
+        pids[f"sqdiff-worker@{kind}.service"] = sd.worker_pids(kind)[0]
+    for unit, pid in pids.items():
+        st = proc_status(pid)
+        assert st["Seccomp"].strip() == "2", unit
+        assert st["NoNewPrivs"].strip() == "1", unit
+        uids = st["Uid"].split()
+        assert "0" not in uids, unit
+        assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, unit
+
+
+def test_graceful_stop_answers_pending_requests(sd):
+    sd.get("/?n=1")
+    sd.signal_workers("square", signal.SIGSTOP)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(resp=sd.get("/?n=6", timeout=20)))
+    t.start()
+    try:
+        time.sleep(0.5)
+        sd.box.systemctl("stop", "sqdiff-httpd.service")  # waits for the front end to exit
+    finally:
+        sd.signal_workers("square", signal.SIGCONT)
+        t.join(20)
+    resp = result["resp"]
+    assert resp.status == 504 and resp.body == b'{"success": false}'
+    assert prop(sd, "sqdiff-httpd.service", "Result") == "success"
+
+
+def analyze(*args):
+    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("unit", ["sqdiff-httpd.socket", "sqdiff-httpd.service", "sqdiff-worker@sum.service",
+                                  "sqdiff.target"])
+def test_units_verify_cleanly(sd, unit):
+    # Inside the box, where the units, binaries and man pages are installed.
+    r = sd.box.run(["systemd-analyze", "verify", unit], check=False)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+
+
+@pytest.mark.parametrize("unit,limit", [("sqdiff-httpd.service", 1.0), ("sqdiff-worker@.service", 0.5)])
+def test_exposure_scores(unit, limit):
+    path = os.path.join(SRCDIR, "units", unit)
+    r = analyze("security", "--offline=true", f"--threshold={int(limit * 10)}", path)
+    assert r.returncode == 0, r.stdout[-2000:]
