@@ -17,7 +17,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan test run bench clean
+.PHONY: all deps build build-asan test run stop bench clean
 
 all: build
 
@@ -51,15 +51,24 @@ test: build build-asan
 		--ignore=tests/test_sdbox.py --ignore=tests/test_packaging.py
 	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
 
-# Starts the suite as plain processes on port $(PORT) until interrupted.
+# Starts the suite under a real systemd: on a machine whose PID 1 is systemd, installs it
+# there; elsewhere in a container (tools/sqdiff-box), on port $(PORT). `make stop` ends it.
 run: build
-	@rm -rf /tmp/sqdiff-run && mkdir -p /tmp/sqdiff-run
-	@echo "sqdiff on http://localhost:$(PORT)/  (try: curl 'http://localhost:$(PORT)/?n=1&n=2&n=3'); Ctrl-C stops it"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BUILD)/src/sqdiff-worker --kind=sum --runtime-dir /tmp/sqdiff-run & \
-	$(BUILD)/src/sqdiff-worker --kind=square --runtime-dir /tmp/sqdiff-run & \
-	systemd-socket-activate -l $(PORT) $(BUILD)/src/sqdiff-httpd --runtime-dir /tmp/sqdiff-run & \
-	wait
+	@if [ "$$(cat /proc/1/comm)" = systemd ]; then \
+		meson install -C $(BUILD) --no-rebuild && systemd-sysusers && journalctl --update-catalog && \
+		systemctl daemon-reload && \
+		systemctl enable --now sqdiff-httpd.socket sqdiff-worker@sum sqdiff-worker@square && \
+		echo "sqdiff on http://localhost:8080/  (curl 'http://localhost:8080/?n=1&n=2&n=3'; journalctl -u 'sqdiff*')"; \
+	else \
+		$(PYTHON) tools/sqdiff-box up --port $(PORT); \
+	fi
+
+stop:
+	@if [ "$$(cat /proc/1/comm)" = systemd ]; then \
+		systemctl disable --now sqdiff-httpd.socket sqdiff-httpd.service sqdiff-worker@sum sqdiff-worker@square; \
+	else \
+		$(PYTHON) tools/sqdiff-box down; \
+	fi
 
 # The side-by-side benchmark against nginx and the request-size benchmark (bench/README.md).
 # Run it on an otherwise idle machine.
