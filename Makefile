@@ -10,7 +10,7 @@ PORT       ?= 8080
 # Debian packages needed to build, test and run.
 DEPS := build-essential pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
-	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux
+	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux scdoc
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
