@@ -179,6 +179,8 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
     r = watch(e, f->results, &f->results_source, on_results, f);
     if (r < 0)
         return r;
+    /* ZMQ_FD only signals changes: read once now, so that ZeroMQ knows we wait for more. */
+    drain(f);
 
     *ret = TAKE_PTR(f);
     return 0;

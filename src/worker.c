@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -20,11 +21,14 @@
 #include "number.h"
 #include "sqmath.h"
 
+#define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor"
+
 struct Worker {
     const Config *config;
     WireKind kind;
-    void *ctx, *jobs, *results;
-    sd_event_source *source;
+    void *ctx, *jobs, *results, *monitor;
+    const char *jobs_endpoint;
+    sd_event_source *source, *monitor_source;
     uint64_t done, rejected, unsent;
     RateLimit rl_rejected, rl_unsent;
 };
@@ -86,6 +90,39 @@ static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
     }
 }
 
+/*
+ * ZeroMQ ends a connection that carried a message over ZMQ_MAXMSGSIZE as a protocol
+ * error, and after a protocol error it does not reconnect on its own. So the jobs
+ * socket is monitored, and on every disconnection it is connected anew (harmless
+ * when ZeroMQ would have reconnected anyway: the front end restarting, say).
+ */
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Worker *w = userdata;
+
+    for (;;) {
+        zmq_msg_t event, endpoint;
+        uint16_t id = 0;
+
+        zmq_msg_init(&event);
+        if (zmq_msg_recv(&event, w->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&event);
+            return 0;
+        }
+        if (zmq_msg_size(&event) >= sizeof(id))
+            memcpy(&id, zmq_msg_data(&event), sizeof(id));
+        zmq_msg_close(&event);
+        zmq_msg_init(&endpoint);
+        (void)zmq_msg_recv(&endpoint, w->monitor, 0); /* the second frame comes with the first */
+        zmq_msg_close(&endpoint);
+
+        if (id == ZMQ_EVENT_DISCONNECTED) {
+            (void)zmq_disconnect(w->jobs, w->jobs_endpoint);
+            if (zmq_connect(w->jobs, w->jobs_endpoint) < 0)
+                log_error_errno(errno, "Could not reconnect to %s: %m", w->jobs_endpoint);
+        }
+    }
+}
+
 static int set_int(void *sock, int option, int value) {
     return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
 }
@@ -120,7 +157,18 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
         if ((r = set_int(sock, ZMQ_RECONNECT_IVL, 10)) < 0 || (r = set_int(sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
             return r;
     }
-    if (zmq_connect(w->jobs, c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]) < 0)
+    w->jobs_endpoint = c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE];
+    if (zmq_socket_monitor(w->jobs, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
+        return -errno;
+    w->monitor = zmq_socket(w->ctx, ZMQ_PAIR);
+    if (!w->monitor || zmq_connect(w->monitor, MONITOR_ENDPOINT) < 0)
+        return -errno;
+    if (zmq_getsockopt(w->monitor, ZMQ_FD, &fd, &fdlen) < 0)
+        return -errno;
+    r = sd_event_add_io(e, &w->monitor_source, fd, EPOLLIN, on_monitor, w);
+    if (r < 0)
+        return r;
+    if (zmq_connect(w->jobs, w->jobs_endpoint) < 0)
         return -errno;
     if (zmq_connect(w->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
         return -errno;
@@ -130,6 +178,9 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     r = sd_event_add_io(e, &w->source, fd, EPOLLIN, on_jobs, w);
     if (r < 0)
         return r;
+    /* ZMQ_FD only signals changes: read once now, so that ZeroMQ knows we wait for more. */
+    (void)on_monitor(NULL, -1, 0, w);
+    (void)on_jobs(NULL, -1, 0, w);
 
     *ret = TAKE_PTR(w);
     return 0;
@@ -139,8 +190,13 @@ Worker *worker_free(Worker *w) {
     if (!w)
         return NULL;
     sd_event_source_disable_unref(w->source);
-    if (w->jobs)
+    sd_event_source_disable_unref(w->monitor_source);
+    if (w->jobs) {
+        (void)zmq_socket_monitor(w->jobs, NULL, 0);
         zmq_close(w->jobs);
+    }
+    if (w->monitor)
+        zmq_close(w->monitor);
     if (w->results)
         zmq_close(w->results);
     if (w->ctx)

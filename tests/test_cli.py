@@ -71,3 +71,28 @@ def test_help_lists_every_setting(builddir):
     for key in ("mode", "request-timeout", "reaper-interval", "max-pending", "max-numbers", "max-body-size",
                 "idle-timeout", "log-requests", "results-endpoint"):
         assert f"--{key}" in r.stdout
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_listen_by_hand_on_ipv4_and_ipv6(builddir, tmp_path, host):
+    import socket
+    import time
+    import urllib.request
+    with socket.socket(socket.AF_INET6 if host.startswith("[") else socket.AF_INET) as s:
+        s.bind((host.strip("[]"), 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([os.path.join(builddir, "src", "sqdiff-httpd"), "--config", "/dev/null", "--mode=local",
+                          "--runtime-dir", str(tmp_path), "--listen", f"{host}:{port}"])
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/?n=1&n=2&n=3", timeout=5) as r:
+                    assert r.read() == b'{"sum":14,"square":36,"diff":22}'
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("no answer")
+    finally:
+        p.terminate()
+        assert p.wait(10) == 0

@@ -200,3 +200,22 @@ def test_exposure_scores(unit, limit):
     path = os.path.join(SRCDIR, "units", unit)
     r = analyze("security", "--offline=true", f"--threshold={int(limit * 10)}", path)
     assert r.returncode == 0, r.stdout[-2000:]
+
+
+def test_junk_from_the_network_is_logged_rate_limited(sd):
+    sd.get("/?n=1")
+    before = len([e for e in entries(sd) if e.get("MESSAGE_ID") == "1a796d5c42b94a298b30dc967a8dff31"])
+    code = r"""
+import os, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+for i in range(500):
+    s.send(b"junk %d" % i)
+s.close(linger=3000); ctx.term()
+"""
+    sd.run_python(code)
+    resp = sd.get("/?n=4")  # still serving
+    assert resp.status == 200 and resp.json() == answer([4])
+    dropped = [e for e in entries(sd) if e.get("MESSAGE_ID") == "1a796d5c42b94a298b30dc967a8dff31"]
+    logged = len(dropped) - before
+    assert 1 <= logged <= 20, f"{logged} log entries for 500 junk replies"

@@ -9,12 +9,14 @@ import time
 from expected import answer, query
 
 # Runs where the suite runs: binds the sockets as the front end would, starts a worker of
-# KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones) and prints
+# KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@SLEEP:S" for a
+# pause) and prints
 # the replies: all that arrive until EXPECT have come, plus any within a further 0.3 s.
 DIRECT_WORKER = r"""
 import json, os, subprocess, sys, tempfile, time, zmq
 kind, jobs, expect = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 jobs = [json.dumps({"id": 1, "numbers": [1] * int(j[6:])}) if j.startswith("@ONES:") else j for j in jobs]
+time.sleep(0.2)  # let the worker connect, or the first jobs queue for a peer that is not there yet
 d = tempfile.mkdtemp()
 ctx = zmq.Context()
 push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
@@ -23,7 +25,10 @@ w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d
                      env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1")))
 try:
     for j in jobs:
-        push.send(j.encode("latin-1"))
+        if j.startswith("@SLEEP:"):
+            time.sleep(float(j[7:]))
+        else:
+            push.send(j.encode("latin-1"))
     replies = []
     poller = zmq.Poller(); poller.register(pull, zmq.POLLIN)
     deadline = time.monotonic() + 10
@@ -32,16 +37,19 @@ try:
             replies.append(pull.recv().decode())
             if len(replies) == expect:
                 deadline = min(deadline, time.monotonic() + 0.3)
-    print(json.dumps({"replies": replies, "alive": w.poll() is None}))
+    rss = int(next(l.split()[1] for l in open(f"/proc/{w.pid}/status") if l.startswith("VmRSS:")))
+    print(json.dumps({"replies": replies, "alive": w.poll() is None, "rss_kib": rss}))
 finally:
     w.terminate(); w.wait(5)
+    ctx.destroy(linger=0)
 """
 
 
 def run_worker(suite, kind, jobs, expect=1):
     code = ("import sys; sys.argv = ['x', %r, %r, %r]\nimport os; os.environ['WORKER'] = %r\n" %
             (kind, json.dumps(jobs), str(expect), suite.worker_binary)) + DIRECT_WORKER
-    out = json.loads(suite.run_python(code))
+    out = json.loads(suite.run_python(code, timeout=60))
+    run_worker.rss_kib = out["rss_kib"]
     return [json.loads(r) for r in out["replies"]], out["alive"]
 
 
@@ -74,10 +82,14 @@ def test_worker_drops_bad_jobs_and_keeps_serving(suite):
 
 
 def test_worker_refuses_oversized_jobs_and_keeps_serving(suite):
-    huge = "@ONES:1000001"  # over the default max-numbers
-    replies, alive = run_worker(suite, "sum", [huge, json.dumps({"id": 2, "numbers": [2]})])
+    over_count = "@ONES:1000001"  # over the default max-numbers, within the message size bound
+    huge = "@ONES:20000000"  # 40 MB: refused by ZeroMQ before it is read into memory
+    # ZeroMQ drops the connection that carried the oversized message (and what queued behind
+    # it); the worker reconnects at once.
+    replies, alive = run_worker(suite, "sum", [over_count, huge, "@SLEEP:0.5", json.dumps({"id": 2, "numbers": [2]})])
     assert alive
     assert replies == [{"id": 2, "sum": 4}]
+    assert run_worker.rss_kib < 48 * 1024, f"worker RSS {run_worker.rss_kib} KiB"
 
 
 def test_stalled_workers_get_504_and_recover(suite):
@@ -223,3 +235,27 @@ def test_a_worker_in_another_language_and_ids_across_restarts(suite):
     ids = json.loads(out["text"].splitlines()[-1])
     assert len(ids) == 6
     assert len(set(ids)) == 6 and ids == sorted(ids)  # never repeated, not even after the restart
+
+
+def test_refusals_say_when_to_retry(small_suite):
+    small_suite.signal_workers("sum", signal.SIGSTOP)
+    socks = []
+    try:
+        for i in range(20):  # fill max-pending
+            s = socket.create_connection(("127.0.0.1", small_suite.port), timeout=10)
+            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", small_suite.port), timeout=10)
+        socks.append(extra)
+        extra.sendall(b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += extra.recv(4096)
+        head = head.split(b"\r\n\r\n")[0].decode().lower()
+        assert head.startswith("http/1.1 503")
+        assert "\r\nretry-after: 1" in head
+    finally:
+        small_suite.signal_workers("sum", signal.SIGCONT)
+        for s in socks:
+            s.close()
