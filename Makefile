@@ -6,18 +6,20 @@ BUILD_ASAN ?= build-asan
 PYTHON     := /usr/bin/python3
 PYTEST     := $(PYTHON) -m pytest
 PORT       ?= 8080
+PACKAGES   ?= build-packages
 
 # Debian packages needed to build, test and run.
 DEPS := build-essential pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
-	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux scdoc
+	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux scdoc \
+	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan test run stop bench clean
+.PHONY: all deps build build-asan test packages run stop bench clean
 
 all: build
 
@@ -41,15 +43,22 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
 # Every test: the unit tests (with the fuzz corpora replayed) of a plain and a sanitized
-# build; the black-box suite against the sanitized build as plain processes; then the
-# black-box suite, the systemd-only checks and the harness's own tests against the
-# plain build installed in a real systemd booted in a throwaway container.
+# build; the black-box suite against the sanitized build as plain processes; then the .deb
+# is built and the black-box suite, the systemd-only checks, the harness's own tests and
+# the package life cycle run against it, installed with apt in a real systemd booted in a
+# throwaway container.
 test: build build-asan
 	meson test -C $(BUILD) --print-errorlogs
 	meson test -C $(BUILD_ASAN) --print-errorlogs
 	$(SAN_ENV) SQDIFF_BUILDDIR=$(BUILD_ASAN) SQDIFF_TARGET=process $(PYTEST) -q tests/ \
 		--ignore=tests/test_sdbox.py --ignore=tests/test_packaging.py
-	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
+	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
+	SQDIFF_DEB=$$deb SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
+
+# The Debian package and the RPM, into $(PACKAGES)/.
+packages: deps
+	packaging/build-deb.sh $(PACKAGES)
+	packaging/build-rpm.sh $(PACKAGES)
 
 # Starts the suite under a real systemd: on a machine whose PID 1 is systemd, installs it
 # there; elsewhere in a container (tools/sqdiff-box), on port $(PORT). `make stop` ends it.
@@ -79,4 +88,4 @@ bench: deps
 	$(PYTHON) bench/size.py
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(PACKAGES)

@@ -5,7 +5,8 @@ SQDIFF_TARGET selects what the tests run against:
            build/) as plain processes, the front end socket-activated by
            systemd-socket-activate. Used for the sanitizer build.
   systemd  the suite installed from SQDIFF_BUILDDIR into a real systemd booted in a
-           throwaway container (tests/sdbox.py) and enabled as a user would.
+           throwaway container (tests/sdbox.py) and enabled as a user would; with
+           SQDIFF_DEB=path/sqdiff_*.deb installed from that package with apt instead.
 """
 
 import os
@@ -25,7 +26,7 @@ TARGET = os.environ.get("SQDIFF_TARGET", "process")
 def make_suite(mode="workers", extra_config=""):
     if TARGET == "systemd":
         from sdbox import SystemdSuite
-        return SystemdSuite(BUILDDIR, mode=mode, extra_config=extra_config)
+        return SystemdSuite(BUILDDIR, mode=mode, extra_config=extra_config, deb=os.environ.get("SQDIFF_DEB"))
     return ProcessSuite(BUILDDIR, mode=mode, extra_config=extra_config)
 
 

@@ -412,14 +412,16 @@ class SystemdSuite(Suite):
     SOCKET = "sqdiff-httpd.socket"
     worker_binary = "/usr/sbin/sqdiff-worker"
 
-    def __init__(self, builddir, mode="workers", extra_config="", config=None):
+    def __init__(self, builddir, mode="workers", extra_config="", config=None, deb=None):
         self.builddir = os.path.abspath(builddir)
         self.mode = mode
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with open(os.path.join(self.builddir, "meson-info", "meson-info.json")) as f:
             srcdir = json.load(f)["directories"]["source"]
-        self.box = SystemdBox(keep=("sqdiff*",), expose=(self.builddir, srcdir))
+        self.deb = os.path.abspath(deb) if deb else None
+        expose = (self.builddir, srcdir) + ((os.path.dirname(self.deb),) if self.deb else ())
+        self.box = SystemdBox(keep=("sqdiff*",), expose=expose)
         try:
             self._setup(mode, extra_config, config)
         except Exception as e:
@@ -433,15 +435,26 @@ class SystemdSuite(Suite):
 
     def _setup(self, mode, extra_config, config):
         box = self.box
-        box.run(["meson", "install", "-C", self.builddir, "--no-rebuild", "--quiet"])
-        box.run(["systemd-sysusers"])
-        box.run(["journalctl", "--update-catalog"])
         box.write_file(f"{UNIT_DIR}/{self.SOCKET}.d/50-test-port.conf",
                        f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{self.port}\n")
+        if self.deb:
+            # As users get it: apt installs the package, whose scripts start the suite.
+            box.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", self.deb],
+                    env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+        else:
+            box.run(["meson", "install", "-C", self.builddir, "--no-rebuild", "--quiet"])
+            box.run(["systemd-sysusers"])
+            box.run(["journalctl", "--update-catalog"])
         if config is None and (mode != "workers" or extra_config):
             config = f"[httpd]\nmode = {mode}\n{extra_config}\n"
         if config is not None:
             box.write_file("/etc/sqdiff/sqdiff.conf", config)
+            if self.deb:
+                # The package started its units already: they must read the new file.
+                box.systemctl("stop", "sqdiff-httpd.service", "sqdiff-worker@sum.service",
+                              "sqdiff-worker@square.service")
+                if mode != "workers":
+                    box.systemctl("disable", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
         box.systemctl("daemon-reload")
         units = [self.SOCKET]
         if mode == "workers":
