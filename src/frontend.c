@@ -79,13 +79,13 @@ static void send_error(Frontend *f, h2o_req_t *req, int status, const char *mess
 }
 
 static void answer_local(Frontend *f, h2o_req_t *req, const NumList *l) {
-    char s[SQMATH_DECIMAL_MAX], q[SQMATH_DECIMAL_MAX], body[SQMATH_ANSWER_MAX];
+    char body[SQMATH_ANSWER_MAX];
     SqAcc a = SQACC_INIT;
     int len;
 
     for (size_t i = 0; i < l->n; i++)
         sqacc_add(&a, l->v[i]);
-    len = sqmath_answer(s, sqmath_sumsq_decimal(&a, s), q, sqmath_square_decimal(&a, q), body);
+    len = sqmath_answer_acc(&a, body);
     if (len < 0) {
         send_error(f, req, 500, "internal error computing the result");
         return;

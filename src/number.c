@@ -14,14 +14,8 @@ static int is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-/* Converts sign and digits s[0..len) (already checked to be digits) to int64. */
-static int magnitude_to_int64(const char *s, size_t len, int negative, int64_t *ret) {
-    uint64_t m = 0;
-
-    for (size_t i = 0; i < len; i++)
-        if (__builtin_mul_overflow(m, 10, &m) || __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m))
-            return -ERANGE;
-
+/* Applies the sign to magnitude m within the asymmetric int64 range. */
+static int apply_sign(uint64_t m, int negative, int64_t *ret) {
     if (negative) {
         if (m > (uint64_t)INT64_MAX + 1)
             return -ERANGE;
@@ -35,25 +29,24 @@ static int magnitude_to_int64(const char *s, size_t len, int negative, int64_t *
 }
 
 int number_parse_query(const char *s, size_t len, int64_t *ret) {
-    size_t b = 0, e = len;
-    int negative = 0;
+    size_t i = 0;
+    uint64_t m = 0;
+    int negative = 0, overflow = 0, digits = 0;
 
-    while (b < e && (s[b] == ' ' || s[b] == '\t'))
-        b++;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
-        e--;
-    if (b < e && (s[b] == '+' || s[b] == '-'))
-        negative = s[b++] == '-';
-    if (b == e)
-        return -EINVAL;
-    for (size_t i = b; i < e; i++)
-        if (!is_digit(s[i]))
-            return -EINVAL;
-
-    /* Leading zeros carry no value and must not count against the range. */
-    while (e - b > 1 && s[b] == '0')
-        b++;
-    return magnitude_to_int64(s + b, e - b, negative, ret);
+    /* One pass: spaces, sign, digits (accumulated as they come), spaces. */
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        negative = s[i++] == '-';
+    for (; i < len && is_digit(s[i]); i++, digits++)
+        overflow |= __builtin_mul_overflow(m, 10, &m) | __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m);
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i != len || digits == 0)
+        return -EINVAL; /* a malformed text is malformed, however long its digits */
+    if (overflow)
+        return -ERANGE;
+    return apply_sign(m, negative, ret);
 }
 
 int number_is_json_integer(const char *s, size_t len) {
@@ -76,8 +69,13 @@ int number_parse_json(const char *s, size_t len, int64_t *ret) {
 
     if (!number_is_json_integer(s, len))
         return -EINVAL;
+    uint64_t m = 0;
+
     negative = s[0] == '-';
-    return magnitude_to_int64(s + negative, len - negative, negative, ret);
+    for (size_t i = (size_t)negative; i < len; i++)
+        if (__builtin_mul_overflow(m, 10, &m) || __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m))
+            return -ERANGE;
+    return apply_sign(m, negative, ret);
 }
 
 size_t number_format_int64(int64_t v, char *buf) {

@@ -8,6 +8,7 @@
 #include "request-parse.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,33 +82,67 @@ static long form_decode(char *s, size_t len) {
     return (long)o;
 }
 
+/* The common case, digits with an optional '-' and at most 18 of them (no overflow possible). */
+static inline bool parse_plain(const char *s, size_t len, int64_t *ret) {
+    size_t i = len > 0 && s[0] == '-';
+    int64_t v = 0;
+
+    if (len - i == 0 || len - i > 18)
+        return false;
+    for (; i < len; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        v = v * 10 + (int64_t)d;
+    }
+    *ret = s[0] == '-' ? -v : v;
+    return true;
+}
+
+/* Whether a query key is "n": literally (the common case), or once form-decoded in place. */
+static bool key_is_n(char *key, size_t len, bool encoded) {
+    if (!encoded)
+        return len == 1 && key[0] == 'n';
+    return form_decode(key, len) == 1 && key[0] == 'n';
+}
+
 int request_parse_query(char *query, size_t len, NumList *out, char *err, size_t errlen) {
     char *p = query, *end = query + len;
     size_t found = 0;
 
+    /* One pass over the query; only what carries '%' or '+' is decoded (in place). */
     while (p < end) {
-        char *amp = memchr(p, '&', (size_t)(end - p)), *seg_end = amp ? amp : end;
-        char *eq = memchr(p, '=', (size_t)(seg_end - p));
-        char *key = p, *value = eq ? eq + 1 : seg_end;
-        size_t key_len = (size_t)((eq ? eq : seg_end) - key), value_len = (size_t)(seg_end - value);
+        char *key = p, *value;
+        bool key_encoded = false, value_encoded = false;
+        size_t key_len, value_len;
         char q[QUOTE_MAX * 4 + 8];
-        long k, v;
         int64_t x;
+        long v;
         int r;
 
-        p = amp ? amp + 1 : end;
-        k = form_decode(key, key_len);
-        if (k != 1 || key[0] != 'n')
-            continue; /* not "n" (or not decodable, so not "n"): ignored */
+        for (; p < end && *p != '&' && *p != '='; p++)
+            key_encoded |= *p == '%' || *p == '+';
+        key_len = (size_t)(p - key);
+        if (p < end && *p == '=')
+            p++;
+        value = p;
+        for (; p < end && *p != '&'; p++)
+            value_encoded |= *p == '%' || *p == '+';
+        value_len = (size_t)(p - value);
+        if (p < end)
+            p++; /* the '&' */
+
+        if (!key_is_n(key, key_len, key_encoded))
+            continue; /* other parameters (and undecodable keys, which are not "n") are ignored */
 
         found++;
-        v = form_decode(value, value_len);
+        v = value_encoded ? form_decode(value, value_len) : (long)value_len;
         if (v < 0) {
             quote(q, sizeof(q), value, value_len);
             snprintf(err, errlen, "invalid n %s: malformed percent-encoding", q);
             return -EINVAL;
         }
-        r = number_parse_query(value, (size_t)v, &x);
+        r = parse_plain(value, (size_t)v, &x) ? 0 : number_parse_query(value, (size_t)v, &x);
         if (r < 0) {
             quote(q, sizeof(q), value, (size_t)v);
             if (r == -ERANGE)

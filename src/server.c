@@ -134,7 +134,8 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     s->userdata = userdata;
 
     h2o_config_init(&s->globalconf);
-    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("sqdiff"));
+    /* No Server: header: it tells an attacker what runs, and costs an sprintf per response. */
+    s->globalconf.server_name = h2o_iovec_init("", 0);
     s->globalconf.max_request_entity_size = c->max_body_size;
     s->globalconf.http1.req_timeout = idle_ms;
     s->globalconf.http2.idle_timeout = idle_ms;

@@ -17,10 +17,18 @@ static size_t format_u128(unsigned __int128 v, int negative, char *buf) {
     char tmp[48];
     size_t n = 0, len = 0;
 
-    do {
-        tmp[n++] = (char)('0' + (unsigned)(v % 10));
-        v /= 10;
-    } while (v);
+    /* 128-bit division is a library call: peel 19 digits at a time, then work in 64 bits. */
+    while (v > UINT64_MAX) {
+        uint64_t chunk = (uint64_t)(v % UINT64_C(10000000000000000000));
+        v /= UINT64_C(10000000000000000000);
+        for (int i = 0; i < 19; i++, chunk /= 10)
+            tmp[n++] = (char)('0' + chunk % 10);
+    }
+    for (uint64_t w = (uint64_t)v;; w /= 10) {
+        tmp[n++] = (char)('0' + w % 10);
+        if (w < 10)
+            break;
+    }
     if (negative)
         buf[len++] = '-';
     while (n)
@@ -129,4 +137,29 @@ int sqmath_answer(const char *sum, size_t sum_len, const char *square, size_t sq
     APPEND("}", 2); /* with the NUL */
 #undef APPEND
     return (int)len - 1;
+}
+
+int sqmath_answer_acc(const SqAcc *a, char *out) {
+    unsigned __int128 m = a->sum < 0 ? -(unsigned __int128)a->sum : (unsigned __int128)a->sum;
+    char s[SQMATH_DECIMAL_MAX], q[SQMATH_DECIMAL_MAX];
+
+    /* Both below 2^127: their difference fits an __int128, no text round trip. */
+    if (a->sumsq_hi == 0 && a->sumsq_lo >> 127 == 0 && m >> 63 == 0) {
+        unsigned __int128 sq = m * m;
+        __int128 diff = (__int128)sq - (__int128)a->sumsq_lo;
+        size_t len = 0;
+
+        memcpy(out, "{\"sum\":", 7);
+        len = 7;
+        len += format_u128(a->sumsq_lo, 0, out + len);
+        memcpy(out + len, ",\"square\":", 10);
+        len += 10;
+        len += format_u128(sq, 0, out + len);
+        memcpy(out + len, ",\"diff\":", 8);
+        len += 8;
+        len += format_u128(diff < 0 ? -(unsigned __int128)diff : (unsigned __int128)diff, diff < 0, out + len);
+        memcpy(out + len, "}", 2);
+        return (int)len + 1;
+    }
+    return sqmath_answer(s, sqmath_sumsq_decimal(a, s), q, sqmath_square_decimal(a, q), out);
 }

@@ -47,6 +47,9 @@ size_t sqmath_sumsq_decimal(const SqAcc *a, char *buf);
 /* Decimal square of the sum into buf (>= SQMATH_DECIMAL_MAX bytes, NUL-terminated); returns its length. */
 size_t sqmath_square_decimal(const SqAcc *a, char *buf);
 
+/* Renders the answer for the numbers in a (as sqmath_answer() does for its decimals). */
+int sqmath_answer_acc(const SqAcc *a, char *out);
+
 /*
  * Renders {"sum":S,"square":Q,"diff":D} into out (>= SQMATH_ANSWER_MAX bytes), where S and Q are
  * decimal texts (not necessarily NUL-terminated) and D = Q - S. Returns the length written, or

@@ -44,6 +44,10 @@ static void check_list(const int64_t *v, size_t n) {
     snprintf(want, sizeof(want), "{\"sum\":%s,\"square\":%s,\"diff\":%s}", rs, rq, rd);
     check(len == (int)strlen(want));
     check_streq(out, want);
+    /* The native path of sqmath_answer_acc() must agree, byte for byte. */
+    len = sqmath_answer_acc(&a, out);
+    check(len == (int)strlen(want));
+    check_streq(out, want);
 }
 
 int main(void) {
