@@ -9,11 +9,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "macro.h"
 #include "wire.h"
 
@@ -208,4 +210,22 @@ void cli_done(CliOptions *o) {
     config_done(&o->config);
     free(o->listen);
     o->listen = NULL;
+}
+
+int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o)) {
+    CliOptions o;
+    sigset_t mask;
+    int r;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    log_setup(ident);
+    r = cli_parse(prog, argc, argv, &o);
+    if (r == 0)
+        r = run(&o);
+    cli_done(&o);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

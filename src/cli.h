@@ -27,3 +27,10 @@ typedef struct CliOptions {
 /* Returns 0 to go on, 1 when the program should exit successfully now (--help, --version, --check), <0 on error. */
 int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *ret);
 void cli_done(CliOptions *o);
+
+/*
+ * The whole main() of a daemon: blocks SIGTERM and SIGINT first thing (the event loop
+ * takes them through signalfd), sets up logging as ident, parses the command line and
+ * calls run(); returns the process's exit status.
+ */
+int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o));

@@ -131,20 +131,5 @@ static int run(CliOptions *o) {
 }
 
 int main(int argc, char **argv) {
-    CliOptions o;
-    sigset_t mask;
-    int r;
-
-    /* First thing: SIGTERM and SIGINT are handled by the event loop (signalfd), never by default. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-
-    log_setup("sqdiff-httpd");
-    r = cli_parse(CLI_HTTPD, argc, argv, &o);
-    if (r == 0)
-        r = run(&o);
-    cli_done(&o);
-    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cli_main(CLI_HTTPD, "sqdiff-httpd", argc, argv, run);
 }

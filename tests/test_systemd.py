@@ -12,6 +12,7 @@ import pytest
 
 from conftest import BUILDDIR, TARGET, make_suite
 from expected import answer, query
+from suite import wait_for
 
 pytestmark = pytest.mark.skipif(TARGET != "systemd", reason="needs the suite under systemd (SQDIFF_TARGET=systemd)")
 
@@ -28,12 +29,7 @@ def sd():
 
 
 def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    wait_for(predicate, timeout, what)
 
 
 def prop(s, unit, name):
