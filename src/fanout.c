@@ -174,6 +174,10 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
     r = set_int(f->results, ZMQ_LINGER, 0);
     if (r < 0)
         return r;
+    /* Two replies per pending request may be in flight, and a burst must queue, not be lost. */
+    r = set_int(f->results, ZMQ_RCVHWM, c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
+    if (r < 0)
+        return r;
     if (zmq_bind(f->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
         return -errno;
     r = watch(e, f->results, &f->results_source, on_results, f);

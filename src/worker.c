@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Jobs are bounded before they are read: ZMQ_MAXMSGSIZE makes ZeroMQ refuse
- * (and disconnect) a peer whose message exceeds what max-numbers allows, so
- * no job can make a worker allocate more than that. Replies that cannot be
+ * (and disconnect) a peer whose message exceeds what max-numbers allows, and
+ * at most WORKER_JOBS_HWM jobs queue here, so a worker holds at most that many
+ * messages of that size. Replies that cannot be
  * queued (the front end is gone and the queue is full) are dropped: the front
  * end answers those requests through its reaper.
  */
@@ -22,6 +23,8 @@
 #include "sqmath.h"
 
 #define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor"
+#define WORKER_JOBS_HWM 64
+#define WORKER_REPLIES_HWM 100000
 
 struct Worker {
     const Config *config;
@@ -150,6 +153,12 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     if (zmq_setsockopt(w->jobs, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
         return -errno;
     if ((r = set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = set_int(w->results, ZMQ_LINGER, 0)) < 0)
+        return r;
+    /* Few jobs wait here (each may be as large as the message limit): the front end queues the rest. */
+    if ((r = set_int(w->jobs, ZMQ_RCVHWM, WORKER_JOBS_HWM)) < 0)
+        return r;
+    /* Replies are small and every one matters: a burst of them must queue, not be dropped. */
+    if ((r = set_int(w->results, ZMQ_SNDHWM, WORKER_REPLIES_HWM)) < 0)
         return r;
     /* Find a (re)started front end quickly, backing off to a few attempts a second while it is away. */
     for (int i = 0; i < 2; i++) {
