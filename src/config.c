@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "text.h"
 #include "sqmath.h"
 
 typedef enum KeyType { T_STRING, T_UINT, T_SIZE, T_DURATION, T_BOOL, T_MODE } KeyType;
@@ -63,34 +64,6 @@ static const char *const mode_names[] = {
 const char *sq_mode_to_string(SqMode m) {
     return m == SQ_MODE_LOCAL ? mode_names[SQ_MODE_LOCAL] : mode_names[SQ_MODE_WORKERS];
 }
-
-/* Copies user text into an error message: printable ASCII as is, other bytes (and '"', '\\') as \xNN,
- * shortened with "..." to fit dst. Config text may hold anything; messages go to terminals and logs. */
-static const char *escape(char *dst, size_t size, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (o + 4 + 3 >= size) {
-            memcpy(dst + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            dst[o++] = (char)c;
-        else {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[c >> 4];
-            dst[o++] = hex[c & 15];
-        }
-    }
-    dst[o] = '\0';
-    return dst;
-}
-#define ESCAPED_MAX 128
 
 static const ConfigKey *find_key(const char *name) {
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -170,14 +143,14 @@ static int parse_bool(const char *v, bool *ret) {
 
 int config_set(Config *c, const char *name, const char *value, char *err, size_t errlen) {
     const ConfigKey *k = find_key(name);
-    char q[ESCAPED_MAX];
+    char q[TEXT_QUOTE_MAX];
     void *field;
     uint64_t u = 0;
     bool b;
     int r;
 
     if (!k) {
-        snprintf(err, errlen, "unknown setting \"%s\"", escape(q, sizeof(q), name));
+        snprintf(err, errlen, "unknown setting %s", text_quote(q, sizeof(q), name, strlen(name)));
         return -ENOENT;
     }
     field = (char *)c + k->offset;
@@ -198,7 +171,7 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     }
     case T_BOOL:
         if (parse_bool(value, &b) < 0) {
-            snprintf(err, errlen, "%s: \"%s\" is not a boolean (yes/no)", name, escape(q, sizeof(q), value));
+            snprintf(err, errlen, "%s: %s is not a boolean (yes/no)", name, text_quote(q, sizeof(q), value, strlen(value)));
             return -EINVAL;
         }
         *(bool *)field = b;
@@ -209,8 +182,8 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
                 *(SqMode *)field = (SqMode)i;
                 return 0;
             }
-        snprintf(err, errlen, "%s: \"%s\" is not a mode (workers or local)", name,
-                 escape(q, sizeof(q), value));
+        snprintf(err, errlen, "%s: %s is not a mode (workers or local)", name,
+                 text_quote(q, sizeof(q), value, strlen(value)));
         return -EINVAL;
     case T_UINT:
         r = parse_scaled(value, strlen(value), 1, &u);
@@ -228,14 +201,14 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     }
 
     if (r == -EINVAL) {
-        snprintf(err, errlen, "%s: \"%s\" is not a valid %s", name, escape(q, sizeof(q), value),
+        snprintf(err, errlen, "%s: %s is not a valid %s", name, text_quote(q, sizeof(q), value, strlen(value)),
                  k->type == T_DURATION ? "duration (like 2s or 500ms)"
                  : k->type == T_SIZE   ? "size (like 65536, 64K or 16M)"
                                        : "whole number");
         return r;
     }
     if (r < 0 || u < k->min || u > k->max) {
-        snprintf(err, errlen, "%s: \"%s\" is out of range", name, escape(q, sizeof(q), value));
+        snprintf(err, errlen, "%s: %s is out of range", name, text_quote(q, sizeof(q), value, strlen(value)));
         return -ERANGE;
     }
     *(uint64_t *)field = u;
@@ -268,19 +241,19 @@ typedef struct IniState {
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
     IniState *s = user;
     const ConfigKey *k;
-    char reason[CONFIG_ERROR_MAX], q[ESCAPED_MAX];
+    char reason[CONFIG_ERROR_MAX], q[TEXT_QUOTE_MAX];
 
     if (s->failed)
         return 1; /* report the first error only */
 
     k = find_key(name);
     if (!k) {
-        snprintf(reason, sizeof(reason), "unknown setting \"%s\"", escape(q, sizeof(q), name));
+        snprintf(reason, sizeof(reason), "unknown setting %s", text_quote(q, sizeof(q), name, strlen(name)));
         goto fail;
     }
     if (strcmp(section, k->section) != 0) {
-        snprintf(reason, sizeof(reason), "\"%s\" belongs in section [%s], not [%s]", name, k->section,
-                 escape(q, sizeof(q), section));
+        snprintf(reason, sizeof(reason), "\"%s\" belongs in section [%s], not in %s", name, k->section,
+                 text_quote(q, sizeof(q), section, strlen(section)));
         goto fail;
     }
     if (config_set(s->config, name, value, reason, sizeof(reason)) < 0)

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "text.h"
+
 enum {
     S_VALUE,        /* a value must come next */
     S_ARRAY_FIRST,  /* just after '[': a value or ']' */
@@ -41,16 +43,6 @@ static void skip_ws(JsonReader *r) {
 
 static bool is_digit(char c) {
     return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Length of the valid UTF-8 sequence at s (of at most n bytes), 0 if invalid. */
@@ -109,7 +101,7 @@ static int scan_string(JsonReader *r, JsonToken *t) {
                 if (r->end - r->p < 6)
                     break;
                 for (int i = 2; i < 6; i++)
-                    if (hex_value(r->p[i]) < 0)
+                    if (text_hex_digit(r->p[i]) < 0)
                         return fail(r, r->p, "invalid \\u escape");
                 r->p += 6;
             } else if (strchr("\"\\/bfnrt", c) && c != '\0')
@@ -354,12 +346,12 @@ static size_t decode_one(const char **pp, const char *end, char out[4]) {
 
     cp = 0;
     for (int i = 2; i < 6; i++)
-        cp = cp << 4 | (uint32_t)hex_value(p[i]);
+        cp = cp << 4 | (uint32_t)text_hex_digit(p[i]);
     p += 6;
     if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
         uint32_t lo = 0;
         for (int i = 2; i < 6; i++)
-            lo = lo << 4 | (uint32_t)hex_value(p[i]);
+            lo = lo << 4 | (uint32_t)text_hex_digit(p[i]);
         if (lo >= 0xDC00 && lo <= 0xDFFF) {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             p += 6;

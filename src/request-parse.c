@@ -14,49 +14,11 @@
 
 #include "json-reader.h"
 #include "number.h"
-
-#define QUOTE_MAX 48
-
-/* Renders s as a quoted, printable, possibly shortened string into dst. */
-static void quote(char *dst, size_t size, const char *s, size_t len) {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-
-    dst[o++] = '"';
-    for (size_t i = 0; i < len && o + 8 < size; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (i == QUOTE_MAX) {
-            memcpy(dst + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            dst[o++] = (char)c;
-        else {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[c >> 4];
-            dst[o++] = hex[c & 15];
-        }
-    }
-    dst[o++] = '"';
-    dst[o] = '\0';
-}
+#include "text.h"
 
 static int too_many(const NumList *out, char *err, size_t errlen) {
     snprintf(err, errlen, "too many numbers: at most %zu are allowed per request", out->max);
     return -E2BIG;
-}
-
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Form-decodes s[0..len) in place ('+' is a space, %XX a byte); returns the new length or -EINVAL. */
@@ -70,8 +32,8 @@ static long form_decode(char *s, size_t len) {
             int hi, lo;
             if (i + 2 >= len)
                 return -EINVAL;
-            hi = hex_digit(s[i + 1]);
-            lo = hex_digit(s[i + 2]);
+            hi = text_hex_digit(s[i + 1]);
+            lo = text_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             s[o++] = (char)(hi << 4 | lo);
@@ -115,7 +77,7 @@ int request_parse_query(char *query, size_t len, NumList *out, char *err, size_t
         char *key = p, *value;
         bool key_encoded = false, value_encoded = false;
         size_t key_len, value_len;
-        char q[QUOTE_MAX * 4 + 8];
+        char q[TEXT_QUOTE_MAX];
         int64_t x;
         long v;
         int r;
@@ -138,13 +100,13 @@ int request_parse_query(char *query, size_t len, NumList *out, char *err, size_t
         found++;
         v = value_encoded ? form_decode(value, value_len) : (long)value_len;
         if (v < 0) {
-            quote(q, sizeof(q), value, value_len);
+            text_quote(q, sizeof(q), value, value_len);
             snprintf(err, errlen, "invalid n %s: malformed percent-encoding", q);
             return -EINVAL;
         }
         r = parse_plain(value, (size_t)v, &x) ? 0 : number_parse_query(value, (size_t)v, &x);
         if (r < 0) {
-            quote(q, sizeof(q), value, (size_t)v);
+            text_quote(q, sizeof(q), value, (size_t)v);
             if (r == -ERANGE)
                 snprintf(err, errlen, "invalid n %s: outside the signed 64-bit range", q);
             else
@@ -172,7 +134,7 @@ static int malformed(const JsonReader *r, char *err, size_t errlen) {
 
 /* Reads the elements of the "numbers" array (its '[' already consumed). */
 static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) {
-    char q[QUOTE_MAX * 4 + 8];
+    char q[TEXT_QUOTE_MAX];
     JsonToken t;
 
     for (;;) {
@@ -184,13 +146,13 @@ static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) 
         if (t.type == JSON_END_ARRAY)
             return 0;
         if (t.type != JSON_NUMBER) {
-            quote(q, sizeof(q), t.text, t.type == JSON_STRING ? t.len : 1);
+            text_quote(q, sizeof(q), t.text, t.type == JSON_STRING ? t.len : 1);
             snprintf(err, errlen, "invalid element %s in \"numbers\": expected an integer", q);
             return -EINVAL;
         }
         k = t.is_integer ? number_parse_json(t.text, t.len, &x) : -EINVAL;
         if (k < 0) {
-            quote(q, sizeof(q), t.text, t.len);
+            text_quote(q, sizeof(q), t.text, t.len);
             snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,
                      k == -ERANGE ? "outside the signed 64-bit range" : "expected an integer");
             return k;
