@@ -44,20 +44,26 @@ static long form_decode(char *s, size_t len) {
     return (long)o;
 }
 
-/* The common case, digits with an optional '-' and at most 18 of them (no overflow possible). */
+/*
+ * The common case: an optional '-' and at most 19 digits, which an uint64 holds without
+ * overflow; then the int64 range is checked. Anything else goes to the general parser.
+ */
 static inline bool parse_plain(const char *s, size_t len, int64_t *ret) {
     size_t i = len > 0 && s[0] == '-';
-    int64_t v = 0;
+    bool negative = i == 1;
+    uint64_t m = 0;
 
-    if (len - i == 0 || len - i > 18)
+    if (len - i == 0 || len - i > 19)
         return false;
     for (; i < len; i++) {
         unsigned d = (unsigned)(unsigned char)s[i] - '0';
         if (d > 9)
             return false;
-        v = v * 10 + (int64_t)d;
+        m = m * 10 + d;
     }
-    *ret = s[0] == '-' ? -v : v;
+    if (m > (uint64_t)INT64_MAX + negative)
+        return false; /* out of range: the general parser says so */
+    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
     return true;
 }
 
@@ -150,7 +156,8 @@ static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) 
             snprintf(err, errlen, "invalid element %s in \"numbers\": expected an integer", q);
             return -EINVAL;
         }
-        k = t.is_integer ? number_parse_json(t.text, t.len, &x) : -EINVAL;
+        /* The reader has checked the JSON number syntax: short integers need no more checks. */
+        k = !t.is_integer ? -EINVAL : parse_plain(t.text, t.len, &x) ? 0 : number_parse_json(t.text, t.len, &x);
         if (k < 0) {
             text_quote(q, sizeof(q), t.text, t.len);
             snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,
