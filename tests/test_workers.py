@@ -21,8 +21,12 @@ d = tempfile.mkdtemp()
 ctx = zmq.Context()
 push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
 pull = ctx.socket(zmq.PULL); pull.bind(f"ipc://{d}/results.sock")
+import ctypes, signal
+def die_with_parent():  # no worker outlives this snippet, even if it is killed on a timeout
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d, "--config", "/dev/null"],
-                     env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1")))
+                     env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1")),
+                     preexec_fn=die_with_parent)
 try:
     for j in jobs:
         if j.startswith("@SLEEP:"):
