@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzzes the job decoder of the workers (src/wire.c) and the exact arithmetic
+ * behind it (src/sqmath.c). For an accepted job: the text is valid JSON to the
+ * reference validator; json-c, parsing it independently, finds the same id and
+ * the same numbers, whose SqAcc equals the decoded one; the decimal results
+ * and the answer (sqmath_answer_acc) equal GMP's computed from the numbers; the job re-encoded with
+ * wire_encode_job() fits wire_job_size_max() and decodes to the same id and
+ * SqAcc, and one number fewer allowed makes it -E2BIG. A refused job has a
+ * printable error, and one refused as malformed is invalid JSON.
+ */
+
+#include <errno.h>
+#include <gmp.h>
+#include <json-c/json.h>
+
+#include "fuzz-helpers.h"
+#include "json-ref.h"
+#include "wire.h"
+
+#define MAX_NUMBERS 40
+
+static bool acc_equal(const SqAcc *a, const SqAcc *b) {
+    return a->sum == b->sum && a->sumsq_lo == b->sumsq_lo && a->sumsq_hi == b->sumsq_hi && a->count == b->count;
+}
+
+/* The decimal results and the answer from acc against GMP's from the numbers themselves. */
+static void check_math(const SqAcc *acc, const int64_t *v, size_t n) {
+    char got[SQMATH_DECIMAL_MAX], want[SQMATH_DECIMAL_MAX + 8];
+    char *ws, *wq, *wd, answer[SQMATH_ANSWER_MAX + 1], want_answer[SQMATH_ANSWER_MAX + 16];
+    mpz_t sum, sumsq, x;
+    size_t len;
+    int k;
+
+    mpz_inits(sum, sumsq, x, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mpz_set_si(x, v[i]);
+        mpz_add(sum, sum, x);
+        mpz_addmul(sumsq, x, x);
+    }
+    mpz_mul(x, sum, sum);
+
+    len = sqmath_sumsq_decimal(acc, got);
+    fuzz_assert(len == strlen(got) && len < SQMATH_DECIMAL_MAX);
+    mpz_get_str(want, 10, sumsq);
+    fuzz_assert(strcmp(got, want) == 0);
+
+    len = sqmath_square_decimal(acc, got);
+    fuzz_assert(len == strlen(got) && len < SQMATH_DECIMAL_MAX);
+    mpz_get_str(want, 10, x);
+    fuzz_assert(strcmp(got, want) == 0);
+
+    /* the answer straight from the accumulator, as the local mode and the worker render it */
+    ws = mpz_get_str(NULL, 10, sumsq);
+    wq = mpz_get_str(NULL, 10, x);
+    mpz_sub(x, x, sumsq);
+    wd = mpz_get_str(NULL, 10, x);
+    snprintf(want_answer, sizeof(want_answer), "{\"sum\":%s,\"square\":%s,\"diff\":%s}", ws, wq, wd);
+    memset(answer, 'X', sizeof(answer));
+    k = sqmath_answer_acc(acc, answer);
+    fuzz_assert(k > 0 && k < SQMATH_ANSWER_MAX && answer[k] == '\0');
+    fuzz_assert(strcmp(answer, want_answer) == 0);
+    free(ws);
+    free(wq);
+    free(wd);
+    mpz_clears(sum, sumsq, x, NULL);
+}
+
+/* json-c's reading of an accepted job; returns the numbers (malloc'd) and their count. */
+static int64_t *jsonc_job(const char *msg, size_t len, uint64_t *ret_id, size_t *ret_n) {
+    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 2);
+    struct json_object *o, *id, *numbers;
+    int64_t *v;
+    size_t n;
+
+    fuzz_assert(tok);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, msg, (int)len);
+    fuzz_assert(o && json_object_is_type(o, json_type_object));
+    fuzz_assert(json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int));
+    fuzz_assert(json_object_object_get_ex(o, "numbers", &numbers) && json_object_is_type(numbers, json_type_array));
+    n = json_object_array_length(numbers);
+    v = malloc(n * sizeof(*v) + 1);
+    fuzz_assert(v);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(numbers, i);
+
+        fuzz_assert(json_object_is_type(e, json_type_int));
+        v[i] = json_object_get_int64(e);
+    }
+    *ret_id = (uint64_t)json_object_get_int64(id);
+    *ret_n = n;
+    json_object_put(o);
+    json_tokener_free(tok);
+    return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char *msg = fuzz_dup(data, size, false), err[WIRE_ERROR_MAX];
+    bool valid = json_ref_valid(msg, size);
+    uint64_t id = 0, id2 = 0, jid;
+    SqAcc acc = SQACC_INIT, acc2 = SQACC_INIT;
+    int r;
+
+    fuzz_poison_error(err, sizeof(err));
+    r = wire_decode_job(msg, size, MAX_NUMBERS, &id, &acc, err, sizeof(err));
+    if (r == 0) {
+        size_t n, len;
+        int64_t *v;
+        char *buf;
+
+        fuzz_assert(valid);
+        fuzz_assert(id >= 1 && id <= INT64_MAX && acc.count <= MAX_NUMBERS);
+
+        v = jsonc_job(msg, size, &jid, &n);
+        fuzz_assert(jid == id && n == acc.count);
+        for (size_t i = 0; i < n; i++)
+            sqacc_add(&acc2, v[i]);
+        fuzz_assert(acc_equal(&acc, &acc2));
+        check_math(&acc, v, n);
+
+        buf = malloc(wire_job_size_max(n));
+        fuzz_assert(buf);
+        len = wire_encode_job(id, v, n, buf);
+        fuzz_assert(len <= wire_job_size_max(n));
+        fuzz_assert(json_ref_valid(buf, len));
+        acc2 = SQACC_INIT;
+        fuzz_assert(wire_decode_job(buf, len, n, &id2, &acc2, err, sizeof(err)) == 0);
+        fuzz_assert(id2 == id && acc_equal(&acc, &acc2));
+        if (n > 0) {
+            fuzz_poison_error(err, sizeof(err));
+            fuzz_assert(wire_decode_job(buf, len, n - 1, &id2, &acc2, err, sizeof(err)) == -E2BIG);
+            fuzz_check_error(err, sizeof(err));
+        }
+        free(buf);
+        free(v);
+    } else {
+        fuzz_assert(r == -EINVAL || r == -E2BIG);
+        fuzz_assert(id == 0 && acc.count == 0); /* outputs untouched */
+        fuzz_check_error(err, sizeof(err));
+        if (strncmp(err, "malformed JSON", strlen("malformed JSON")) == 0)
+            fuzz_assert(!valid);
+    }
+    free(msg);
+    return 0;
+}
