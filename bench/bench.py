@@ -276,11 +276,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted; servers stopped")
-        sys.exit(130)
-    except common.StartError as e:
-        log(f"error: {e}")
-        sys.exit(1)
+    common.run_main(main)

@@ -472,3 +472,16 @@ def fmt_time_us(us):
 
 def fmt_ratio(r):
     return "—" if r is None else f"×{r:.2f}"
+
+
+def run_main(main):
+    """Runs a benchmark's main(): exit 130 on Ctrl-C (servers are stopped by then), 1 on a start
+    failure or a wrong answer, else main()'s status."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped")
+        sys.exit(130)
+    except (StartError, AssertionError) as e:
+        log(f"error: {e}")
+        sys.exit(1)

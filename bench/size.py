@@ -227,11 +227,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted; servers stopped")
-        sys.exit(130)
-    except (common.StartError, AssertionError) as e:
-        log(f"error: {e}")
-        sys.exit(1)
+    common.run_main(main)

@@ -43,6 +43,34 @@ def wait_for(predicate, timeout, what):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def read_responses(sock, count):
+    """Reads `count` HTTP/1.1 responses with Content-Length bodies; returns their bodies."""
+    buf, bodies = b"", []
+    while len(bodies) < count:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        length = int([line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")][0])
+        while len(buf) < length:
+            buf += sock.recv(65536)
+        bodies.append(json.loads(buf[:length]))
+        buf = buf[length:]
+    return bodies
+
+
+def open_requests(port, paths, timeout=10):
+    """One new connection per path, each with a GET of that path sent; returns the sockets."""
+    socks = []
+    for path in paths:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        socks.append(s)
+    return socks
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

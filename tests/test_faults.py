@@ -12,6 +12,7 @@ import pytest
 
 from conftest import TARGET, make_suite
 from expected import answer, query
+from suite import open_requests, read_responses
 
 systemd_only = pytest.mark.skipif(TARGET != "systemd", reason="needs systemd to restart what is killed")
 
@@ -116,7 +117,6 @@ def test_idle_connections_are_closed_after_the_timeout():
     try:
         conn = socket.create_connection(("127.0.0.1", s.port), timeout=15)
         conn.sendall(b"GET /?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
-        from test_http import read_responses
         assert read_responses(conn, 1) == [answer([2])]
         # Then nothing: the server must close the connection (recv returns b"") well before our 15 s.
         assert conn.recv(100) == b""
@@ -137,12 +137,7 @@ def test_overload_gets_fast_503_and_memory_stays_bounded():
         pid = s.frontend_pid()
         s.signal_workers("sum", signal.SIGSTOP)
         try:
-            socks = []
-            for i in range(2000):
-                c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
-                c.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                socks.append(c)
-            from test_http import read_responses
+            socks = open_requests(s.port, [f"/?n={i}" for i in range(2000)], timeout=20)
             bodies = [read_responses(c, 1)[0] for c in socks]
             rss = rss_kib(pid)
         finally:

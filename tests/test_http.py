@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from expected import answer, query
+from suite import read_responses
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -204,24 +205,6 @@ def test_too_large_a_body_is_413_in_json(small_suite):
 
 
 # --- protocols ---------------------------------------------------------------------------------
-
-def read_responses(sock, count):
-    """Reads `count` HTTP/1.1 responses with Content-Length bodies; returns their bodies."""
-    buf, bodies = b"", []
-    while len(bodies) < count:
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed early"
-            buf += chunk
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        length = int([line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")][0])
-        while len(buf) < length:
-            buf += sock.recv(65536)
-        bodies.append(json.loads(buf[:length]))
-        buf = buf[length:]
-    return bodies
-
 
 def test_keepalive_and_pipelining(suite):
     lists = [[1, 2, 3], [42], list(range(1, 11)), [-7, 7]]

@@ -7,6 +7,7 @@ import threading
 import time
 
 from expected import answer, query
+from suite import open_requests, read_responses
 
 # Runs where the suite runs: binds the sockets as the front end would, starts a worker of
 # KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@SLEEP:S" for a
@@ -137,11 +138,7 @@ print("sent")
 def test_clients_vanishing_while_pending(suite):
     suite.signal_workers("square", signal.SIGSTOP)
     try:
-        socks = []
-        for i in range(50):
-            s = socket.create_connection(("127.0.0.1", suite.port), timeout=5)
-            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            socks.append(s)
+        socks = open_requests(suite.port, [f"/?n={i}" for i in range(50)], timeout=5)
         time.sleep(0.3)  # let the front end take them in before the clients go
         for s in socks:
             s.close()
@@ -158,14 +155,11 @@ def test_a_thousand_concurrent_requests(suite):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
 
     n = 1000
-    socks = [socket.create_connection(("127.0.0.1", suite.port), timeout=30) for _ in range(n)]
+    socks = open_requests(suite.port, [query([i, -i, 3]) for i in range(n)], timeout=30)
     try:
-        for i, s in enumerate(socks):
-            s.sendall(f"GET {query([i, -i, 3])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         results = [None] * n
 
         def read(i):
-            from test_http import read_responses
             results[i] = read_responses(socks[i], 1)[0]
 
         threads = [threading.Thread(target=read, args=(i,)) for i in range(n)]
@@ -184,11 +178,8 @@ def test_a_thousand_concurrent_requests(suite):
 def test_over_the_pending_cap_gets_503_fast(small_suite):
     small_suite.signal_workers("sum", signal.SIGSTOP)
     try:
-        socks = [socket.create_connection(("127.0.0.1", small_suite.port), timeout=10) for _ in range(40)]
-        for i, s in enumerate(socks):
-            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        socks = open_requests(small_suite.port, [f"/?n={i}" for i in range(40)])
         # max-pending (20) wait for the stalled worker and time out; the other 20 are refused.
-        from test_http import read_responses
         bodies = [read_responses(s, 1)[0] for s in socks]
         refused = [b for b in bodies if b.get("error", "").startswith("too many requests")]
         timed_out = [b for b in bodies if b == {"success": False}]
@@ -247,10 +238,7 @@ def test_refusals_say_when_to_retry(small_suite):
     small_suite.signal_workers("sum", signal.SIGSTOP)
     socks = []
     try:
-        for i in range(20):  # fill max-pending
-            s = socket.create_connection(("127.0.0.1", small_suite.port), timeout=10)
-            s.sendall(f"GET /?n={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            socks.append(s)
+        socks += open_requests(small_suite.port, [f"/?n={i}" for i in range(20)])  # fill max-pending
         time.sleep(0.3)
         extra = socket.create_connection(("127.0.0.1", small_suite.port), timeout=10)
         socks.append(extra)
