@@ -17,13 +17,9 @@
 #define MAX_NUMBERS 40
 
 static void check_with_jsonc(const char *body, size_t len, const NumList *l) {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 2);
-    struct json_object *o, *numbers;
+    struct json_object *o = fuzz_jsonc_parse(body, len, JSON_MAX_DEPTH + 2), *numbers;
 
-    fuzz_assert(tok);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, body, (int)len);
-    fuzz_assert(o && json_object_is_type(o, json_type_object));
+    fuzz_assert(json_object_is_type(o, json_type_object));
     fuzz_assert(json_object_object_get_ex(o, "numbers", &numbers));
     fuzz_assert(json_object_is_type(numbers, json_type_array));
     fuzz_assert(json_object_array_length(numbers) == l->n);
@@ -34,7 +30,6 @@ static void check_with_jsonc(const char *body, size_t len, const NumList *l) {
         fuzz_assert(json_object_get_int64(e) == l->v[i]);
     }
     json_object_put(o);
-    json_tokener_free(tok);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -4,8 +4,11 @@
 /*
  * Shared by the fuzz drivers: a property check that aborts (so libFuzzer and
  * the replay runner both report it), an exact-size copy of the input (so ASan
- * sees any overread), and the check every error text must pass.
+ * sees any overread), the check every error text must pass, and json-c's
+ * strict reading of a text, the independent reference for accepted JSON.
  */
+
+#include <json-c/json.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,4 +93,17 @@ static inline void fuzz_check_error(const char *err, size_t errlen) {
 /* Fills an error buffer with a marker, so that a missing NUL or a missing message shows. */
 static inline void fuzz_poison_error(char *err, size_t errlen) {
     memset(err, 'X', errlen);
+}
+
+/* json-c's strict reading of text[0..len), which must succeed; the caller puts the object. */
+static inline struct json_object *fuzz_jsonc_parse(const char *text, size_t len, int max_depth) {
+    struct json_tokener *tok = json_tokener_new_ex(max_depth);
+    struct json_object *o;
+
+    fuzz_assert(tok);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, text, (int)len);
+    fuzz_assert(o);
+    json_tokener_free(tok);
+    return o;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the job decoder of the workers (src/wire.c) and the exact arithmetic
- * behind it (src/sqmath.c). For an accepted job: the text is valid JSON to the
- * reference validator; json-c, parsing it independently, finds the same id and
- * the same numbers, whose SqAcc equals the decoded one; the decimal results
+ * Fuzzes the job reader of the workers (src/wire.c) and the exact arithmetic
+ * behind it (src/sqmath.c). For an accepted message (one job or a batch): the
+ * text is valid JSON to the reference validator; json-c, parsing it
+ * independently, finds the same jobs in the same order, each with the same id
+ * and the same numbers, whose SqAcc equals the decoded one; the decimal results
  * and the answer (sqmath_answer_acc) equal GMP's computed from the numbers; the job re-encoded with
  * wire_encode_job() fits wire_job_size_max() and decodes to the same id and
  * SqAcc, and one number fewer allowed makes it -E2BIG. A refused job has a
@@ -66,16 +67,12 @@ static void check_math(const SqAcc *acc, const int64_t *v, size_t n) {
     mpz_clears(sum, sumsq, x, NULL);
 }
 
-/* json-c's reading of an accepted job; returns the numbers (malloc'd) and their count. */
-static int64_t *jsonc_job(const char *msg, size_t len, uint64_t *ret_id, size_t *ret_n) {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 2);
-    struct json_object *o, *id, *numbers;
+/* json-c's reading of an accepted job object; returns the numbers (malloc'd) and their count. */
+static int64_t *jsonc_job(struct json_object *o, uint64_t *ret_id, size_t *ret_n) {
+    struct json_object *id, *numbers;
     int64_t *v;
     size_t n;
 
-    fuzz_assert(tok);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, msg, (int)len);
     fuzz_assert(o && json_object_is_type(o, json_type_object));
     fuzz_assert(json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int));
     fuzz_assert(json_object_object_get_ex(o, "numbers", &numbers) && json_object_is_type(numbers, json_type_array));
@@ -90,53 +87,90 @@ static int64_t *jsonc_job(const char *msg, size_t len, uint64_t *ret_id, size_t 
     }
     *ret_id = (uint64_t)json_object_get_int64(id);
     *ret_n = n;
-    json_object_put(o);
-    json_tokener_free(tok);
     return v;
 }
 
+/* Reads a message of exactly one job: 0, or the reader's error. */
+static int read_one(const char *msg, size_t len, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err,
+                    size_t errlen) {
+    WireReader w;
+    int r;
+
+    wire_reader_init(&w, msg, len);
+    r = wire_read_job(&w, max_numbers, ret_id, ret_acc, err, errlen);
+    fuzz_assert(r != 0);
+    if (r < 0)
+        return r;
+    fuzz_assert(wire_read_job(&w, max_numbers, ret_id, ret_acc, err, errlen) == 0);
+    return 0;
+}
+
+/* One accepted job against json-c's reading of it, the arithmetic, and a round trip. */
+static void check_job(struct json_object *o, uint64_t id, const SqAcc *acc) {
+    char err[WIRE_ERROR_MAX];
+    uint64_t jid, id2 = 0;
+    SqAcc acc2 = SQACC_INIT;
+    size_t n, len;
+    int64_t *v;
+    char *buf;
+
+    fuzz_assert(id >= 1 && id <= INT64_MAX && acc->count <= MAX_NUMBERS);
+    v = jsonc_job(o, &jid, &n);
+    fuzz_assert(jid == id && n == acc->count);
+    for (size_t i = 0; i < n; i++)
+        sqacc_add(&acc2, v[i]);
+    fuzz_assert(acc_equal(acc, &acc2));
+    check_math(acc, v, n);
+
+    buf = malloc(wire_job_size_max(n));
+    fuzz_assert(buf);
+    len = wire_encode_job(id, v, n, buf);
+    fuzz_assert(len <= wire_job_size_max(n));
+    fuzz_assert(json_ref_valid(buf, len));
+    acc2 = SQACC_INIT;
+    fuzz_assert(read_one(buf, len, n, &id2, &acc2, err, sizeof(err)) == 0);
+    fuzz_assert(id2 == id && acc_equal(acc, &acc2));
+    if (n > 0) {
+        fuzz_poison_error(err, sizeof(err));
+        fuzz_assert(read_one(buf, len, n - 1, &id2, &acc2, err, sizeof(err)) == -E2BIG);
+        fuzz_check_error(err, sizeof(err));
+    }
+    free(buf);
+    free(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static uint64_t ids[WIRE_BATCH_MAX];
+    static SqAcc accs[WIRE_BATCH_MAX];
     char *msg = fuzz_dup(data, size, false), err[WIRE_ERROR_MAX];
     bool valid = json_ref_valid(msg, size);
-    uint64_t id = 0, id2 = 0, jid;
-    SqAcc acc = SQACC_INIT, acc2 = SQACC_INIT;
+    WireReader w;
+    size_t n = 0;
     int r;
 
     fuzz_poison_error(err, sizeof(err));
-    r = wire_decode_job(msg, size, MAX_NUMBERS, &id, &acc, err, sizeof(err));
+    wire_reader_init(&w, msg, size);
+    while ((r = wire_read_job(&w, MAX_NUMBERS, &ids[n], &accs[n], err, sizeof(err))) > 0) {
+        fuzz_assert(n < WIRE_BATCH_MAX);
+        n++;
+    }
     if (r == 0) {
-        size_t n, len;
-        int64_t *v;
-        char *buf;
+        struct json_object *o;
 
-        fuzz_assert(valid);
-        fuzz_assert(id >= 1 && id <= INT64_MAX && acc.count <= MAX_NUMBERS);
-
-        v = jsonc_job(msg, size, &jid, &n);
-        fuzz_assert(jid == id && n == acc.count);
-        for (size_t i = 0; i < n; i++)
-            sqacc_add(&acc2, v[i]);
-        fuzz_assert(acc_equal(&acc, &acc2));
-        check_math(&acc, v, n);
-
-        buf = malloc(wire_job_size_max(n));
-        fuzz_assert(buf);
-        len = wire_encode_job(id, v, n, buf);
-        fuzz_assert(len <= wire_job_size_max(n));
-        fuzz_assert(json_ref_valid(buf, len));
-        acc2 = SQACC_INIT;
-        fuzz_assert(wire_decode_job(buf, len, n, &id2, &acc2, err, sizeof(err)) == 0);
-        fuzz_assert(id2 == id && acc_equal(&acc, &acc2));
-        if (n > 0) {
-            fuzz_poison_error(err, sizeof(err));
-            fuzz_assert(wire_decode_job(buf, len, n - 1, &id2, &acc2, err, sizeof(err)) == -E2BIG);
-            fuzz_check_error(err, sizeof(err));
+        fuzz_assert(valid && n >= 1);
+        fuzz_assert(wire_read_job(&w, MAX_NUMBERS, &ids[0], &accs[0], err, sizeof(err)) == 0); /* stays at the end */
+        o = fuzz_jsonc_parse(msg, size, JSON_MAX_DEPTH + 2);
+        if (json_object_is_type(o, json_type_array)) {
+            fuzz_assert(json_object_array_length(o) == n);
+            for (size_t i = 0; i < n; i++)
+                check_job(json_object_array_get_idx(o, i), ids[i], &accs[i]);
+        } else {
+            fuzz_assert(n == 1);
+            check_job(o, ids[0], &accs[0]);
         }
-        free(buf);
-        free(v);
+        json_object_put(o);
     } else {
         fuzz_assert(r == -EINVAL || r == -E2BIG);
-        fuzz_assert(id == 0 && acc.count == 0); /* outputs untouched */
         fuzz_check_error(err, sizeof(err));
         if (strncmp(err, "malformed JSON", strlen("malformed JSON")) == 0)
             fuzz_assert(!valid);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the reply decoder of the front end (src/wire.c) and the answer it
- * feeds (sqmath_answer in src/sqmath.c). For an accepted reply: valid JSON to
- * the reference validator and to json-c, with the same id and a member of the
- * decoded kind; the value lies inside the message and is a canonical
+ * Fuzzes the reply reader of the front end (src/wire.c) and the answer it
+ * feeds (sqmath_answer in src/sqmath.c). For an accepted message (one reply
+ * or a batch): valid JSON to the reference validator and to json-c, which
+ * finds the same replies in the same order; for each reply, the same id and a
+ * member of the decoded kind; the value lies inside the message and is a canonical
  * non-negative integer of at most SQMATH_DECIMAL_MAX-2 digits; re-encoding
  * with wire_encode_reply() fits WIRE_REPLY_MAX and decodes to the same reply;
  * sqmath_answer() takes the value and computes the difference as GMP does.
@@ -58,56 +59,75 @@ static void check_answer(const char *s, size_t slen, const char *q, size_t qlen)
     mpz_clears(a, b, NULL);
 }
 
-static void check_with_jsonc(const char *msg, size_t len, const WireReply *reply) {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 2);
-    struct json_object *o, *id, *value;
+static void check_with_jsonc(struct json_object *o, const WireReply *reply) {
+    struct json_object *id, *value;
 
-    fuzz_assert(tok);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, msg, (int)len);
     fuzz_assert(o && json_object_is_type(o, json_type_object));
     fuzz_assert(json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int));
     fuzz_assert((uint64_t)json_object_get_int64(id) == reply->id);
     fuzz_assert(json_object_object_get_ex(o, wire_kind_to_string(reply->kind), &value));
     fuzz_assert(json_object_is_type(value, json_type_int) || json_object_is_type(value, json_type_double));
-    json_object_put(o);
-    json_tokener_free(tok);
+}
+
+/* One accepted reply of the message msg: its bounds, json-c's reading, a round trip, the answer. */
+static void check_reply(const char *msg, size_t size, struct json_object *o, const WireReply *reply) {
+    char buf[WIRE_REPLY_MAX], err[WIRE_ERROR_MAX];
+    WireReply again;
+    WireReader w;
+    size_t len;
+
+    fuzz_assert(reply->id >= 1 && reply->id <= INT64_MAX);
+    fuzz_assert(reply->kind == WIRE_SUM || reply->kind == WIRE_SQUARE);
+    fuzz_assert(reply->value >= msg && reply->value_len <= size && reply->value + reply->value_len <= msg + size);
+    fuzz_assert(ref_result(reply->value, reply->value_len));
+    check_with_jsonc(o, reply);
+
+    len = wire_encode_reply(reply->id, reply->kind, reply->value, reply->value_len, buf);
+    fuzz_assert(len <= WIRE_REPLY_MAX);
+    wire_reader_init(&w, buf, len);
+    fuzz_assert(wire_read_reply(&w, &again, err, sizeof(err)) == 1);
+    fuzz_assert(again.id == reply->id && again.kind == reply->kind && again.value_len == reply->value_len);
+    fuzz_assert(memcmp(again.value, reply->value, reply->value_len) == 0);
+    fuzz_assert(wire_read_reply(&w, &again, err, sizeof(err)) == 0);
+
+    check_answer(reply->value, reply->value_len, reply->value, reply->value_len);
+    check_answer("0", 1, reply->value, reply->value_len);
+    check_answer(reply->value, reply->value_len, "0", 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static WireReply replies[WIRE_BATCH_MAX];
     char *msg = fuzz_dup(data, size, false), err[WIRE_ERROR_MAX];
     const char *comma = memchr(msg, ',', size);
-    WireReply reply = { .id = 0 }, again;
+    WireReader w;
+    size_t n = 0;
     int r;
 
     if (comma)
         check_answer(msg, (size_t)(comma - msg), comma + 1, size - (size_t)(comma - msg) - 1);
 
     fuzz_poison_error(err, sizeof(err));
-    r = wire_decode_reply(msg, size, &reply, err, sizeof(err));
+    wire_reader_init(&w, msg, size);
+    while ((r = wire_read_reply(&w, &replies[n], err, sizeof(err))) > 0) {
+        fuzz_assert(n < WIRE_BATCH_MAX);
+        n++;
+    }
     if (r == 0) {
-        char buf[WIRE_REPLY_MAX];
-        size_t len;
+        struct json_object *o;
 
-        fuzz_assert(json_ref_valid(msg, size));
-        fuzz_assert(reply.id >= 1 && reply.id <= INT64_MAX);
-        fuzz_assert(reply.kind == WIRE_SUM || reply.kind == WIRE_SQUARE);
-        fuzz_assert(reply.value >= msg && reply.value_len <= size && reply.value + reply.value_len <= msg + size);
-        fuzz_assert(ref_result(reply.value, reply.value_len));
-        check_with_jsonc(msg, size, &reply);
-
-        len = wire_encode_reply(reply.id, reply.kind, reply.value, reply.value_len, buf);
-        fuzz_assert(len <= WIRE_REPLY_MAX);
-        fuzz_assert(wire_decode_reply(buf, len, &again, err, sizeof(err)) == 0);
-        fuzz_assert(again.id == reply.id && again.kind == reply.kind && again.value_len == reply.value_len);
-        fuzz_assert(memcmp(again.value, reply.value, reply.value_len) == 0);
-
-        check_answer(reply.value, reply.value_len, reply.value, reply.value_len);
-        check_answer("0", 1, reply.value, reply.value_len);
-        check_answer(reply.value, reply.value_len, "0", 1);
+        fuzz_assert(n >= 1 && json_ref_valid(msg, size));
+        o = fuzz_jsonc_parse(msg, size, JSON_MAX_DEPTH + 2);
+        if (json_object_is_type(o, json_type_array)) {
+            fuzz_assert(json_object_array_length(o) == n);
+            for (size_t i = 0; i < n; i++)
+                check_reply(msg, size, json_object_array_get_idx(o, i), &replies[i]);
+        } else {
+            fuzz_assert(n == 1);
+            check_reply(msg, size, o, &replies[0]);
+        }
+        json_object_put(o);
     } else {
         fuzz_assert(r == -EINVAL);
-        fuzz_assert(reply.id == 0); /* output untouched */
         fuzz_check_error(err, sizeof(err));
         if (strncmp(err, "malformed JSON", strlen("malformed JSON")) == 0)
             fuzz_assert(!json_ref_valid(msg, size));

@@ -6,9 +6,13 @@
  *   - the reply socket is drained until EAGAIN on every wake-up;
  *   - a job socket's fd is watched only to learn when a worker connects
  *     (ZMQ_EVENTS gains ZMQ_POLLOUT); then its queue is flushed;
- *   - every successful send flushes that kind's queue first, in case the send
- *     itself consumed the notification.
+ *   - jobs are sent only by fanout_flush(), which sends until a kind's queue is
+ *     empty or ZeroMQ refuses (EAGAIN); the next notification resumes it.
  * Jobs are sent with ZMQ_DONTWAIT, so the loop never blocks.
+ *
+ * Every kind's queue holds, in order, the jobs submitted since the last one
+ * sent to that kind (minus cancelled ones), so two queues of the same length
+ * hold the same jobs, and one message serves both kinds.
  */
 
 #include "fanout.h"
@@ -16,6 +20,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
 
 struct Fanout {
     void *ctx;
@@ -39,13 +45,6 @@ static void drain(Fanout *f) {
         }
         f->on_reply(zmq_msg_data(&msg), zmq_msg_size(&msg), f->userdata);
         zmq_msg_close(&msg);
-    }
-}
-
-static void release_if_done(FanoutJob *job) {
-    if (job->unsent == 0 && job->has_msg) {
-        zmq_msg_close(&job->msg);
-        job->has_msg = false;
     }
 }
 
@@ -75,25 +74,71 @@ static void link_job(Fanout *f, FanoutJob *job, int k) {
     f->queued[k]++;
 }
 
-/* Sends job's part of kind k; true when it went out. */
-static bool send_part(Fanout *f, FanoutJob *job, int k) {
-    zmq_msg_t copy;
+/* How many jobs from the head of kind k's queue go into the next message, and its size. */
+static size_t batch_extent(Fanout *f, int k, size_t *ret_size) {
+    size_t n = 0, size = 1; /* '[' */
 
-    zmq_msg_init(&copy);
-    zmq_msg_copy(&copy, &job->msg); /* shares the bytes */
-    if (zmq_msg_send(&copy, f->jobs[k], ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&copy);
-        return false;
+    for (FanoutJob *job = f->head[k]; job && n < WIRE_BATCH_MAX; job = job->next[k]) {
+        if (n > 0 && size + job->len + 1 > WIRE_BATCH_BYTES)
+            break;
+        size += job->len + 1; /* the job, then ',' or ']' */
+        n++;
     }
-    return true;
+    *ret_size = size;
+    return n;
 }
 
-static void flush(Fanout *f, int k) {
-    FanoutJob *job;
+static int build_batch(Fanout *f, int k, size_t n, size_t size, zmq_msg_t *ret) {
+    FanoutJob *job = f->head[k];
+    char *p;
 
-    while ((job = f->head[k]) && send_part(f, job, k)) {
-        unlink_job(f, job, k);
-        release_if_done(job);
+    if (zmq_msg_init_size(ret, size) < 0)
+        return -errno;
+    p = zmq_msg_data(ret);
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++, job = job->next[k]) {
+        memcpy(p, job->data, job->len);
+        p += job->len;
+        *p++ = i + 1 < n ? ',' : ']';
+    }
+    return 0;
+}
+
+void fanout_flush(Fanout *f) {
+    bool blocked[_WIRE_KIND_MAX] = { false };
+
+    for (;;) {
+        bool same[_WIRE_KIND_MAX] = { false };
+        zmq_msg_t batch;
+        size_t n, size;
+        int k = 0;
+
+        while (k < _WIRE_KIND_MAX && (blocked[k] || !f->head[k]))
+            k++;
+        if (k == _WIRE_KIND_MAX)
+            return;
+        n = batch_extent(f, k, &size);
+        if (build_batch(f, k, n, size, &batch) < 0)
+            return; /* out of memory: the jobs stay queued, their timeout bounds the wait */
+        for (int i = k; i < _WIRE_KIND_MAX; i++)
+            same[i] = !blocked[i] && f->head[i] == f->head[k] && f->queued[i] == f->queued[k];
+
+        for (int i = k; i < _WIRE_KIND_MAX; i++) {
+            zmq_msg_t copy;
+
+            if (!same[i])
+                continue;
+            zmq_msg_init(&copy);
+            zmq_msg_copy(&copy, &batch); /* shares the bytes */
+            if (zmq_msg_send(&copy, f->jobs[i], ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&copy);
+                blocked[i] = true;
+                continue;
+            }
+            for (size_t j = 0; j < n; j++)
+                unlink_job(f, f->head[i], i);
+        }
+        zmq_msg_close(&batch);
     }
 }
 
@@ -113,7 +158,7 @@ static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *us
             continue;
         /* Reading ZMQ_EVENTS processes pending commands (a worker connecting) and re-arms the fd. */
         if (zmq_getsockopt(f->jobs[k], ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLOUT))
-            flush(f, k);
+            fanout_flush(f);
     }
     return 0;
 }
@@ -137,7 +182,7 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         [WIRE_SUM] = ENDPOINT_JOBS_SUM,
         [WIRE_SQUARE] = ENDPOINT_JOBS_SQUARE,
     };
-    int64_t maxmsg = FANOUT_REPLY_MAX;
+    int64_t maxmsg = WIRE_REPLY_MESSAGE_MAX;
     int r;
 
     if (!f)
@@ -194,11 +239,8 @@ Fanout *fanout_free(Fanout *f) {
     if (!f)
         return NULL;
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
-        while (f->head[k]) {
-            FanoutJob *job = f->head[k];
-            unlink_job(f, job, k);
-            release_if_done(job);
-        }
+        while (f->head[k])
+            unlink_job(f, f->head[k], k);
     sd_event_source_disable_unref(f->results_source);
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         sd_event_source_disable_unref(f->jobs_source[k]);
@@ -213,32 +255,16 @@ Fanout *fanout_free(Fanout *f) {
     return NULL;
 }
 
-static void free_buf(void *data, void *hint) {
-    free(data);
-}
-
-int fanout_submit(Fanout *f, FanoutJob *job, char *buf, size_t len) {
-    *job = (FanoutJob){ 0 };
-    if (zmq_msg_init_data(&job->msg, buf, len, free_buf, NULL) < 0) {
-        free(buf);
-        return -errno;
-    }
-    job->has_msg = true;
-    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-        /* Keep the order: older queued jobs go first. */
-        flush(f, k);
-        if (f->head[k] || !send_part(f, job, k))
-            link_job(f, job, k);
-    }
-    release_if_done(job);
-    return 0;
+void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len) {
+    *job = (FanoutJob){ .data = data, .len = len };
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        link_job(f, job, k);
 }
 
 void fanout_cancel(Fanout *f, FanoutJob *job) {
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         if (job->unsent & (1u << k))
             unlink_job(f, job, k);
-    release_if_done(job);
 }
 
 size_t fanout_queued(Fanout *f, WireKind k) {

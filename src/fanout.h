@@ -4,8 +4,16 @@
 /*
  * The front end's side of the ZeroMQ contract (docs/protocol.md): binds a PUSH
  * socket per kind of job and one PULL socket for the replies, and hands every
- * reply to a callback from sd-event. It moves bytes only; wire.c gives them
- * meaning. Replies larger than FANOUT_REPLY_MAX make ZeroMQ drop the sender.
+ * reply message to a callback from sd-event. It moves bytes only; wire.c gives
+ * them meaning. Reply messages larger than WIRE_REPLY_MESSAGE_MAX make ZeroMQ
+ * drop the sender.
+ *
+ * Jobs are batched: fanout_submit() only queues a job, and fanout_flush(),
+ * called once per pass of the event loop, sends each kind's queue as JSON
+ * arrays of up to WIRE_BATCH_MAX jobs (WIRE_BATCH_BYTES). Under load one
+ * message then carries the jobs of many requests, so the cost of crossing
+ * ZeroMQ (a wake-up of its I/O threads and the workers) is shared by them;
+ * a lone request still leaves in the pass that made it.
  *
  * A job that no worker of some kind can take yet (none connected, say right
  * after socket activation or while systemd restarts a worker) waits in a
@@ -13,21 +21,17 @@
  * this module, decides when to give up, by cancelling the job.
  */
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <systemd/sd-event.h>
-#include <zmq.h>
 
 #include "config.h"
 #include "macro.h"
 #include "wire.h"
 
-#define FANOUT_REPLY_MAX 4096
-
 /* One job, embedded in the caller's request state; fanout links it while parts are unsent. */
 typedef struct FanoutJob {
-    zmq_msg_t msg;
-    bool has_msg;
+    const char *data; /* the encoded job object, the caller's */
+    size_t len;
     uint8_t unsent; /* bit (1 << WireKind) */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
 } FanoutJob;
@@ -40,11 +44,13 @@ Fanout *fanout_free(Fanout *f);
 DEFINE_FREEP(Fanout, fanout_free)
 
 /*
- * Sends a job (buf from malloc; ownership passes here in all cases) to one worker of
- * each kind, now or as soon as one can take it. job must stay valid until it is sent
- * or fanout_cancel()ed.
+ * Queues a job (data: one encoded job object) for one worker of each kind. job and
+ * data must stay valid until it is sent or fanout_cancel()ed.
  */
-int fanout_submit(Fanout *f, FanoutJob *job, char *buf, size_t len);
+void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len);
+
+/* Sends what is queued, in batches, as far as workers can take it now. */
+void fanout_flush(Fanout *f);
 
 /* Forgets whatever part of job is still unsent. Harmless on a job that was all sent. */
 void fanout_cancel(Fanout *f, FanoutJob *job);

@@ -31,9 +31,13 @@
 #define SHUTDOWN_GRACE_USEC (1000 * 1000)
 #define SHUTDOWN_FLUSH_USEC (200 * 1000)
 
+/* Jobs up to this size are encoded into the request's memory pool; larger ones into their own buffer. */
+#define JOB_IN_POOL_MAX WIRE_BATCH_BYTES
+
 typedef struct Request {
     PendingEntry entry;
     FanoutJob job;
+    char *job_heap; /* the encoded job when it did not go into the pool */
     h2o_req_t *req;
     Frontend *frontend;
 } Request;
@@ -103,13 +107,14 @@ static void on_request_dispose(void *p) {
         pending_remove(&r->frontend->pending, &r->entry);
     if (r->job.unsent)
         fanout_cancel(r->frontend->fanout, &r->job);
+    free(r->job_heap);
 }
 
 static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
+    size_t size = wire_job_size_max(l->n);
     Request *r;
     char *job;
     uint64_t suppressed;
-    int k;
 
     if (f->pending.count >= f->pending.max) {
         f->stats.busy++;
@@ -120,23 +125,20 @@ static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
         send_error(f, req, 503, "too many requests in progress, try again shortly");
         return;
     }
-    job = malloc(wire_job_size_max(l->n));
+
+    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_request_dispose);
+    *r = (Request){ .req = req, .frontend = f };
+    job = size <= JOB_IN_POOL_MAX ? h2o_mem_alloc_pool(&req->pool, size) : (r->job_heap = malloc(size));
     if (!job) {
         send_error(f, req, 500, "out of memory");
         return;
     }
-
-    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_request_dispose);
-    *r = (Request){ .req = req, .frontend = f };
     r->entry.id = ++f->next_id;
     r->entry.added_usec = now_usec(CLOCK_MONOTONIC);
     r->entry.userdata = r;
 
-    k = fanout_submit(f->fanout, &r->job, job, wire_encode_job(r->entry.id, l->v, l->n, job));
-    if (k < 0) {
-        send_error(f, req, 500, "out of memory");
-        return;
-    }
+    /* Goes out with the other jobs of this pass of the loop (on_loop_pass). */
+    fanout_submit(f->fanout, &r->job, job, wire_encode_job(r->entry.id, l->v, l->n, job));
     /* Cannot fail: the count was checked above and ids are unique. */
     (void)pending_add(&f->pending, &r->entry);
 }
@@ -181,34 +183,34 @@ static void on_request(h2o_req_t *req, void *userdata) {
     numlist_done(&l);
 }
 
-static void on_reply(const char *msg, size_t len, void *userdata) {
-    Frontend *f = userdata;
-    char err[WIRE_ERROR_MAX], body[SQMATH_ANSWER_MAX];
-    const char *why = NULL;
-    WireReply reply;
-    PendingEntry *e = NULL;
+static void drop_reply(Frontend *f, uint64_t id, const char *why) {
     uint64_t suppressed;
+
+    f->stats.dropped++;
+    if (ratelimit_allow(&f->rl_dropped, now_usec(CLOCK_MONOTONIC), &suppressed))
+        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = id, .reason = why },
+                  "Dropped a reply from a worker: %s (%" PRIu64 " similar suppressed)", why, suppressed);
+}
+
+static void apply_reply(Frontend *f, const WireReply *reply) {
+    char body[SQMATH_ANSWER_MAX];
+    PendingEntry *e;
+    Request *r;
     int k;
 
-    if (wire_decode_reply(msg, len, &reply, err, sizeof(err)) < 0)
-        why = err;
-    else if (!(e = pending_find(&f->pending, reply.id)))
-        why = "no such request pending (answered, timed out or never sent)";
-    else if ((k = pending_set_result(e, reply.kind, reply.value, reply.value_len)) == -EALREADY)
-        why = "duplicate reply";
-    else if (k == 0)
-        return; /* the other half is still to come */
-
-    if (why) {
-        f->stats.dropped++;
-        if (ratelimit_allow(&f->rl_dropped, now_usec(CLOCK_MONOTONIC), &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = e ? e->id : 0, .reason = why },
-                      "Dropped a reply from a worker: %s (%" PRIu64 " similar suppressed)", why, suppressed);
+    if (!(e = pending_find(&f->pending, reply->id))) {
+        drop_reply(f, 0, "no such request pending (answered, timed out or never sent)");
         return;
     }
+    k = pending_set_result(e, reply->kind, reply->value, reply->value_len);
+    if (k == -EALREADY) {
+        drop_reply(f, e->id, "duplicate reply");
+        return;
+    }
+    if (k == 0)
+        return; /* the other half is still to come */
 
-    Request *r = e->userdata;
+    r = e->userdata;
     pending_remove(&f->pending, e);
     k = sqmath_answer(e->value[WIRE_SUM], e->len[WIRE_SUM], e->value[WIRE_SQUARE], e->len[WIRE_SQUARE], body);
     if (k < 0) {
@@ -218,6 +220,32 @@ static void on_reply(const char *msg, size_t len, void *userdata) {
     f->stats.answered++;
     server_send(r->req, 200, body, (size_t)k, NULL, NULL);
     log_request(f, e->id, 200, e->added_usec);
+}
+
+/* A message from a worker: one reply or a batch. Nothing of it is used unless all of it is valid. */
+static void on_replies(const char *msg, size_t len, void *userdata) {
+    Frontend *f = userdata;
+    WireReply replies[WIRE_BATCH_MAX];
+    char err[WIRE_ERROR_MAX];
+    WireReader w;
+    size_t n = 0;
+    int k;
+
+    wire_reader_init(&w, msg, len);
+    while ((k = wire_read_reply(&w, &replies[n], err, sizeof(err))) > 0)
+        n++;
+    if (k < 0) {
+        drop_reply(f, 0, err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        apply_reply(f, &replies[i]);
+}
+
+static void on_loop_pass(void *userdata) {
+    Frontend *f = userdata;
+
+    fanout_flush(f->fanout);
 }
 
 void frontend_status(Frontend *f, char *buf, size_t size) {
@@ -333,9 +361,10 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
     if (r < 0)
         return r;
     if (c->mode == SQ_MODE_WORKERS) {
-        r = fanout_new(e, c, on_reply, f, &f->fanout);
+        r = fanout_new(e, c, on_replies, f, &f->fanout);
         if (r < 0)
             return r;
+        loop_on_pass(loop, on_loop_pass, f);
         (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
         r = sd_event_add_time(e, &f->reaper, CLOCK_MONOTONIC, now + c->reaper_interval_usec, 0, on_reaper, f);
         if (r < 0)
@@ -358,6 +387,8 @@ Frontend *frontend_free(Frontend *f) {
     /* Requests still held by h2o point at the table: empty it before it goes. */
     while (pending_oldest(&f->pending))
         pending_remove(&f->pending, pending_oldest(&f->pending));
+    if (f->fanout)
+        loop_on_pass(f->loop, NULL, NULL);
     sd_event_source_disable_unref(f->reaper);
     sd_event_source_disable_unref(f->shutdown_timer);
     server_free(f->server);

@@ -13,6 +13,8 @@ struct Loop {
     sd_event *event;
     h2o_socket_t *event_sock;
     bool keep_h2o;
+    loop_pass_fn on_pass;
+    void *pass_userdata;
 };
 
 static void dispatch_sd_event(Loop *l) {
@@ -65,6 +67,11 @@ Loop *loop_free(Loop *l) {
     return NULL;
 }
 
+void loop_on_pass(Loop *l, loop_pass_fn fn, void *userdata) {
+    l->on_pass = fn;
+    l->pass_userdata = userdata;
+}
+
 void loop_keep_h2o(Loop *l) {
     l->keep_h2o = true;
 }
@@ -93,6 +100,8 @@ int loop_run(Loop *l) {
         }
         if (h2o_evloop_run(l->h2o, INT32_MAX) != 0 && errno != EINTR)
             return -errno;
+        if (l->on_pass)
+            l->on_pass(l->pass_userdata);
     }
     (void)sd_event_get_exit_code(l->event, &code);
     return code;

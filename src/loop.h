@@ -27,5 +27,12 @@ sd_event *loop_event(Loop *l);
 
 int loop_run(Loop *l);
 
+/*
+ * Calls fn after every pass of the loop, once the events one wait returned were
+ * handled and before the next wait: where work a pass produced goes out in one go.
+ */
+typedef void (*loop_pass_fn)(void *userdata);
+void loop_on_pass(Loop *l, loop_pass_fn fn, void *userdata);
+
 /* At exit with client connections still open, h2o 2.2 cannot destroy its loop: keep it. */
 void loop_keep_h2o(Loop *l);

@@ -44,29 +44,6 @@ static long form_decode(char *s, size_t len) {
     return (long)o;
 }
 
-/*
- * The common case: an optional '-' and at most 19 digits, which an uint64 holds without
- * overflow; then the int64 range is checked. Anything else goes to the general parser.
- */
-static inline bool parse_plain(const char *s, size_t len, int64_t *ret) {
-    size_t i = len > 0 && s[0] == '-';
-    bool negative = i == 1;
-    uint64_t m = 0;
-
-    if (len - i == 0 || len - i > 19)
-        return false;
-    for (; i < len; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9)
-            return false;
-        m = m * 10 + d;
-    }
-    if (m > (uint64_t)INT64_MAX + negative)
-        return false; /* out of range: the general parser says so */
-    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
-    return true;
-}
-
 /* Whether a query key is "n": literally (the common case), or once form-decoded in place. */
 static bool key_is_n(char *key, size_t len, bool encoded) {
     if (!encoded)
@@ -110,7 +87,7 @@ int request_parse_query(char *query, size_t len, NumList *out, char *err, size_t
             snprintf(err, errlen, "invalid n %s: malformed percent-encoding", q);
             return -EINVAL;
         }
-        r = parse_plain(value, (size_t)v, &x) ? 0 : number_parse_query(value, (size_t)v, &x);
+        r = number_parse_short(value, (size_t)v, &x) ? 0 : number_parse_query(value, (size_t)v, &x);
         if (r < 0) {
             text_quote(q, sizeof(q), value, (size_t)v);
             if (r == -ERANGE)
@@ -157,7 +134,7 @@ static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) 
             return -EINVAL;
         }
         /* The reader has checked the JSON number syntax: short integers need no more checks. */
-        k = !t.is_integer ? -EINVAL : parse_plain(t.text, t.len, &x) ? 0 : number_parse_json(t.text, t.len, &x);
+        k = !t.is_integer ? -EINVAL : number_parse_short(t.text, t.len, &x) ? 0 : number_parse_json(t.text, t.len, &x);
         if (k < 0) {
             text_quote(q, sizeof(q), t.text, t.len);
             snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,

@@ -1,17 +1,64 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "test-helpers.h"
 #include "wire.h"
 
 static char err[WIRE_ERROR_MAX];
 
+/* A message that must hold exactly one job: 0 with it, or the reader's error. */
 static int job(const char *s, uint64_t *id, SqAcc *a) {
-    return wire_decode_job(s, strlen(s), 100, id, a, err, sizeof(err));
+    WireReader w;
+    int r;
+
+    wire_reader_init(&w, s, strlen(s));
+    r = wire_read_job(&w, 100, id, a, err, sizeof(err));
+    if (r <= 0)
+        return r < 0 ? r : -ENOENT;
+    r = wire_read_job(&w, 100, id, a, err, sizeof(err));
+    return r > 0 ? -ENOTUNIQ : r;
 }
-static int reply(const char *s, WireReply *r) {
-    return wire_decode_reply(s, strlen(s), r, err, sizeof(err));
+
+static int reply(const char *s, WireReply *ret) {
+    WireReader w;
+    int r;
+
+    wire_reader_init(&w, s, strlen(s));
+    r = wire_read_reply(&w, ret, err, sizeof(err));
+    if (r <= 0)
+        return r < 0 ? r : -ENOENT;
+    r = wire_read_reply(&w, ret, err, sizeof(err));
+    return r > 0 ? -ENOTUNIQ : r;
+}
+
+/* Reads every reply of a message: how many, or the error; ids into ids[]. */
+static int replies(const char *s, uint64_t *ids, size_t max) {
+    WireReader w;
+    WireReply rep;
+    int r, n = 0;
+
+    wire_reader_init(&w, s, strlen(s));
+    while ((r = wire_read_reply(&w, &rep, err, sizeof(err))) > 0)
+        if ((size_t)n++ < max)
+            ids[n - 1] = rep.id;
+    return r < 0 ? r : n;
+}
+
+/* Reads every job of a message: how many, or the error; each job's sum into sums[]. */
+static int jobs(const char *s, int64_t *sums, size_t max) {
+    WireReader w;
+    uint64_t id;
+    SqAcc a;
+    int r, n = 0;
+
+    wire_reader_init(&w, s, strlen(s));
+    while ((r = wire_read_job(&w, 100, &id, &a, err, sizeof(err))) > 0)
+        if ((size_t)n++ < max)
+            sums[n - 1] = (int64_t)a.sum;
+    return r < 0 ? r : n;
 }
 
 int main(void) {
@@ -57,6 +104,8 @@ int main(void) {
     check(job("{\"id\":1,\"numbers\":[1],\"numbers\":[2]}", &id, &a) == -EINVAL);
     check(job("{\"id\":1,\"numbers\":[1,]}", &id, &a) == -EINVAL);
     check(job("[1]", &id, &a) == -EINVAL);
+    check(job("[]", &id, &a) == -EINVAL);
+    check(job("[{\"id\":1,\"numbers\":[1]}", &id, &a) == -EINVAL);
     check(job("garbage", &id, &a) == -EINVAL);
     check(job("", &id, &a) == -EINVAL);
     {
@@ -67,6 +116,37 @@ int main(void) {
         sprintf(big + len, "]}");
         check(job(big, &id, &a) == -E2BIG);
     }
+
+    /* Batches: an array of jobs, read in order; a fault anywhere fails the message. */
+    {
+        int64_t sums[4];
+        check(jobs("[{\"id\":1,\"numbers\":[1,2]},{\"id\":2,\"numbers\":[5]} , {\"numbers\":[-1],\"id\":3}]", sums, 4) == 3);
+        check(sums[0] == 3 && sums[1] == 5 && sums[2] == -1);
+        check(jobs("[{\"id\":1,\"numbers\":[1]}]", sums, 4) == 1);
+        check(jobs("[{\"id\":1,\"numbers\":[1]},1]", sums, 4) == -EINVAL);
+        check(jobs("[{\"id\":1,\"numbers\":[1]},{\"id\":2}]", sums, 4) == -EINVAL);
+        check(jobs("[{\"id\":1,\"numbers\":[1]},]", sums, 4) == -EINVAL);
+        check(jobs("[{\"id\":1,\"numbers\":[1]}] x", sums, 4) == -EINVAL);
+        check(jobs("[[{\"id\":1,\"numbers\":[1]}]]", sums, 4) == -EINVAL);
+        check(jobs("{\"id\":1,\"numbers\":[1]}{\"id\":2,\"numbers\":[1]}", sums, 4) == -EINVAL);
+    }
+    {
+        /* WIRE_BATCH_MAX jobs are one message; one more is refused. */
+        char *big = malloc(30 * (WIRE_BATCH_MAX + 1) + 2);
+        size_t len = 0;
+        uint64_t ids[1];
+        check(big);
+        big[len++] = '[';
+        for (int i = 0; i < WIRE_BATCH_MAX; i++)
+            len += (size_t)sprintf(big + len, "%s{\"id\":%d,\"sum\":1}", i ? "," : "", i + 1);
+        strcpy(big + len, "]");
+        check(replies(big, ids, 1) == WIRE_BATCH_MAX && ids[0] == 1);
+        sprintf(big + len, ",{\"id\":9,\"sum\":1}]");
+        check(replies(big, ids, 1) == -EINVAL);
+        check(strstr(err, "more than 256") != NULL);
+        free(big);
+    }
+    check(wire_job_message_max(1) >= WIRE_BATCH_BYTES && wire_job_message_max(1000000) >= wire_job_size_max(1000000));
 
     /* Replies round-trip; big exact values are carried as text. */
     SqAcc c = SQACC_INIT;
@@ -81,6 +161,12 @@ int main(void) {
     check(reply("{\"sum\":14,\"id\":3,\"numbers\":[1,2,3]}", &r) == 0 && r.kind == WIRE_SUM && r.id == 3);
     check(r.value_len == 2 && memcmp(r.value, "14", 2) == 0);
 
+    {
+        uint64_t ids[3];
+        check(replies("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4}]", ids, 3) == 2 && ids[0] == 3 && ids[1] == 4);
+        check(replies("[{\"id\":3,\"sum\":14},{\"square\":-36,\"id\":4}]", ids, 3) == -EINVAL);
+        check(replies("[]", ids, 3) == -EINVAL);
+    }
     check(reply("{\"id\":3}", &r) == -EINVAL);
     check(reply("{\"sum\":14}", &r) == -EINVAL);
     check(reply("{\"id\":3,\"sum\":14,\"square\":36}", &r) == -EINVAL);

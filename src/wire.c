@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Encoding is done by hand into a caller's buffer (the shapes are fixed and
- * hot); decoding goes through the strict JSON reader.
+ * hot); batching them is the sender's business. Reading goes through the
+ * strict JSON reader, one object of the message at a time.
  */
 
 #include "wire.h"
@@ -35,6 +36,13 @@ size_t wire_job_size_max(size_t n) {
     return 40 + n * (NUMBER_INT64_DECIMAL_MAX);
 }
 
+size_t wire_job_message_max(uint64_t max_numbers) {
+    size_t one = wire_job_size_max(max_numbers);
+
+    /* a batch of small jobs, or one of the largest; then room for members other than ours */
+    return (one > WIRE_BATCH_BYTES ? one : WIRE_BATCH_BYTES) + 4096;
+}
+
 size_t wire_encode_job(uint64_t id, const int64_t *numbers, size_t n, char *buf) {
     size_t len = 0;
 
@@ -53,21 +61,36 @@ size_t wire_encode_job(uint64_t id, const int64_t *numbers, size_t n, char *buf)
 }
 
 size_t wire_encode_reply(uint64_t id, WireKind kind, const char *value, size_t value_len, char *buf) {
+    static const struct {
+        const char *text;
+        size_t len;
+    } member[_WIRE_KIND_MAX] = {
+        [WIRE_SUM] = { ",\"sum\":", 7 },
+        [WIRE_SQUARE] = { ",\"square\":", 10 },
+    };
     size_t len = 6;
 
     memcpy(buf, "{\"id\":", 6);
     len += number_format_int64((int64_t)id, buf + len);
-    len += (size_t)sprintf(buf + len, ",\"%s\":", kind_names[kind]);
+    memcpy(buf + len, member[kind].text, member[kind].len);
+    len += member[kind].len;
     memcpy(buf + len, value, value_len);
     len += value_len;
     buf[len++] = '}';
     return len;
 }
 
+/* A number token the reader found to be an integer, converted exactly: 0, or -EINVAL/-ERANGE. */
+static int token_int64(const JsonToken *t, int64_t *ret) {
+    if (t->type != JSON_NUMBER || !t->is_integer)
+        return -EINVAL;
+    return number_parse_short(t->text, t->len, ret) ? 0 : number_parse_json(t->text, t->len, ret);
+}
+
 static int parse_id(const JsonToken *t, uint64_t *ret) {
     int64_t id;
 
-    if (t->type != JSON_NUMBER || number_parse_json(t->text, t->len, &id) < 0 || id <= 0)
+    if (token_int64(t, &id) < 0 || id <= 0)
         return -EINVAL;
     *ret = (uint64_t)id;
     return 0;
@@ -83,48 +106,83 @@ static int bad(char *err, size_t errlen, const char *what) {
     return -EINVAL;
 }
 
-int wire_decode_job(const char *msg, size_t len, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc,
-                    char *err, size_t errlen) {
-    JsonReader r;
+void wire_reader_init(WireReader *w, const char *msg, size_t len) {
+    *w = (WireReader){ .started = false };
+    json_reader_init(&w->json, msg, len);
+}
+
+/* Moves to the message's next object: 1 once its '{' was read; 0 at the end of a valid message. */
+static int next_object(WireReader *w, const char *what, char *err, size_t errlen) {
+    JsonToken t;
+
+    if (w->done)
+        return 0;
+    if (json_reader_next(&w->json, &t) < 0)
+        return malformed(&w->json, err, errlen);
+    if (!w->started) {
+        w->started = true;
+        if (t.type == JSON_BEGIN_ARRAY) {
+            w->batch = true;
+            if (json_reader_next(&w->json, &t) < 0)
+                return malformed(&w->json, err, errlen);
+            if (t.type == JSON_END_ARRAY)
+                return bad(err, errlen, "an empty batch");
+        }
+    } else if (t.type == JSON_END_ARRAY || t.type == JSON_END) {
+        /* After the batch's ']' (or the one object) the reader vouches that nothing follows. */
+        if (t.type == JSON_END_ARRAY && json_reader_next(&w->json, &t) < 0)
+            return malformed(&w->json, err, errlen);
+        w->done = true;
+        return 0;
+    }
+    if (t.type != JSON_BEGIN_OBJECT) {
+        snprintf(err, errlen, "a %s must be a JSON object, or an array of 1 to %d of them", what, WIRE_BATCH_MAX);
+        return -EINVAL;
+    }
+    if (w->count == WIRE_BATCH_MAX) {
+        snprintf(err, errlen, "more than %d %ss in one message", WIRE_BATCH_MAX, what);
+        return -EINVAL;
+    }
+    w->count++;
+    return 1;
+}
+
+/* The members of a job object, its '{' already read. */
+static int read_job_members(JsonReader *r, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err,
+                            size_t errlen) {
     JsonToken t;
     SqAcc acc = SQACC_INIT;
     uint64_t id = 0;
     int have_numbers = 0;
 
-    json_reader_init(&r, msg, len);
-    if (json_reader_next(&r, &t) < 0)
-        return malformed(&r, err, errlen);
-    if (t.type != JSON_BEGIN_OBJECT)
-        return bad(err, errlen, "a job must be a JSON object");
-
     for (;;) {
-        if (json_reader_next(&r, &t) < 0)
-            return malformed(&r, err, errlen);
+        if (json_reader_next(r, &t) < 0)
+            return malformed(r, err, errlen);
         if (t.type == JSON_END_OBJECT)
             break;
 
         if (json_token_equals(&t, "id")) {
             if (id != 0)
                 return bad(err, errlen, "duplicate \"id\"");
-            if (json_reader_next(&r, &t) < 0)
-                return malformed(&r, err, errlen);
+            if (json_reader_next(r, &t) < 0)
+                return malformed(r, err, errlen);
             if (parse_id(&t, &id) < 0)
                 return bad(err, errlen, "\"id\" must be an integer from 1 to 2^63-1");
         } else if (json_token_equals(&t, "numbers")) {
             if (have_numbers++)
                 return bad(err, errlen, "duplicate \"numbers\"");
-            if (json_reader_next(&r, &t) < 0)
-                return malformed(&r, err, errlen);
+            if (json_reader_next(r, &t) < 0)
+                return malformed(r, err, errlen);
             if (t.type != JSON_BEGIN_ARRAY)
                 return bad(err, errlen, "\"numbers\" must be an array");
             for (;;) {
                 int64_t x;
 
-                if (json_reader_next(&r, &t) < 0)
-                    return malformed(&r, err, errlen);
+                if (json_reader_next(r, &t) < 0)
+                    return malformed(r, err, errlen);
                 if (t.type == JSON_END_ARRAY)
                     break;
-                if (t.type != JSON_NUMBER || number_parse_json(t.text, t.len, &x) < 0)
+                if (token_int64(&t, &x) < 0)
                     return bad(err, errlen, "\"numbers\" must hold integers within the signed 64-bit range");
                 if (acc.count >= max_numbers) {
                     snprintf(err, errlen, "too many numbers: the limit is %" PRIu64, max_numbers);
@@ -132,11 +190,9 @@ int wire_decode_job(const char *msg, size_t len, uint64_t max_numbers, uint64_t 
                 }
                 sqacc_add(&acc, x);
             }
-        } else if (json_reader_next(&r, &t) < 0 || json_reader_skip(&r, &t) < 0)
-            return malformed(&r, err, errlen);
+        } else if (json_reader_next(r, &t) < 0 || json_reader_skip(r, &t) < 0)
+            return malformed(r, err, errlen);
     }
-    if (json_reader_next(&r, &t) < 0)
-        return malformed(&r, err, errlen);
     if (id == 0)
         return bad(err, errlen, "missing \"id\"");
     if (!have_numbers)
@@ -147,30 +203,33 @@ int wire_decode_job(const char *msg, size_t len, uint64_t max_numbers, uint64_t 
     return 0;
 }
 
-int wire_decode_reply(const char *msg, size_t len, WireReply *ret, char *err, size_t errlen) {
-    JsonReader r;
+int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err, size_t errlen) {
+    int r = next_object(w, "job", err, errlen);
+
+    if (r <= 0)
+        return r;
+    r = read_job_members(&w->json, max_numbers, ret_id, ret_acc, err, errlen);
+    return r < 0 ? r : 1;
+}
+
+/* The members of a reply object, its '{' already read. */
+static int read_reply_members(JsonReader *r, WireReply *ret, char *err, size_t errlen) {
     JsonToken t;
     WireReply reply = { .kind = _WIRE_KIND_MAX };
-
-    json_reader_init(&r, msg, len);
-    if (json_reader_next(&r, &t) < 0)
-        return malformed(&r, err, errlen);
-    if (t.type != JSON_BEGIN_OBJECT)
-        return bad(err, errlen, "a reply must be a JSON object");
 
     for (;;) {
         int kind = -1;
 
-        if (json_reader_next(&r, &t) < 0)
-            return malformed(&r, err, errlen);
+        if (json_reader_next(r, &t) < 0)
+            return malformed(r, err, errlen);
         if (t.type == JSON_END_OBJECT)
             break;
 
         if (json_token_equals(&t, "id")) {
             if (reply.id != 0)
                 return bad(err, errlen, "duplicate \"id\"");
-            if (json_reader_next(&r, &t) < 0)
-                return malformed(&r, err, errlen);
+            if (json_reader_next(r, &t) < 0)
+                return malformed(r, err, errlen);
             if (parse_id(&t, &reply.id) < 0)
                 return bad(err, errlen, "\"id\" must be an integer from 1 to 2^63-1");
             continue;
@@ -179,22 +238,20 @@ int wire_decode_reply(const char *msg, size_t len, WireReply *ret, char *err, si
             if (json_token_equals(&t, kind_names[k]))
                 kind = k;
         if (kind < 0) {
-            if (json_reader_next(&r, &t) < 0 || json_reader_skip(&r, &t) < 0)
-                return malformed(&r, err, errlen);
+            if (json_reader_next(r, &t) < 0 || json_reader_skip(r, &t) < 0)
+                return malformed(r, err, errlen);
             continue;
         }
         if (reply.kind != _WIRE_KIND_MAX)
             return bad(err, errlen, "a reply must carry exactly one of \"sum\" and \"square\"");
-        if (json_reader_next(&r, &t) < 0)
-            return malformed(&r, err, errlen);
+        if (json_reader_next(r, &t) < 0)
+            return malformed(r, err, errlen);
         if (t.type != JSON_NUMBER || !t.is_integer || t.text[0] == '-' || t.len > SQMATH_DECIMAL_MAX - 2)
             return bad(err, errlen, "the result must be a non-negative integer");
         reply.kind = (WireKind)kind;
         reply.value = t.text;
         reply.value_len = t.len;
     }
-    if (json_reader_next(&r, &t) < 0)
-        return malformed(&r, err, errlen);
     if (reply.id == 0)
         return bad(err, errlen, "missing \"id\"");
     if (reply.kind == _WIRE_KIND_MAX)
@@ -202,4 +259,13 @@ int wire_decode_reply(const char *msg, size_t len, WireReply *ret, char *err, si
 
     *ret = reply;
     return 0;
+}
+
+int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
+    int r = next_object(w, "reply", err, errlen);
+
+    if (r <= 0)
+        return r;
+    r = read_reply_members(&w->json, ret, err, errlen);
+    return r < 0 ? r : 1;
 }

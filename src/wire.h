@@ -3,7 +3,8 @@
 
 /*
  * The ZeroMQ wire contract between front end and workers (docs/protocol.md).
- * Pure: no I/O. One ZeroMQ message per job or reply, each a JSON object:
+ * Pure: no I/O. A ZeroMQ message holds one job or reply, a JSON object, or a
+ * batch: a JSON array of 1 to WIRE_BATCH_MAX of them.
  *
  *   job    {"id":<id>,"numbers":[<int64>,...]}        front end -> worker
  *   reply  {"id":<id>,"sum":<integer>}                sum worker -> front end
@@ -11,13 +12,18 @@
  *
  * <id> is an integer in [1, 2^63-1]; "sum" is the sum of the squares, "square"
  * the square of the sum, both exact non-negative integers of any size. Members
- * other than these are ignored. Decoders reject anything else with -EINVAL (or
- * -E2BIG for a job over the caller's limit) and a reason in err.
+ * other than these are ignored. Readers reject anything else with -EINVAL (or
+ * -E2BIG for a job over the caller's limit) and a reason in err; a message is
+ * valid only as a whole, so a caller acts on what it read only once the reader
+ * has reached the end of the message.
  */
+
+#include <stdbool.h>
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json-reader.h"
 #include "sqmath.h"
 
 typedef enum WireKind {
@@ -29,6 +35,12 @@ typedef enum WireKind {
 #define WIRE_ERROR_MAX 160
 /* The longest reply wire_encode_reply() writes. */
 #define WIRE_REPLY_MAX (SQMATH_DECIMAL_MAX + 64)
+/* At most this many jobs or replies in one message. */
+#define WIRE_BATCH_MAX 256
+/* Senders close a batch before it grows past this many bytes; a batch of one job may be larger. */
+#define WIRE_BATCH_BYTES 65536
+/* Reply messages are at most this long: room for WIRE_BATCH_MAX of the longest replies. */
+#define WIRE_REPLY_MESSAGE_MAX WIRE_BATCH_BYTES
 
 const char *wire_kind_to_string(WireKind k);
 int wire_kind_from_string(const char *s); /* a WireKind, or -EINVAL */
@@ -36,12 +48,11 @@ int wire_kind_from_string(const char *s); /* a WireKind, or -EINVAL */
 /* An upper bound of the encoded size of a job carrying n numbers. */
 size_t wire_job_size_max(size_t n);
 
+/* The longest job message a worker accepting max_numbers numbers per job must take. */
+size_t wire_job_message_max(uint64_t max_numbers);
+
 /* Encodes a job into buf (at least wire_job_size_max(n) bytes); returns its length. */
 size_t wire_encode_job(uint64_t id, const int64_t *numbers, size_t n, char *buf);
-
-/* Decodes a job, accumulating its numbers into *ret_acc (at most max_numbers of them). */
-int wire_decode_job(const char *msg, size_t len, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc,
-                    char *err, size_t errlen);
 
 /* Encodes a reply into buf (at least WIRE_REPLY_MAX bytes); value is a decimal integer. */
 size_t wire_encode_reply(uint64_t id, WireKind kind, const char *value, size_t value_len, char *buf);
@@ -53,4 +64,20 @@ typedef struct WireReply {
     size_t value_len;
 } WireReply;
 
-int wire_decode_reply(const char *msg, size_t len, WireReply *ret, char *err, size_t errlen);
+/* Reads the jobs or the replies of one message, one at a time. */
+typedef struct WireReader {
+    JsonReader json;
+    bool started, batch, done;
+    size_t count;
+} WireReader;
+
+void wire_reader_init(WireReader *w, const char *msg, size_t len);
+
+/*
+ * The next job: 1 with *ret_id and *ret_acc (its numbers accumulated, at most
+ * max_numbers of them) set; 0 once the whole message was read and found valid.
+ */
+int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err, size_t errlen);
+
+/* The next reply: 1 with *ret set (its value points into the message); 0 at the valid end. */
+int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen);

@@ -6,6 +6,10 @@
  * messages of that size. Replies that cannot be
  * queued (the front end is gone and the queue is full) are dropped: the front
  * end answers those requests through its reaper.
+ *
+ * Replies are batched: the replies to all the jobs read in one wake-up go back
+ * as one message (or a few, each within WIRE_REPLY_MESSAGE_MAX). A job message
+ * counts only as a whole: if any of it is invalid, none of its replies is sent.
  */
 
 #include "worker.h"
@@ -25,6 +29,9 @@
 #define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor"
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
+/* Room for the replies to one whole job message, and the batch's '[' and ']'. */
+#define REPLIES_OF_ONE_MESSAGE_MAX (WIRE_BATCH_MAX * (WIRE_REPLY_MAX + 1) + 2)
+_Static_assert(REPLIES_OF_ONE_MESSAGE_MAX <= WIRE_REPLY_MESSAGE_MAX, "a job message's replies fit in one batch");
 
 struct Worker {
     const Config *config;
@@ -34,6 +41,8 @@ struct Worker {
     sd_event_source *source, *monitor_source;
     uint64_t done, rejected, unsent;
     RateLimit rl_rejected, rl_unsent;
+    char out[WIRE_REPLY_MESSAGE_MAX]; /* the batch of replies being built */
+    size_t out_len, out_count;
 };
 
 static uint64_t now_usec(void) {
@@ -43,54 +52,73 @@ static uint64_t now_usec(void) {
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void handle_job(Worker *w, const char *msg, size_t len) {
-    char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX], reply[WIRE_REPLY_MAX];
+static void send_replies(Worker *w) {
+    uint64_t suppressed;
+
+    if (w->out_count == 0)
+        return;
+    w->out[w->out_len++] = ']';
+    if (zmq_send(w->results, w->out, w->out_len, ZMQ_DONTWAIT) < 0) {
+        w->unsent += w->out_count;
+        if (ratelimit_allow(&w->rl_unsent, now_usec(), &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind),
+                                    .error = errno },
+                      "Could not queue the replies to %zu jobs: %m (%" PRIu64 " similar suppressed)", w->out_count,
+                      suppressed);
+    } else
+        w->done += w->out_count;
+    w->out_len = w->out_count = 0;
+}
+
+static void handle_message(Worker *w, const char *msg, size_t len) {
+    char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX];
+    size_t mark_len, mark_count, n;
     uint64_t id, suppressed;
+    WireReader reader;
     SqAcc acc;
-    size_t n;
     int r;
 
-    r = wire_decode_job(msg, len, w->config->max_numbers, &id, &acc, err, sizeof(err));
+    if (sizeof(w->out) - w->out_len < REPLIES_OF_ONE_MESSAGE_MAX)
+        send_replies(w);
+    mark_len = w->out_len;
+    mark_count = w->out_count;
+
+    wire_reader_init(&reader, msg, len);
+    while ((r = wire_read_job(&reader, w->config->max_numbers, &id, &acc, err, sizeof(err))) > 0) {
+        n = w->kind == WIRE_SUM ? sqmath_sumsq_decimal(&acc, value) : sqmath_square_decimal(&acc, value);
+        w->out[w->out_len++] = w->out_count++ ? ',' : '[';
+        w->out_len += wire_encode_reply(id, w->kind, value, n, w->out + w->out_len);
+    }
     if (r < 0) {
+        w->out_len = mark_len;
+        w->out_count = mark_count;
         w->rejected++;
         if (ratelimit_allow(&w->rl_rejected, now_usec(), &suppressed))
             log_event(LOG_WARNING,
                       &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind),
                                     .reason = err },
-                      "Rejected a job of %zu bytes: %s (%" PRIu64 " similar suppressed)", len, err, suppressed);
-        return;
+                      "Rejected a job message of %zu bytes: %s (%" PRIu64 " similar suppressed)", len, err, suppressed);
     }
-
-    n = w->kind == WIRE_SUM ? sqmath_sumsq_decimal(&acc, value) : sqmath_square_decimal(&acc, value);
-    n = wire_encode_reply(id, w->kind, value, n, reply);
-    if (zmq_send(w->results, reply, n, ZMQ_DONTWAIT) < 0) {
-        w->unsent++;
-        if (ratelimit_allow(&w->rl_unsent, now_usec(), &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = id,
-                                    .kind = wire_kind_to_string(w->kind), .error = errno },
-                      "Could not queue the reply to job %" PRIu64 ": %m (%" PRIu64 " similar suppressed)", id,
-                      suppressed);
-        return;
-    }
-    w->done++;
 }
 
 static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     Worker *w = userdata;
 
-    /* ZMQ_FD is edge-like: take everything there is. */
+    /* ZMQ_FD is edge-like: take everything there is, then answer it in one go. */
     for (;;) {
         zmq_msg_t msg;
 
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, w->jobs, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&msg);
-            return 0;
+            break;
         }
-        handle_job(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+        handle_message(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }
+    send_replies(w);
+    return 0;
 }
 
 /*
@@ -132,7 +160,7 @@ static int set_int(void *sock, int option, int value) {
 
 int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(*w));
-    int64_t maxmsg = (int64_t)wire_job_size_max(c->max_numbers) + 4096; /* room for extra members */
+    int64_t maxmsg = (int64_t)wire_job_message_max(c->max_numbers);
     size_t fdlen = sizeof(int);
     int fd, r;
 
@@ -215,6 +243,6 @@ Worker *worker_free(Worker *w) {
 }
 
 void worker_status(Worker *w, char *buf, size_t size) {
-    snprintf(buf, size, "%s worker: %" PRIu64 " jobs done, %" PRIu64 " rejected, %" PRIu64 " replies unsent",
+    snprintf(buf, size, "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
              wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
 }

@@ -11,8 +11,8 @@ from suite import open_requests, read_responses
 
 # Runs where the suite runs: binds the sockets as the front end would, starts a worker of
 # KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@SLEEP:S" for a
-# pause) and prints
-# the replies: all that arrive until EXPECT have come, plus any within a further 0.3 s.
+# pause) and prints the reply messages: all that arrive until EXPECT replies have come, plus any
+# within a further 0.3 s.
 DIRECT_WORKER = r"""
 import json, os, subprocess, sys, tempfile, time, zmq
 kind, jobs, expect = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
@@ -34,13 +34,15 @@ try:
             time.sleep(float(j[7:]))
         else:
             push.send(j.encode("latin-1"))
-    replies = []
+    replies, count = [], 0
     poller = zmq.Poller(); poller.register(pull, zmq.POLLIN)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if poller.poll(100):
             replies.append(pull.recv().decode())
-            if len(replies) == expect:
+            msg = json.loads(replies[-1])
+            count += len(msg) if isinstance(msg, list) else 1
+            if count >= expect:
                 deadline = min(deadline, time.monotonic() + 0.3)
     rss = int(next(l.split()[1] for l in open(f"/proc/{w.pid}/status") if l.startswith("VmRSS:")))
     print(json.dumps({"replies": replies, "alive": w.poll() is None, "rss_kib": rss}))
@@ -51,11 +53,18 @@ finally:
 
 
 def run_worker(suite, kind, jobs, expect=1):
+    """The replies (flattened out of their batches) and whether the worker is still alive;
+    run_worker.messages holds the reply messages as they came, decoded."""
     code = ("import sys; sys.argv = ['x', %r, %r, %r]\nimport os; os.environ['WORKER'] = %r\n" %
             (kind, json.dumps(jobs), str(expect), suite.worker_binary)) + DIRECT_WORKER
     out = json.loads(suite.run_python(code, timeout=60))
     run_worker.rss_kib = out["rss_kib"]
-    return [json.loads(r) for r in out["replies"]], out["alive"]
+    run_worker.messages = [json.loads(r) for r in out["replies"]]
+    return [r for m in run_worker.messages for r in (m if isinstance(m, list) else [m])], out["alive"]
+
+
+def job(id, numbers):
+    return {"id": id, "numbers": numbers}
 
 
 def test_sum_worker_directly(suite):
@@ -77,10 +86,23 @@ def test_worker_results_are_exact_beyond_64_bits(suite):
     assert replies == [{"id": 9, "sum": sum(n * n for n in big)}]
 
 
+def test_worker_answers_a_batch_in_one_message(suite):
+    lists = [[1, 2, 3], [2**63 - 1] * 4, [-5], list(range(-50, 60))]
+    batch = json.dumps([job(10 + i, numbers) for i, numbers in enumerate(lists)])
+    replies, alive = run_worker(suite, "sum", [batch], expect=len(lists))
+    assert alive
+    assert replies == [{"id": 10 + i, "sum": sum(n * n for n in numbers)} for i, numbers in enumerate(lists)]
+    assert len(run_worker.messages) == 1 and isinstance(run_worker.messages[0], list)
+
+
 def test_worker_drops_bad_jobs_and_keeps_serving(suite):
+    good = job(1, [1])
     bad = ["garbage", "", "{}", '{"id":1}', '{"id":1,"numbers":[99999999999999999999]}',
            '{"id":1,"numbers":[1.5]}', '{"id":-3,"numbers":[1]}', '{"id":1,"numbers":[1,]}',
-           "\xff\xfe", '{"id":1,"numbers":' + "[" * 100 + "]" * 100 + "}"]
+           "\xff\xfe", '{"id":1,"numbers":' + "[" * 100 + "]" * 100 + "}",
+           # batches: empty, nested, one bad job among good ones, a trailing comma, too many jobs
+           "[]", json.dumps([[good]]), json.dumps([good, {"id": 2}, good]), json.dumps([good])[:-1] + ",]",
+           json.dumps([good] * 257)]
     replies, alive = run_worker(suite, "sum", bad + [json.dumps({"id": 5, "numbers": [3, 4]})])
     assert alive
     assert replies == [{"id": 5, "sum": 25}]
@@ -122,7 +144,9 @@ ctx = zmq.Context()
 s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
 junk = [b"garbage", b"", b"{}", b'{"id":1,"sum":5}', b'{"id":"x","sum":1}', b'{"id":5,"sum":-1}',
         b'{"id":5,"sum":1,"square":2}', b'{"id":5,"sum":' + b"9" * 500 + b"}", b"\xff" * 100,
-        b'{"id":' + str(2**63).encode() + b',"sum":1}', b"[" * 10000]
+        b'{"id":' + str(2**63).encode() + b',"sum":1}', b"[" * 10000,
+        b"[]", b'[{"id":1,"sum":5},]', b'[[{"id":1,"sum":5}]]', b'[{"id":1,"sum":5},{"id":2,"sum":-1}]',
+        b"[" + b",".join([b'{"id":1,"sum":5}'] * 257) + b"]"]
 for j in junk * 20:
     s.send(j)
 s.send(b"x" * 100000)  # over the front end's reply size limit: ZeroMQ drops this peer
@@ -192,8 +216,8 @@ def test_over_the_pending_cap_gets_503_fast(small_suite):
     assert resp.status == 200 and resp.json() == answer([3])
 
 
-# A sum worker written from docs/protocol.md alone, in Python: serves COUNT jobs, then prints
-# the ids it saw.
+# A sum worker written from docs/protocol.md alone, in Python: serves COUNT jobs (answering a
+# batch with a batch), then prints the ids it saw and the number of jobs in each message.
 PYTHON_SUM_WORKER = r"""
 import json, os, sys, zmq
 count = int(sys.argv[1])
@@ -202,13 +226,17 @@ ctx = zmq.Context()
 jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
 results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
 print("ready", flush=True)
-ids = []
+ids, sizes = [], []
 jobs.setsockopt(zmq.RCVTIMEO, 20000)
-for _ in range(count):
-    job = json.loads(jobs.recv())
-    ids.append(job["id"])
-    results.send(json.dumps({"id": job["id"], "sum": sum(n * n for n in job["numbers"]), "by": "python"}).encode())
+while len(ids) < count:
+    msg = json.loads(jobs.recv())
+    batch = msg if isinstance(msg, list) else [msg]
+    sizes.append(len(batch))
+    ids += [job["id"] for job in batch]
+    replies = [{"id": job["id"], "sum": sum(n * n for n in job["numbers"]), "by": "python"} for job in batch]
+    results.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
 print(json.dumps(ids))
+print(json.dumps(sizes))
 results.close(linger=2000)
 """
 
@@ -229,9 +257,31 @@ def test_a_worker_in_another_language_and_ids_across_restarts(suite):
         t.join(60)
     finally:
         suite.start_workers("sum")
-    ids = json.loads(out["text"].splitlines()[-1])
+    ids = json.loads(out["text"].splitlines()[-2])
     assert len(ids) == 6
     assert len(set(ids)) == 6 and ids == sorted(ids)  # never repeated, not even after the restart
+
+
+def test_jobs_that_waited_for_a_worker_leave_in_one_batch(suite):
+    """Jobs queued while no sum worker was connected go out together, as one message, when one
+    connects; its batch of replies answers them all."""
+    suite.stop_workers("sum")
+    out, socks = {}, []
+    lists = [[i, -2 * i, 3] for i in range(20)]
+    try:
+        socks = open_requests(suite.port, [query(numbers) for numbers in lists])
+        time.sleep(0.5)  # all twenty are taken in and queued before the worker comes
+        code = "import sys; sys.argv = ['x', '20']\n" + PYTHON_SUM_WORKER
+        t = threading.Thread(target=lambda: out.update(text=suite.run_python(code, timeout=60)))
+        t.start()
+        bodies = [read_responses(s, 1)[0] for s in socks]
+        t.join(60)
+    finally:
+        for s in socks:
+            s.close()
+        suite.start_workers("sum")
+    assert bodies == [answer(numbers) for numbers in lists]
+    assert json.loads(out["text"].splitlines()[-1]) == [20]
 
 
 def test_refusals_say_when_to_retry(small_suite):
