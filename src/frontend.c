@@ -139,6 +139,7 @@ static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
 
     /* Goes out with the other jobs of this pass of the loop (on_loop_pass). */
     fanout_submit(f->fanout, &r->job, job, wire_encode_job(r->entry.id, l->v, l->n, job));
+    server_hold_connection(req);
     /* Cannot fail: the count was checked above and ids are unique. */
     (void)pending_add(&f->pending, &r->entry);
 }

@@ -32,6 +32,12 @@ bool server_idle(Server *s);
 /* Creates a listening TCP socket for "ADDR:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080"). */
 int server_listen(const char *address, int *ret_fd);
 
+/*
+ * For a request that will be answered in a later pass of the loop: keeps its HTTP/1
+ * connection polled meanwhile, so that waiting costs no epoll_ctl (see server.c).
+ */
+void server_hold_connection(h2o_req_t *req);
+
 /* Answers with a JSON body (copied). extra_header/value may be NULL. */
 void server_send(h2o_req_t *req, int status, const char *body, size_t len, const char *extra_header,
                  const char *extra_value);

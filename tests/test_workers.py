@@ -159,6 +159,23 @@ print("sent")
         assert resp.status == 200 and resp.json() == answer(numbers)
 
 
+def test_requests_pipelined_behind_one_that_waits(suite):
+    """While a request waits for the workers, its connection stays polled; what the client
+    pipelines meanwhile is kept in order and answered, also past the 64 KiB the front end
+    buffers before it stops reading."""
+    later = [[i, -i - 1] for i in range(2000)]  # about 90 kB of requests
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=30) as sock:
+        suite.signal_workers("square", signal.SIGSTOP)
+        try:
+            sock.sendall(f"GET {query([5])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            time.sleep(0.3)  # the first request now waits for the square worker
+            sock.sendall(b"".join(f"GET {query(n)} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for n in later))
+            time.sleep(0.3)
+        finally:
+            suite.signal_workers("square", signal.SIGCONT)
+        assert read_responses(sock, 1 + len(later)) == [answer([5])] + [answer(n) for n in later]
+
+
 def test_clients_vanishing_while_pending(suite):
     suite.signal_workers("square", signal.SIGSTOP)
     try:
