@@ -45,6 +45,16 @@ static bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
+/* What may follow a number: whitespace, or the end of an element or member. */
+static bool is_delimiter(char c) {
+    switch (c) {
+    case ' ': case '\t': case '\r': case '\n': case ',': case ']': case '}':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Length of the valid UTF-8 sequence at s (of at most n bytes), 0 if invalid. */
 static size_t utf8_sequence(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
@@ -149,7 +159,7 @@ static int scan_number(JsonReader *r, JsonToken *t) {
             p++;
     }
     /* A number must end where a delimiter begins: "01" or "1x" are not numbers. */
-    if (p < e && (*p == '\0' || !strchr(" \t\r\n,]}", *p)))
+    if (p < e && !is_delimiter(*p))
         return fail(r, p, "invalid number");
     t->text = s;
     t->len = (size_t)(p - s);

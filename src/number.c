@@ -79,17 +79,30 @@ int number_parse_json(const char *s, size_t len, int64_t *ret) {
 }
 
 size_t number_format_int64(int64_t v, char *buf) {
-    char tmp[NUMBER_INT64_DECIMAL_MAX];
-    size_t n = 0, len = 0;
+    /* Two digits per division: "00", "01", ... "99". */
+    static const char pairs[200] =
+        "0001020304050607080910111213141516171819"
+        "2021222324252627282930313233343536373839"
+        "4041424344454647484950515253545556575859"
+        "6061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char tmp[NUMBER_INT64_DECIMAL_MAX], *p = tmp + sizeof(tmp);
     uint64_t m = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    size_t len = 0, n;
 
-    do {
-        tmp[n++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
+    while (m >= 100) {
+        p -= 2;
+        memcpy(p, pairs + (m % 100) * 2, 2);
+        m /= 100;
+    }
+    if (m >= 10) {
+        p -= 2;
+        memcpy(p, pairs + m * 2, 2);
+    } else
+        *--p = (char)('0' + m);
     if (v < 0)
         buf[len++] = '-';
-    while (n)
-        buf[len++] = tmp[--n];
-    return len;
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(buf + len, p, n);
+    return len + n;
 }
