@@ -6,7 +6,11 @@
  * with json_reader_skip(). Also: tokens lie inside the text, in order; a failed
  * reader stays failed with a printable error at an offset inside the text;
  * numbers are flagged integer exactly when number_is_json_integer() says so;
- * json_token_equals() agrees with the reference unescaping.
+ * json_token_equals() agrees with the reference unescaping; wherever
+ * json_reader_take_int64() takes a number, json_reader_next() reads the same
+ * integer token and ends at the same place, and where it declines it leaves
+ * the reader untouched (and a reading that takes whatever it can reaches the
+ * same verdict).
  */
 
 #include <errno.h>
@@ -38,8 +42,31 @@ static void check_string(const JsonToken *t) {
     free(buf);
 }
 
-/* Reads text to the end; containers are skipped where bit (i % 8) of skip is set for the i-th one. */
-static bool read_all(const char *text, size_t len, unsigned skip) {
+static bool same_place(const JsonReader *a, const JsonReader *b) {
+    return a->p == b->p && a->state == b->state && a->depth == b->depth && a->failed == b->failed;
+}
+
+/* json_reader_take_int64() on a copy of r against json_reader_next() on another; whether it took. */
+static bool check_take(const JsonReader *r) {
+    JsonReader a = *r, b = *r;
+    JsonToken t;
+    int64_t x, y;
+
+    if (!json_reader_take_int64(&a, &x)) {
+        fuzz_assert(same_place(&a, r));
+        return false;
+    }
+    fuzz_assert(json_reader_next(&b, &t) == 0 && t.type == JSON_NUMBER && t.is_integer);
+    fuzz_assert(number_parse_json(t.text, t.len, &y) == 0 && y == x);
+    fuzz_assert(same_place(&a, &b) && !a.failed);
+    return true;
+}
+
+/*
+ * Reads text to the end; containers are skipped where bit (i % 8) of skip is set for the
+ * i-th one; with take, integers are read with json_reader_take_int64() where it can.
+ */
+static bool read_all(const char *text, size_t len, unsigned skip, bool take) {
     const char *end = text + len, *last = text;
     JsonReader r;
     JsonToken t;
@@ -47,9 +74,16 @@ static bool read_all(const char *text, size_t len, unsigned skip) {
 
     json_reader_init(&r, text, len);
     for (size_t steps = 0;; steps++) {
-        int k = json_reader_next(&r, &t);
+        int64_t x;
+        int k;
 
         fuzz_assert(steps <= len);
+        if (check_take(&r) && take) {
+            fuzz_assert(json_reader_take_int64(&r, &x));
+            continue;
+        }
+        k = json_reader_next(&r, &t);
+
         if (k == 0 && (t.type == JSON_BEGIN_ARRAY || t.type == JSON_BEGIN_OBJECT) && (skip >> (n_open++ % 8) & 1))
             k = json_reader_skip(&r, &t);
         if (k < 0) {
@@ -104,9 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = fuzz_dup(data, size, false);
     bool valid = json_ref_valid(text, size);
 
-    fuzz_assert(read_all(text, size, 0) == valid);
-    fuzz_assert(read_all(text, size, 0xff) == valid);
-    fuzz_assert(read_all(text, size, 0x5a) == valid);
+    fuzz_assert(read_all(text, size, 0, false) == valid);
+    fuzz_assert(read_all(text, size, 0, true) == valid);
+    fuzz_assert(read_all(text, size, 0xff, false) == valid);
+    fuzz_assert(read_all(text, size, 0x5a, true) == valid);
     free(text);
     return 0;
 }

@@ -60,6 +60,15 @@ typedef struct JsonReader {
 void json_reader_init(JsonReader *r, const char *text, size_t len);
 int json_reader_next(JsonReader *r, JsonToken *ret);
 
+/*
+ * The hot path for arrays of integers: when the next token is an array element
+ * that is an integer of at most 19 digits within the int64 range, consumes it in
+ * one pass (scanning and converting together), stores it in *ret and returns
+ * true. Otherwise returns false and leaves the reader as it was, for
+ * json_reader_next() to read, and judge, whatever comes.
+ */
+bool json_reader_take_int64(JsonReader *r, int64_t *ret);
+
 /* Consumes the rest of the value that begins with token first (a no-op for scalars). */
 int json_reader_skip(JsonReader *r, const JsonToken *first);
 

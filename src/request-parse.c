@@ -122,24 +122,26 @@ static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) 
 
     for (;;) {
         int64_t x;
-        int k = json_reader_next(r, &t);
+        int k;
 
-        if (k < 0)
-            return malformed(r, err, errlen);
-        if (t.type == JSON_END_ARRAY)
-            return 0;
-        if (t.type != JSON_NUMBER) {
-            text_quote(q, sizeof(q), t.text, t.type == JSON_STRING ? t.len : 1);
-            snprintf(err, errlen, "invalid element %s in \"numbers\": expected an integer", q);
-            return -EINVAL;
-        }
-        /* The reader has checked the JSON number syntax: short integers need no more checks. */
-        k = !t.is_integer ? -EINVAL : number_parse_short(t.text, t.len, &x) ? 0 : number_parse_json(t.text, t.len, &x);
-        if (k < 0) {
-            text_quote(q, sizeof(q), t.text, t.len);
-            snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,
-                     k == -ERANGE ? "outside the signed 64-bit range" : "expected an integer");
-            return k;
+        /* The general path takes the end of the array and whatever the fast path leaves. */
+        if (!json_reader_take_int64(r, &x)) {
+            if (json_reader_next(r, &t) < 0)
+                return malformed(r, err, errlen);
+            if (t.type == JSON_END_ARRAY)
+                return 0;
+            if (t.type != JSON_NUMBER) {
+                text_quote(q, sizeof(q), t.text, t.type == JSON_STRING ? t.len : 1);
+                snprintf(err, errlen, "invalid element %s in \"numbers\": expected an integer", q);
+                return -EINVAL;
+            }
+            k = t.is_integer ? number_parse_json(t.text, t.len, &x) : -EINVAL;
+            if (k < 0) {
+                text_quote(q, sizeof(q), t.text, t.len);
+                snprintf(err, errlen, "invalid number %s in \"numbers\": %s", q,
+                         k == -ERANGE ? "outside the signed 64-bit range" : "expected an integer");
+                return k;
+            }
         }
         k = numlist_push(out, x);
         if (k == -E2BIG)

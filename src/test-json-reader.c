@@ -19,6 +19,28 @@ static int scan(const char *s) {
     }
 }
 
+/* Reads the whole text taking integers with json_reader_take_int64() where it can; 0 if valid. */
+static int scan_taking(const char *s, int64_t *taken, size_t max, size_t *n_taken) {
+    JsonReader r;
+    JsonToken t;
+    int64_t x;
+
+    *n_taken = 0;
+    json_reader_init(&r, s, strlen(s));
+    for (;;) {
+        if (json_reader_take_int64(&r, &x)) {
+            if (*n_taken < max)
+                taken[*n_taken] = x;
+            ++*n_taken;
+            continue;
+        }
+        if (json_reader_next(&r, &t) < 0)
+            return -EINVAL;
+        if (t.type == JSON_END)
+            return 0;
+    }
+}
+
 int main(void) {
     const char *valid[] = {
         "{}", "[]", "0", "-0", "1.5", "-1.5e+10", "1E-2", "\"\"", "true", "false", "null",
@@ -96,6 +118,24 @@ int main(void) {
         check(json_reader_next(&r, &t) == 0 && t.type == JSON_END_OBJECT);
         check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
         check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
+    }
+    {
+        /* The integer fast path takes array elements of at most 19 digits within int64, and leaves the rest. */
+        int64_t v[8];
+        size_t n;
+        check(scan_taking(" [ 1 ,-0, 9223372036854775807,-9223372036854775808 ,42]", v, 8, &n) == 0 && n == 5);
+        check(v[0] == 1 && v[1] == 0 && v[2] == INT64_MAX && v[3] == INT64_MIN && v[4] == 42);
+        check(scan_taking("[9223372036854775808, 12345678901234567890, 1.5, 1e3, \"7\", 3]", v, 8, &n) == 0 && n == 1);
+        check(v[0] == 3);
+        check(scan_taking("{\"a\":1,\"b\":[2,[3]]}", v, 8, &n) == 0 && n == 2 && v[0] == 2 && v[1] == 3);
+        check(scan_taking("[01]", v, 8, &n) == -EINVAL && n == 0);
+        check(scan_taking("[1,02]", v, 8, &n) == -EINVAL && n == 1);
+        check(scan_taking("[1 2]", v, 8, &n) == -EINVAL && n == 1);
+        check(scan_taking("[1,]", v, 8, &n) == -EINVAL && n == 1);
+        check(scan_taking("[-]", v, 8, &n) == -EINVAL && n == 0);
+        check(scan_taking("[1x]", v, 8, &n) == -EINVAL && n == 0);
+        check(scan_taking("[1", v, 8, &n) == -EINVAL && n == 1);
+        check(scan_taking("5", v, 8, &n) == 0 && n == 0); /* not an array element */
     }
     {
         JsonToken t = { .type = JSON_STRING, .text = "\\u00e9", .len = 6, .escaped = true };

@@ -178,12 +178,15 @@ static int read_job_members(JsonReader *r, uint64_t max_numbers, uint64_t *ret_i
             for (;;) {
                 int64_t x;
 
-                if (json_reader_next(r, &t) < 0)
-                    return malformed(r, err, errlen);
-                if (t.type == JSON_END_ARRAY)
-                    break;
-                if (token_int64(&t, &x) < 0)
-                    return bad(err, errlen, "\"numbers\" must hold integers within the signed 64-bit range");
+                /* The general path takes the end of the array and whatever the fast path leaves. */
+                if (!json_reader_take_int64(r, &x)) {
+                    if (json_reader_next(r, &t) < 0)
+                        return malformed(r, err, errlen);
+                    if (t.type == JSON_END_ARRAY)
+                        break;
+                    if (token_int64(&t, &x) < 0)
+                        return bad(err, errlen, "\"numbers\" must hold integers within the signed 64-bit range");
+                }
                 if (acc.count >= max_numbers) {
                     snprintf(err, errlen, "too many numbers: the limit is %" PRIu64, max_numbers);
                     return -E2BIG;
