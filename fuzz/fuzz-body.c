@@ -40,6 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     fuzz_poison_error(err, sizeof(err));
     r = request_parse_body(body, size, &l, err, sizeof(err));
+    {
+        SqAcc acc = SQACC_INIT;
+        NumList summed = NUMLIST_INIT_SUMMING(MAX_NUMBERS, &acc);
+        char err2[REQUEST_ERROR_MAX];
+
+        fuzz_check_summing(r, &l, request_parse_body(body, size, &summed, err2, sizeof(err2)), &summed, &acc);
+    }
     if (r == 0) {
         fuzz_assert(valid);
         fuzz_assert(l.n > 0 && l.n <= l.max);

@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "numlist.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,4 +108,18 @@ static inline struct json_object *fuzz_jsonc_parse(const char *text, size_t len,
     fuzz_assert(o);
     json_tokener_free(tok);
     return o;
+}
+
+/* A summing list given the same input as kept (verdict: what that parse returned) must agree. */
+static inline void fuzz_check_summing(int verdict, const NumList *kept, int summed_verdict, const NumList *summed,
+                                      const SqAcc *acc) {
+    SqAcc want = SQACC_INIT;
+
+    fuzz_assert(summed_verdict == verdict && summed->v == NULL);
+    if (verdict < 0)
+        return;
+    for (size_t i = 0; i < kept->n; i++)
+        sqacc_add(&want, kept->v[i]);
+    fuzz_assert(summed->n == kept->n && acc->count == want.count && acc->sum == want.sum);
+    fuzz_assert(acc->sumsq_lo == want.sumsq_lo && acc->sumsq_hi == want.sumsq_hi);
 }

@@ -208,6 +208,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_poison_error(err, sizeof(err));
     r = request_parse_query(q, size, &l, err, sizeof(err));
     fuzz_assert(r == rr);
+    {
+        char *q2 = fuzz_dup(data, size, false), err2[REQUEST_ERROR_MAX]; /* decoded in place: a fresh copy */
+        SqAcc acc = SQACC_INIT;
+        NumList summed = NUMLIST_INIT_SUMMING(MAX_NUMBERS, &acc);
+
+        fuzz_check_summing(r, &l, request_parse_query(q2, size, &summed, err2, sizeof(err2)), &summed, &acc);
+        free(q2);
+    }
     if (r == 0) {
         fuzz_assert(l.n == n_want && l.n <= l.max && l.n <= l.cap);
         fuzz_assert(memcmp(l.v, want, n_want * sizeof(int64_t)) == 0);

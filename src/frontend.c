@@ -82,14 +82,11 @@ static void send_error(Frontend *f, h2o_req_t *req, int status, const char *mess
     log_request(f, 0, status, 0);
 }
 
-static void answer_local(Frontend *f, h2o_req_t *req, const NumList *l) {
+static void answer_local(Frontend *f, h2o_req_t *req, const SqAcc *a) {
     char body[SQMATH_ANSWER_MAX];
-    SqAcc a = SQACC_INIT;
     int len;
 
-    for (size_t i = 0; i < l->n; i++)
-        sqacc_add(&a, l->v[i]);
-    len = sqmath_answer_acc(&a, body);
+    len = sqmath_answer_acc(a, body);
     if (len < 0) {
         send_error(f, req, 500, "internal error computing the result");
         return;
@@ -148,7 +145,11 @@ static void on_request(h2o_req_t *req, void *userdata) {
     Frontend *f = userdata;
     char err[REQUEST_ERROR_MAX];
     NumList l = NUMLIST_INIT(f->config->max_numbers);
+    SqAcc acc = SQACC_INIT;
     int k;
+
+    if (!f->fanout)
+        l.acc = &acc; /* local mode needs the sums only */
 
     if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
         send_error(f, req, 404, "not found: the only resource is /");
@@ -180,7 +181,7 @@ static void on_request(h2o_req_t *req, void *userdata) {
     if (f->fanout)
         fan_out(f, req, &l);
     else
-        answer_local(f, req, &l);
+        answer_local(f, req, &acc);
     numlist_done(&l);
 }
 

@@ -85,5 +85,20 @@ int main(void) {
     check(body("", &l) == -EINVAL);
     check(body("{\"numbers\":[1,2,3,4,5,6]}", &l) == -E2BIG);
     numlist_done(&l);
+
+    /* A summing list keeps nothing, adds up what it is given, and has the same cap. */
+    {
+        SqAcc acc = SQACC_INIT, want = SQACC_INIT;
+        NumList s = NUMLIST_INIT_SUMMING(5, &acc);
+        int64_t v[] = { 3, -4, INT64_MAX, INT64_MIN, 0 };
+
+        check(body("{\"numbers\":[3, -4, 9223372036854775807, -9223372036854775808, 0]}", &s) == 0);
+        for (size_t i = 0; i < 5; i++)
+            sqacc_add(&want, v[i]);
+        check(s.n == 5 && s.cap == 0 && s.v == NULL);
+        check(acc.count == 5 && acc.sum == want.sum && acc.sumsq_lo == want.sumsq_lo && acc.sumsq_hi == want.sumsq_hi);
+        check(query("n=1", &s) == -E2BIG);
+        numlist_done(&s);
+    }
     return 0;
 }
