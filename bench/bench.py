@@ -130,6 +130,8 @@ def measure(name, server, conns, args, expected):
     rec["cpu_s"] = common.cpu_seconds_between(before, after)
     rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
     rec["rss_kib"] = common.status_kib(list(after), "VmRSS")
+    if name != "nginx":  # the front end is the first process started
+        rec["frontend_rss_kib"] = common.status_kib([server.procs[0].pid], "VmRSS")
     rec["processes"] = len(after)
     rec["wrk_output"] = out
     server.verify(PATH, expected)
@@ -161,6 +163,7 @@ def summarize(runs, servers, connections):
             rs = [r for r in runs if r["server"] == name and r["conns"] == conns]
             s = {m: stats(r[m] for r in rs) for m in METRICS}
             s["vs_nginx"] = {m: stats(r["vs_nginx"][m] for r in rs) for m in METRICS}
+            s["frontend_rss_kib"] = stats(r.get("frontend_rss_kib") for r in rs)
             s["requests"] = sum(r["requests"] for r in rs)
             s["non2xx"] = sum(r["non2xx"] for r in rs)
             s["socket_errors"] = sum(sum(r["socket_errors"].values()) for r in rs)
@@ -210,9 +213,42 @@ def markdown(meta, summary, args):
                 f"| {'—' if cpu is None else f'{cpu:.1f} µs'} | {fmt_ratio(med(v, 'cpu_us_per_req'))} "
                 f"| {'—' if rss is None else f'{rss / 1024:.1f} MiB'} | {fmt_ratio(med(v, 'rss_kib'))} "
                 f"| {s['non2xx']} | {s['socket_errors']} |")
+    lines += targets(summary)
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
     return "\n".join(lines) + "\n"
+
+
+# The speed sqdiff is held to (issue 5): (server, connections, metric, bound, description).
+TARGETS = (
+    ("local", 50, "rps", (">=", 0.95), "local mode: requests/s at 50 connections ≥ 0.95× nginx"),
+    ("local", 50, "cpu_us_per_req", ("<=", 1.1), "local mode: CPU per request ≤ 1.1× nginx"),
+    ("local", 1, "p99_us", ("<=", 1.2), "local mode: p99 at 1 connection ≤ 1.2× nginx"),
+    ("workers", 50, "rps", (">=", 0.6), "workers mode: requests/s at 50 connections ≥ 0.6× nginx"),
+    ("workers", 50, "cpu_us_per_req", ("<=", 2.0),
+     "workers mode: CPU per request (front end + workers) ≤ 2× nginx"),
+)
+FRONTEND_RSS_MAX_KIB = 20 * 1024
+
+
+def targets(summary):
+    """The targets this run measured, each with the median ratio and whether it is met."""
+    rows = []
+    for server, conns, metric, (op, bound), text in TARGETS:
+        s = summary.get(server, {}).get(str(conns))
+        ratio = med(s["vs_nginx"], metric) if s else None
+        if ratio is not None:
+            met = ratio >= bound if op == ">=" else ratio <= bound
+            rows.append(f"| {text} | {fmt_ratio(ratio)} | {'met' if met else 'NOT met'} |")
+    for server in ("local", "workers"):
+        s = summary.get(server, {}).get("50")
+        rss = med(s, "frontend_rss_kib") if s else None
+        if rss is not None:
+            rows.append(f"| {server} mode: front end RSS under 50-connection load ≤ 20 MiB "
+                        f"| {rss / 1024:.1f} MiB | {'met' if rss <= FRONTEND_RSS_MAX_KIB else 'NOT met'} |")
+    if not rows:
+        return []
+    return ["", "## Targets", "", "| target | measured (median) | |", "|---|--:|---|"] + rows
 
 
 # ---------------------------------------------------------------- main
