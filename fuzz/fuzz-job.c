@@ -4,7 +4,8 @@
  * behind it (src/sqmath.c). For an accepted message (one job or a batch): the
  * text is valid JSON to the reference validator; json-c, parsing it
  * independently, finds the same jobs in the same order, each with the same id
- * and the same numbers, whose SqAcc equals the decoded one; the decimal results
+ * and the same numbers, whose SqAcc equals the decoded one (and the canonical
+ * scanner agrees with the general reader, job by job, on every input); the decimal results
  * and the answer (sqmath_answer_acc) equal GMP's computed from the numbers; the job re-encoded with
  * wire_encode_job() fits wire_job_size_max() and decodes to the same id and
  * SqAcc, and one number fewer allowed makes it -E2BIG. A refused job has a
@@ -144,13 +145,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static SqAcc accs[WIRE_BATCH_MAX];
     char *msg = fuzz_dup(data, size, false), err[WIRE_ERROR_MAX];
     bool valid = json_ref_valid(msg, size);
-    WireReader w;
+    WireReader w, g;
     size_t n = 0;
     int r;
 
     fuzz_poison_error(err, sizeof(err));
     wire_reader_init(&w, msg, size);
-    while ((r = wire_read_job(&w, MAX_NUMBERS, &ids[n], &accs[n], err, sizeof(err))) > 0) {
+    wire_reader_init_general(&g, msg, size);
+    for (;;) {
+        char err2[WIRE_ERROR_MAX];
+        uint64_t id2 = 0;
+        SqAcc acc2 = SQACC_INIT;
+
+        /* the canonical scanner and the general reader, step by step: the same jobs, the same verdict */
+        r = wire_read_job(&w, MAX_NUMBERS, &ids[n], &accs[n], err, sizeof(err));
+        fuzz_assert(wire_read_job(&g, MAX_NUMBERS, &id2, &acc2, err2, sizeof(err2)) == r);
+        if (r < 0)
+            fuzz_assert(strcmp(err, err2) == 0);
+        if (r <= 0)
+            break;
+        fuzz_assert(id2 == ids[n] && acc_equal(&acc2, &accs[n]));
         fuzz_assert(n < WIRE_BATCH_MAX);
         n++;
     }

@@ -3,7 +3,8 @@
  * Fuzzes the reply reader of the front end (src/wire.c) and the answer it
  * feeds (sqmath_answer in src/sqmath.c). For an accepted message (one reply
  * or a batch): valid JSON to the reference validator and to json-c, which
- * finds the same replies in the same order; for each reply, the same id and a
+ * finds the same replies in the same order (and the canonical scanner agrees
+ * with the general reader, reply by reply, on every input); for each reply, the same id and a
  * member of the decoded kind; the value lies inside the message and is a canonical
  * non-negative integer of at most SQMATH_DECIMAL_MAX-2 digits; re-encoding
  * with wire_encode_reply() fits WIRE_REPLY_MAX and decodes to the same reply;
@@ -99,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static WireReply replies[WIRE_BATCH_MAX];
     char *msg = fuzz_dup(data, size, false), err[WIRE_ERROR_MAX];
     const char *comma = memchr(msg, ',', size);
-    WireReader w;
+    WireReader w, g;
     size_t n = 0;
     int r;
 
@@ -108,7 +109,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     fuzz_poison_error(err, sizeof(err));
     wire_reader_init(&w, msg, size);
-    while ((r = wire_read_reply(&w, &replies[n], err, sizeof(err))) > 0) {
+    wire_reader_init_general(&g, msg, size);
+    for (;;) {
+        char err2[WIRE_ERROR_MAX];
+        WireReply again = { 0 };
+
+        /* the canonical scanner and the general reader, step by step: the same replies, the same verdict */
+        r = wire_read_reply(&w, &replies[n], err, sizeof(err));
+        fuzz_assert(wire_read_reply(&g, &again, err2, sizeof(err2)) == r);
+        if (r < 0)
+            fuzz_assert(strcmp(err, err2) == 0);
+        if (r <= 0)
+            break;
+        fuzz_assert(again.id == replies[n].id && again.kind == replies[n].kind);
+        fuzz_assert(again.value == replies[n].value && again.value_len == replies[n].value_len);
         fuzz_assert(n < WIRE_BATCH_MAX);
         n++;
     }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "number.h"
 #include "text.h"
 
 enum {
@@ -311,57 +312,8 @@ int json_reader_next(JsonReader *r, JsonToken *ret) {
     return 0;
 }
 
-/* Whether all 8 bytes of x are ASCII digits: high nibbles 3, and none past '9' (+6 would carry). */
-static inline bool all_digits8(uint64_t x) {
-    return (x & UINT64_C(0xF0F0F0F0F0F0F0F0)) == UINT64_C(0x3030303030303030) &&
-           ((x + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) == UINT64_C(0x3030303030303030);
-}
-
-/* The value of 8 ASCII digits loaded little-endian (the first digit in the lowest byte). */
-static inline uint64_t digits8_value(uint64_t x) {
-    x -= UINT64_C(0x3030303030303030);
-    x = (x * 10 + (x >> 8)) & UINT64_C(0x00FF00FF00FF00FF);     /* pairs: 10 * d0 + d1, ... */
-    x = (x * 100 + (x >> 16)) & UINT64_C(0x0000FFFF0000FFFF);   /* fours */
-    return (x * 10000 + (x >> 32)) & UINT64_C(0xFFFFFFFF);      /* eight */
-}
-
-/*
- * The digits at *pp (up to e): when there are 1 to 19, advances *pp past them, stores their
- * value and returns true. Eight at a time where the text allows it.
- */
-static inline bool scan_digits19(const char **pp, const char *e, uint64_t *ret) {
-    const char *p = *pp;
-    unsigned n = 0;
-    uint64_t m = 0;
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (n + 8 <= 19 && e - p >= 8) {
-        uint64_t x;
-
-        memcpy(&x, p, 8);
-        if (!all_digits8(x))
-            break;
-        m = m * 100000000 + digits8_value(x);
-        p += 8;
-        n += 8;
-    }
-#endif
-    for (unsigned d; p < e && (d = (unsigned)(unsigned char)*p - '0') <= 9; p++) {
-        if (++n > 19)
-            return false;
-        m = m * 10 + d;
-    }
-    if (n == 0)
-        return false;
-    *pp = p;
-    *ret = m;
-    return true;
-}
-
 bool json_reader_take_int64(JsonReader *r, int64_t *ret) {
     const char *p = r->p, *e = r->end;
-    bool negative = false;
-    uint64_t m = 0;
 
     if (r->failed || (r->state != S_ARRAY_FIRST && r->state != S_ARRAY_NEXT))
         return false;
@@ -374,17 +326,8 @@ bool json_reader_take_int64(JsonReader *r, int64_t *ret) {
         while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
             p++;
     }
-    if (p < e && *p == '-') {
-        negative = true;
-        p++;
-    }
-    if (p < e && *p == '0')
-        p++; /* a lone zero: a digit after it is for the general path to refuse */
-    else if (!scan_digits19(&p, e, &m))
+    if (!number_take_json_short(&p, e, ret) || (p < e && !is_delimiter(*p)))
         return false;
-    if ((p < e && !is_delimiter(*p)) || m > (uint64_t)INT64_MAX + negative)
-        return false;
-    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
     r->p = p;
     r->state = S_ARRAY_NEXT;
     return true;

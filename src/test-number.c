@@ -75,6 +75,40 @@ int main(void) {
         snprintf(ref, sizeof(ref), "%" PRId64, x);
         check(n == strlen(ref) && memcmp(buf, ref, n) == 0);
         check(number_parse_query(buf, n, &v) == 0 && v == x);
+
+        /* the hot path takes the same number, digits eight at a time, and stops at what follows */
+        const char *p = buf;
+        buf[n] = ',';
+        check(number_take_json_short(&p, buf + n + 1, &v) && v == x && p == buf + n);
+        p = buf;
+        check(number_take_json_short(&p, buf + n, &v) && v == x && p == buf + n); /* at the end of the text */
+        x >>= test_rand(&seed) % 64; /* shorter numbers too */
+        n = number_format_int64(x, buf);
+        p = buf;
+        check(number_take_json_short(&p, buf + n, &v) && v == x && p == buf + n);
+    }
+    {
+        /* What it leaves to the full parsers, and where it stops. */
+        const char *cases[] = { "", "-", "x", "-x", "12345678901234567890", "9223372036854775808",
+                                "-9223372036854775809", "99999999999999999999" };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            const char *p = cases[i];
+            check(!number_take_json_short(&p, cases[i] + strlen(cases[i]), &v) && p == cases[i]);
+        }
+        const char *z = "0123", *p = z;
+        check(number_take_json_short(&p, z + 4, &v) && v == 0 && p == z + 1);
+        z = "-0,";
+        p = z;
+        check(number_take_json_short(&p, z + 3, &v) && v == 0 && p == z + 2);
+        z = "9223372036854775807x";
+        p = z;
+        check(number_take_json_short(&p, z + 20, &v) && v == INT64_MAX && p == z + 19);
+        z = "-9223372036854775808";
+        p = z;
+        check(number_take_json_short(&p, z + 20, &v) && v == INT64_MIN && p == z + 20);
+        z = "12345678a";
+        p = z;
+        check(number_take_json_short(&p, z + 9, &v) && v == 12345678 && p == z + 8);
     }
     return 0;
 }

@@ -61,6 +61,50 @@ static int jobs(const char *s, int64_t *sums, size_t max) {
     return r < 0 ? r : n;
 }
 
+/* Reads msg to the end with both paths; they must agree on every job and on the verdict. */
+static int jobs_both(const char *msg, uint64_t max_numbers) {
+    WireReader fast, general;
+    char err2[WIRE_ERROR_MAX];
+    int r, r2;
+
+    wire_reader_init(&fast, msg, strlen(msg));
+    wire_reader_init_general(&general, msg, strlen(msg));
+    do {
+        uint64_t id = 0, id2 = 0;
+        SqAcc a = SQACC_INIT, b = SQACC_INIT;
+
+        r = wire_read_job(&fast, max_numbers, &id, &a, err, sizeof(err));
+        r2 = wire_read_job(&general, max_numbers, &id2, &b, err2, sizeof(err2));
+        check(r == r2);
+        if (r > 0)
+            check(id == id2 && a.count == b.count && a.sum == b.sum && a.sumsq_lo == b.sumsq_lo);
+        if (r < 0)
+            check_streq(err, err2);
+    } while (r > 0);
+    return r;
+}
+
+static int replies_both(const char *msg) {
+    WireReader fast, general;
+    char err2[WIRE_ERROR_MAX];
+    int r, r2;
+
+    wire_reader_init(&fast, msg, strlen(msg));
+    wire_reader_init_general(&general, msg, strlen(msg));
+    do {
+        WireReply a = { 0 }, b = { 0 };
+
+        r = wire_read_reply(&fast, &a, err, sizeof(err));
+        r2 = wire_read_reply(&general, &b, err2, sizeof(err2));
+        check(r == r2);
+        if (r > 0)
+            check(a.id == b.id && a.kind == b.kind && a.value == b.value && a.value_len == b.value_len);
+        if (r < 0)
+            check_streq(err, err2);
+    } while (r > 0);
+    return r;
+}
+
 int main(void) {
     int64_t v[] = { 1, -2, INT64_MAX, INT64_MIN, 0 };
     char buf[512], dec[SQMATH_DECIMAL_MAX];
@@ -145,6 +189,47 @@ int main(void) {
         check(replies(big, ids, 1) == -EINVAL);
         check(strstr(err, "more than 256") != NULL);
         free(big);
+    }
+    /* The canonical scanner and the general reader agree, also where the scanner gives up midway. */
+    check(jobs_both("[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]", 100) == 0);
+    check(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100) == 0);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[ 2]},{\"id\":3,\"numbers\":[3]}]", 100) == 0);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[2,3]}]", 1) == -E2BIG);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[01]}]", 100) == -EINVAL);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":0,\"numbers\":[1]}]", 100) == -EINVAL);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]}] ", 100) == 0);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]}]x", 100) == -EINVAL);
+    check(jobs_both("{\"id\":1,\"numbers\":[1]}{", 100) == -EINVAL);
+    check(jobs_both("[{\"id\":1,\"numbers\":[92233720368547758070]}]", 100) == -EINVAL);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1],\"x\":1}]", 100) == 0);
+    check(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":0},{\"id\":5,\"sum\":00}]") == -EINVAL);
+    check(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]") == 0);
+    {
+        /* What our encoders write stays with the scanner; a space sends the reader to the general path. */
+        const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]", *spaced = "[{\"id\":3, \"sum\":14}]";
+        WireReader w;
+        WireReply rep;
+        wire_reader_init(&w, canonical, strlen(canonical));
+        while (wire_read_reply(&w, &rep, err, sizeof(err)) > 0)
+            ;
+        check(w.fast != NULL && w.returned == 2);
+        wire_reader_init(&w, spaced, strlen(spaced));
+        while (wire_read_reply(&w, &rep, err, sizeof(err)) > 0)
+            ;
+        check(w.fast == NULL && w.returned == 1);
+    }
+    check(replies_both("{\"id\":3,\"square\":123456789012345678901234567890}") == 0);
+    check(replies_both("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4},{\"id\":5,\"sum\":1}]") == 0);
+    check(replies_both("[{\"id\":3,\"sum\":-14}]") == -EINVAL);
+    check(replies_both("[{\"id\":3,\"sum\":14,\"square\":1}]") == -EINVAL);
+    {
+        char big[300];
+        sprintf(big, "{\"id\":3,\"sum\":%0*d}", SQMATH_DECIMAL_MAX - 1, 1);
+        big[14] = '1'; /* no leading zero: SQMATH_DECIMAL_MAX - 1 digits, one too many */
+        check(replies_both(big) == -EINVAL && strstr(err, "non-negative integer"));
+        sprintf(big, "{\"id\":3,\"sum\":%0*d}", SQMATH_DECIMAL_MAX - 2, 1);
+        big[14] = '1'; /* the longest allowed */
+        check(replies_both(big) == 0);
     }
     check(wire_job_message_max(1) >= WIRE_BATCH_BYTES && wire_job_message_max(1000000) >= wire_job_size_max(1000000));
 

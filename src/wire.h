@@ -64,14 +64,25 @@ typedef struct WireReply {
     size_t value_len;
 } WireReply;
 
-/* Reads the jobs or the replies of one message, one at a time. */
+/*
+ * Reads the jobs or the replies of one message, one at a time. Messages in the
+ * exact form wire_encode_*() write (no spaces, members in our order) are read by
+ * a scanner of that form alone; at the first byte that departs from it the
+ * reader starts over with the general JSON reader, which then judges the whole
+ * message, so the verdict never depends on which path read it.
+ */
 typedef struct WireReader {
     JsonReader json;
+    const char *msg, *end;
+    const char *fast; /* where the canonical scanner is; NULL once the general reader took over */
     bool started, batch, done;
-    size_t count;
+    size_t count;    /* objects begun */
+    size_t returned; /* objects handed out */
 } WireReader;
 
 void wire_reader_init(WireReader *w, const char *msg, size_t len);
+/* The same, general reader only: for tests that compare both paths. */
+void wire_reader_init_general(WireReader *w, const char *msg, size_t len);
 
 /*
  * The next job: 1 with *ret_id and *ret_acc (its numbers accumulated, at most
