@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r == 0) {
         fuzz_assert(valid);
         fuzz_assert(l.n > 0 && l.n <= l.max);
-        check_with_jsonc(body, size, &l);
+        if (fuzz_jsonc_comparable(body, size))
+            check_with_jsonc(body, size, &l);
     } else {
         fuzz_assert(r == -EINVAL || r == -ERANGE || r == -ENOENT || r == -E2BIG);
         fuzz_check_error(err, sizeof(err));

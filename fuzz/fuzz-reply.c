@@ -63,6 +63,8 @@ static void check_answer(const char *s, size_t slen, const char *q, size_t qlen)
 static void check_with_jsonc(struct json_object *o, const WireReply *reply) {
     struct json_object *id, *value;
 
+    if (!o)
+        return; /* json-c cannot judge this message (see fuzz_jsonc_comparable) */
     fuzz_assert(o && json_object_is_type(o, json_type_object));
     fuzz_assert(json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int));
     fuzz_assert((uint64_t)json_object_get_int64(id) == reply->id);
@@ -130,8 +132,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct json_object *o;
 
         fuzz_assert(n >= 1 && json_ref_valid(msg, size));
-        o = fuzz_jsonc_parse(msg, size, JSON_MAX_DEPTH + 2);
-        if (json_object_is_type(o, json_type_array)) {
+        o = fuzz_jsonc_comparable(msg, size) ? fuzz_jsonc_parse(msg, size, JSON_MAX_DEPTH + 2) : NULL;
+        if (!o) {
+            for (size_t i = 0; i < n; i++)
+                check_reply(msg, size, NULL, &replies[i]);
+        } else if (json_object_is_type(o, json_type_array)) {
             fuzz_assert(json_object_array_length(o) == n);
             for (size_t i = 0; i < n; i++)
                 check_reply(msg, size, json_object_array_get_idx(o, i), &replies[i]);
