@@ -3,13 +3,14 @@
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_CLANG ?= build-clang
 PYTHON     := /usr/bin/python3
 PYTEST     := $(PYTHON) -m pytest
 PORT       ?= 8080
 PACKAGES   ?= build-packages
 
 # Debian packages needed to build, test and run.
-DEPS := build-essential pkg-config meson ninja-build \
+DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux scdoc \
 	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint
@@ -19,7 +20,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan test packages run stop bench clean
+.PHONY: all deps build build-asan build-clang test packages run stop bench clean
 
 all: build
 
@@ -30,8 +31,9 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# Warnings are errors in the builds `make test` makes: gcc here, clang below.
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --prefix=/usr
+	meson setup $(BUILD) --prefix=/usr -Dwerror=true
 
 $(BUILD_ASAN)/build.ninja:
 	meson setup $(BUILD_ASAN) --prefix=/usr -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
@@ -42,13 +44,20 @@ build: deps $(BUILD)/build.ninja
 build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
-# Every test: the unit tests (with the fuzz corpora replayed) of a plain and a sanitized
-# build; the black-box suite against the sanitized build as plain processes; then the .deb
-# is built and the black-box suite, the systemd-only checks, the harness's own tests and
-# the package life cycle run against it, installed with apt in a real systemd booted in a
-# throwaway container.
-test: build build-asan
+$(BUILD_CLANG)/build.ninja:
+	CC=clang meson setup $(BUILD_CLANG) --prefix=/usr -Dwerror=true
+
+build-clang: deps $(BUILD_CLANG)/build.ninja
+	ninja -C $(BUILD_CLANG)
+
+# Every test: the unit tests (with the fuzz corpora replayed) of a gcc and a clang build,
+# both warning-free (-Wall -Wextra as errors), and of a sanitized one; the black-box suite
+# against the sanitized build as plain processes; then the .deb is built and the black-box
+# suite, the systemd-only checks, the harness's own tests and the package life cycle run
+# against it, installed with apt in a real systemd booted in a throwaway container.
+test: build build-asan build-clang
 	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD_CLANG) --print-errorlogs
 	meson test -C $(BUILD_ASAN) --print-errorlogs
 	$(SAN_ENV) SQDIFF_BUILDDIR=$(BUILD_ASAN) SQDIFF_TARGET=process $(PYTEST) -q tests/ \
 		--ignore=tests/test_sdbox.py --ignore=tests/test_packaging.py
@@ -88,4 +97,4 @@ bench: deps
 	$(PYTHON) bench/size.py
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(PACKAGES)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES)

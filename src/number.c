@@ -39,7 +39,7 @@ int number_parse_query(const char *s, size_t len, int64_t *ret) {
     if (i < len && (s[i] == '+' || s[i] == '-'))
         negative = s[i++] == '-';
     for (; i < len && is_digit(s[i]); i++, digits++)
-        overflow |= __builtin_mul_overflow(m, 10, &m) | __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m);
+        overflow |= (int)__builtin_mul_overflow(m, 10, &m) | (int)__builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m);
     while (i < len && (s[i] == ' ' || s[i] == '\t'))
         i++;
     if (i != len || digits == 0)

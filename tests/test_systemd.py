@@ -119,6 +119,24 @@ def test_hung_worker_is_killed_by_the_watchdog_and_restarted(sd):
 
 def test_journal_has_structured_entries_from_all_three_units(sd):
     sd.get("/?n=1")
+    # The workers' start entries carry SQDIFF_KIND; the front end's own fields come with events:
+    # a junk reply makes it log a dropped reply with SQDIFF_REASON, whatever ran before (sent
+    # again each second, in case earlier tests used up the rate limit's window).
+    junk = r"""
+import os, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+s.send(b"not a reply"); s.close(linger=3000); ctx.term()
+"""
+
+    def logged():
+        return any(e.get("_SYSTEMD_UNIT") == "sqdiff-httpd.service" and "SQDIFF_REASON" in e for e in entries(sd))
+
+    for _ in range(15):
+        sd.run_python(junk)
+        if logged():
+            break
+        time.sleep(1)
     log = entries(sd)
     for unit in ("sqdiff-httpd.service", "sqdiff-worker@sum.service", "sqdiff-worker@square.service"):
         mine = [e for e in log if e.get("_SYSTEMD_UNIT") == unit]
