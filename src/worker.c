@@ -74,6 +74,27 @@ static void send_replies(Worker *w) {
     w->out_len = w->out_count = 0;
 }
 
+/*
+ * A batch holds at most WIRE_BATCH_MAX replies, and one job message brings at most as many
+ * jobs, but the replies to several messages share a batch. When it fills in the middle of a
+ * message (which began at *mark), the replies to the earlier messages go now, and those to
+ * this one move to the front of a new batch, where they can still be taken back.
+ */
+static void send_earlier_replies(Worker *w, size_t *mark_len, size_t *mark_count) {
+    size_t tail_len = w->out_len - *mark_len, tail_count = w->out_count - *mark_count;
+
+    w->out_len = *mark_len;
+    w->out_count = *mark_count;
+    send_replies(w); /* its ']' overwrites the ',' before this message's first reply */
+    if (tail_count > 0) {
+        w->out[0] = '[';
+        memmove(w->out + 1, w->out + *mark_len + 1, tail_len - 1);
+        w->out_len = tail_len;
+        w->out_count = tail_count;
+    }
+    *mark_len = *mark_count = 0;
+}
+
 static void handle_message(Worker *w, const char *msg, size_t len) {
     char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX];
     size_t mark_len, mark_count, n;
@@ -89,6 +110,9 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
 
     wire_reader_init(&reader, msg, len);
     while ((r = wire_read_job(&reader, w->config->max_numbers, &id, &acc, err, sizeof(err))) > 0) {
+        /* mark_count is not 0 then: the reader refuses a message's job past WIRE_BATCH_MAX */
+        if (w->out_count == WIRE_BATCH_MAX && mark_count > 0)
+            send_earlier_replies(w, &mark_len, &mark_count);
         n = w->kind == WIRE_SUM ? sqmath_sumsq_decimal(&acc, value) : sqmath_square_decimal(&acc, value);
         w->out[w->out_len++] = w->out_count++ ? ',' : '[';
         w->out_len += wire_encode_reply(id, w->kind, value, n, w->out + w->out_len);

@@ -14,7 +14,8 @@ from suite import open_requests, read_responses
 
 # Runs where the suite runs: binds the sockets as the front end would, starts a worker of
 # KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@BIG:N" for one
-# of N 19-digit numbers, "@SLEEP:S" for a pause) and prints the reply messages: all that arrive until EXPECT replies have come, plus any
+# of N 19-digit numbers, "@SLEEP:S" for a pause, "@STOP"/"@CONT" to stop and continue the worker)
+# and prints the reply messages: all that arrive until EXPECT replies have come, plus any
 # within a further 0.3 s.
 DIRECT_WORKER = r"""
 import json, os, subprocess, sys, tempfile, time, zmq
@@ -45,6 +46,9 @@ try:
     for j in jobs:
         if j.startswith("@SLEEP:"):
             time.sleep(float(j[7:]))
+        elif j in ("@STOP", "@CONT"):  # stop the worker while jobs pile up, then let it take them at once
+            os.kill(w.pid, signal.SIGSTOP if j == "@STOP" else signal.SIGCONT)
+            time.sleep(0.2)
         else:
             push.send(j.encode("latin-1"))
     replies, count = [], 0
@@ -107,6 +111,19 @@ def test_worker_answers_a_batch_in_one_message(suite):
     assert alive
     assert replies == [{"id": 10 + i, "sum": sum(n * n for n in numbers)} for i, numbers in enumerate(lists)]
     assert len(run_worker.messages) == 1 and isinstance(run_worker.messages[0], list)
+
+
+def test_worker_reply_batches_stay_within_the_limit(suite):
+    """Five batches of 200 jobs read in one go: the worker answers them in batches of at most
+    256 replies (the protocol's limit; the front end drops a larger one whole)."""
+    batches = [[job(1000 * b + i + 1, [b, i, -7]) for i in range(200)] for b in range(5)]
+    replies, alive = run_worker(suite, "square", ["@STOP"] + [json.dumps(x) for x in batches] + ["@CONT"],
+                                expect=1000)
+    assert alive
+    assert sorted(replies, key=lambda r: r["id"]) == \
+        [{"id": j["id"], "square": sum(j["numbers"]) ** 2} for x in batches for j in x]
+    sizes = [len(m) if isinstance(m, list) else 1 for m in run_worker.messages]
+    assert max(sizes) <= 256, sizes
 
 
 def test_worker_drops_bad_jobs_and_keeps_serving(suite):
