@@ -60,6 +60,11 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     job->prev[k] = job->next[k] = NULL;
     job->unsent &= (uint8_t)~(1u << k);
     f->queued[k]--;
+    if (job->unsent == 0 && job->taken) {
+        free(job->taken);
+        job->taken = NULL;
+        job->data = NULL;
+    }
 }
 
 static void link_job(Fanout *f, FanoutJob *job, int k) {
@@ -255,8 +260,8 @@ Fanout *fanout_free(Fanout *f) {
     return NULL;
 }
 
-void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len) {
-    *job = (FanoutJob){ .data = data, .len = len };
+void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len, bool take) {
+    *job = (FanoutJob){ .data = data, .len = len, .taken = take ? (char *)data : NULL };
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         link_job(f, job, k);
 }

@@ -21,6 +21,7 @@
  * this module, decides when to give up, by cancelling the job.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
@@ -30,8 +31,9 @@
 
 /* One job, embedded in the caller's request state; fanout links it while parts are unsent. */
 typedef struct FanoutJob {
-    const char *data; /* the encoded job object, the caller's */
+    const char *data; /* the encoded job object */
     size_t len;
+    char *taken; /* data, when fanout frees it */
     uint8_t unsent; /* bit (1 << WireKind) */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
 } FanoutJob;
@@ -44,10 +46,13 @@ Fanout *fanout_free(Fanout *f);
 DEFINE_FREEP(Fanout, fanout_free)
 
 /*
- * Queues a job (data: one encoded job object) for one worker of each kind. job and
- * data must stay valid until it is sent or fanout_cancel()ed.
+ * Queues a job (data: one encoded job object) for one worker of each kind. job must stay
+ * valid until it is sent or fanout_cancel()ed, and data too unless take is set: then data
+ * came from malloc() and fanout frees it as soon as every kind has it (or at cancel), so
+ * that a big job does not outlive its sending (h2o keeps a request until the next one on
+ * its connection).
  */
-void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len);
+void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len, bool take);
 
 /* Sends what is queued, in batches, as far as workers can take it now. */
 void fanout_flush(Fanout *f);
