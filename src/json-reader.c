@@ -37,9 +37,15 @@ static int fail(JsonReader *r, const char *at, const char *what) {
     return -EINVAL;
 }
 
+/* Past the whitespace at p (up to e). */
+static const char *after_ws(const char *p, const char *e) {
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
 static void skip_ws(JsonReader *r) {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
-        r->p++;
+    r->p = after_ws(r->p, r->end);
 }
 
 static bool is_digit(char c) {
@@ -317,14 +323,11 @@ bool json_reader_take_int64(JsonReader *r, int64_t *ret) {
 
     if (r->failed || (r->state != S_ARRAY_FIRST && r->state != S_ARRAY_NEXT))
         return false;
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
+    p = after_ws(p, e);
     if (r->state == S_ARRAY_NEXT) {
         if (p >= e || *p != ',')
             return false;
-        p++;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
+        p = after_ws(p + 1, e);
     }
     if (!number_take_json_short(&p, e, ret) || (p < e && !is_delimiter(*p)))
         return false;

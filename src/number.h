@@ -31,31 +31,6 @@ size_t number_format_int64(int64_t v, char *buf);
 /* True when s[0..len) is a canonical JSON integer of any size: -?(0|[1-9][0-9]*). */
 int number_is_json_integer(const char *s, size_t len);
 
-/*
- * The hot path of both grammars, for text already known to be digits with an
- * optional '-': at most 19 digits, which a uint64 holds without overflow, then
- * the int64 range. Returns false, having written nothing, for anything else
- * (longer, or out of range), which the full parsers then judge.
- */
-static inline bool number_parse_short(const char *s, size_t len, int64_t *ret) {
-    size_t i = len > 0 && s[0] == '-';
-    bool negative = i == 1;
-    uint64_t m = 0;
-
-    if (len - i == 0 || len - i > 19)
-        return false;
-    for (; i < len; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9)
-            return false;
-        m = m * 10 + d;
-    }
-    if (m > (uint64_t)INT64_MAX + negative)
-        return false;
-    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
-    return true;
-}
-
 /* Whether all 8 bytes of x are ASCII digits: high nibbles 3, and none past '9' (+6 would carry). */
 static inline bool number_digits8_valid(uint64_t x) {
     return (x & UINT64_C(0xF0F0F0F0F0F0F0F0)) == UINT64_C(0x3030303030303030) &&
@@ -103,6 +78,29 @@ static inline bool number_scan_digits19(const char **pp, const char *e, uint64_t
     return true;
 }
 
+/* The magnitude m with its sign, when that lies within int64. */
+static inline bool number_apply_sign_short(uint64_t m, bool negative, int64_t *ret) {
+    if (m > (uint64_t)INT64_MAX + negative)
+        return false;
+    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
+    return true;
+}
+
+/*
+ * The hot path of both grammars, for text already known to be digits with an
+ * optional '-': at most 19 digits, which a uint64 holds without overflow, then
+ * the int64 range. Returns false, having written nothing, for anything else
+ * (longer, or out of range), which the full parsers then judge.
+ */
+static inline bool number_parse_short(const char *s, size_t len, int64_t *ret) {
+    bool negative = len > 0 && s[0] == '-';
+    const char *p = s + negative, *e = s + len;
+    uint64_t m;
+
+    /* the scan stops at anything but a digit: all of the text must be taken */
+    return number_scan_digits19(&p, e, &m) && p == e && number_apply_sign_short(m, negative, ret);
+}
+
 /*
  * A JSON integer at *pp (up to e) that number_parse_short() would take: an optional
  * '-', then "0" or 1 to 19 digits without a leading zero, within int64. On success
@@ -118,9 +116,8 @@ static inline bool number_take_json_short(const char **pp, const char *e, int64_
         p++; /* a lone zero: a digit after it is the caller's to refuse */
     else if (!number_scan_digits19(&p, e, &m))
         return false;
-    if (m > (uint64_t)INT64_MAX + negative)
+    if (!number_apply_sign_short(m, negative, ret))
         return false;
-    *ret = negative ? (int64_t)(0 - m) : (int64_t)m;
     *pp = p;
     return true;
 }
