@@ -326,44 +326,6 @@ static int read_job_members(JsonReader *r, uint64_t max_numbers, uint64_t *ret_i
     return 0;
 }
 
-static int general_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err,
-                            size_t errlen) {
-    int r = next_object(w, "job", err, errlen);
-
-    if (r <= 0)
-        return r;
-    r = read_job_members(&w->json, max_numbers, ret_id, ret_acc, err, errlen);
-    return r < 0 ? r : 1;
-}
-
-int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err, size_t errlen) {
-    int r;
-
-    if (w->fast) {
-        r = fast_next_object(w);
-        if (r == 0)
-            return 0;
-        if (r > 0 && fast_job(w, max_numbers, ret_id, ret_acc)) {
-            w->returned++;
-            return 1;
-        }
-        start_over(w);
-        /* Read again what was handed out: it is valid, so this only brings the reader to where it was. */
-        for (size_t i = 0; i < w->returned; i++) {
-            uint64_t id;
-            SqAcc acc;
-
-            r = general_read_job(w, max_numbers, &id, &acc, err, errlen);
-            if (r <= 0)
-                return r < 0 ? r : -EINVAL;
-        }
-    }
-    r = general_read_job(w, max_numbers, ret_id, ret_acc, err, errlen);
-    if (r > 0)
-        w->returned++;
-    return r;
-}
-
 /* The members of a reply object, its '{' already read. */
 static int read_reply_members(JsonReader *r, WireReply *ret, char *err, size_t errlen) {
     JsonToken t;
@@ -413,37 +375,63 @@ static int read_reply_members(JsonReader *r, WireReply *ret, char *err, size_t e
     return 0;
 }
 
-static int general_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
-    int r = next_object(w, "reply", err, errlen);
+/* Where one object of a message goes: a job (reply is NULL) or a reply. */
+typedef struct WireTarget {
+    uint64_t max_numbers;
+    uint64_t *id;
+    SqAcc *acc;
+    WireReply *reply;
+} WireTarget;
+
+static int general_read(WireReader *w, const WireTarget *to, char *err, size_t errlen) {
+    int r = next_object(w, to->reply ? "reply" : "job", err, errlen);
 
     if (r <= 0)
         return r;
-    r = read_reply_members(&w->json, ret, err, errlen);
+    r = to->reply ? read_reply_members(&w->json, to->reply, err, errlen)
+                  : read_job_members(&w->json, to->max_numbers, to->id, to->acc, err, errlen);
     return r < 0 ? r : 1;
 }
 
-int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
+/* The next object: by the canonical scanner while it can, else by the general reader. */
+static int read_object(WireReader *w, const WireTarget *to, char *err, size_t errlen) {
     int r;
 
     if (w->fast) {
         r = fast_next_object(w);
         if (r == 0)
             return 0;
-        if (r > 0 && fast_reply(w, ret)) {
+        if (r > 0 && (to->reply ? fast_reply(w, to->reply) : fast_job(w, to->max_numbers, to->id, to->acc))) {
             w->returned++;
             return 1;
         }
         start_over(w);
-        for (size_t i = 0; i < w->returned; i++) {
-            WireReply skipped;
+        /*
+         * Read again what was handed out: it is valid, so this only brings the reader to where
+         * it was. Into scratch space: the caller's is written only for an object returned.
+         */
+        uint64_t id;
+        SqAcc acc;
+        WireReply reply;
+        const WireTarget scratch = { .max_numbers = to->max_numbers, .id = &id, .acc = &acc,
+                                     .reply = to->reply ? &reply : NULL };
 
-            r = general_read_reply(w, &skipped, err, errlen);
+        for (size_t i = 0, n = w->returned; i < n; i++) {
+            r = general_read(w, &scratch, err, errlen);
             if (r <= 0)
                 return r < 0 ? r : -EINVAL;
         }
     }
-    r = general_read_reply(w, ret, err, errlen);
+    r = general_read(w, to, err, errlen);
     if (r > 0)
         w->returned++;
     return r;
+}
+
+int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err, size_t errlen) {
+    return read_object(w, &(WireTarget){ .max_numbers = max_numbers, .id = ret_id, .acc = ret_acc }, err, errlen);
+}
+
+int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
+    return read_object(w, &(WireTarget){ .reply = ret }, err, errlen);
 }

@@ -91,4 +91,5 @@ void wire_reader_init_general(WireReader *w, const char *msg, size_t len);
 int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc, char *err, size_t errlen);
 
 /* The next reply: 1 with *ret set (its value points into the message); 0 at the valid end. */
+/* Both write their outputs only when they return 1. */
 int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen);
