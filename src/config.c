@@ -54,7 +54,18 @@ static const ConfigKey keys[] = {
         "most requests waiting for workers at once; more get 503"),
     KEY("httpd", "max-body-size", T_SIZE, max_body_size, 16, UINT64_C(1) << 31, "64M",
         "largest POST body accepted; larger get 413"),
+    KEY("httpd", "max-connections", T_UINT, max_connections, 0, UINT64_C(10000000), "0",
+        "most client connections at once (0: the descriptor limit less CONFIG_FD_HEADROOM); "
+        "at the cap accepting pauses"),
+    KEY("httpd", "max-queued-bytes", T_SIZE, max_queued_bytes, 65536, UINT64_C(1) << 40, "64M",
+        "most bytes of jobs per kind waiting for a worker; past it requests get 503"),
 };
+
+uint64_t config_max_connections(const Config *c, uint64_t nofile) {
+    if (c->max_connections > 0)
+        return c->max_connections;
+    return nofile > 2 * CONFIG_FD_HEADROOM ? nofile - CONFIG_FD_HEADROOM : nofile > 2 ? nofile / 2 : 1;
+}
 
 static const char *const mode_names[] = {
     [SQ_MODE_WORKERS] = "workers",

@@ -20,6 +20,8 @@
 #define CONFIG_DEFAULT_PATH "/etc/sqdiff/sqdiff.conf"
 #define CONFIG_DEFAULT_RUNTIME_DIR "/run/sqdiff"
 #define CONFIG_ERROR_MAX 512
+/* Descriptors kept back from client connections: listeners, ZeroMQ, epoll, timers, the journal. */
+#define CONFIG_FD_HEADROOM 64
 
 typedef enum SqMode {
     SQ_MODE_WORKERS,
@@ -45,6 +47,8 @@ typedef struct Config {
     uint64_t idle_timeout_usec;
     uint64_t max_pending;
     uint64_t max_body_size;
+    uint64_t max_connections; /* 0: from the descriptor limit, see config_max_connections() */
+    uint64_t max_queued_bytes;
     /* not in the file: --runtime-dir, else $RUNTIME_DIRECTORY, else CONFIG_DEFAULT_RUNTIME_DIR */
     char *runtime_dir;
 } Config;
@@ -60,6 +64,9 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
 
 /* Resolves the runtime directory (env_runtime_dir may be NULL) and the endpoints; checks cross-key rules. */
 int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen);
+
+/* max-connections in effect under a descriptor limit of nofile: the setting, or nofile less the headroom. */
+uint64_t config_max_connections(const Config *c, uint64_t nofile);
 
 /* The settings' names, for the command line. */
 size_t config_n_keys(void);

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -27,9 +28,15 @@ struct Fanout {
     void *ctx;
     void *jobs[_WIRE_KIND_MAX];
     void *results;
-    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX];
+    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX], *monitor_source[_WIRE_KIND_MAX];
+    void *monitor[_WIRE_KIND_MAX]; /* ZMQ_PAIR: disconnect events of jobs[k] */
+    struct {
+        uint64_t id;
+        size_t len;
+    } big[_WIRE_KIND_MAX][FANOUT_BIG_INFLIGHT_MAX]; /* big jobs out, awaiting their replies */
+    size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
-    size_t queued[_WIRE_KIND_MAX];
+    size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
     fanout_reply_fn on_reply;
     void *userdata;
 };
@@ -60,6 +67,7 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     job->prev[k] = job->next[k] = NULL;
     job->unsent &= (uint8_t)~(1u << k);
     f->queued[k]--;
+    f->queued_bytes[k] -= job->len;
     if (job->unsent == 0 && job->taken) {
         free(job->taken);
         job->taken = NULL;
@@ -77,6 +85,7 @@ static void link_job(Fanout *f, FanoutJob *job, int k) {
     f->tail[k] = job;
     job->unsent |= (uint8_t)(1u << k);
     f->queued[k]++;
+    f->queued_bytes[k] += job->len;
 }
 
 /* How many jobs from the head of kind k's queue go into the next message, and its size. */
@@ -109,6 +118,32 @@ static int build_batch(Fanout *f, int k, size_t n, size_t size, zmq_msg_t *ret) 
     return 0;
 }
 
+/* Whether kind k may take its next job now: big ones wait while too many are out. */
+static bool big_allowed(Fanout *f, int k) {
+    const FanoutJob *job = f->head[k];
+
+    return job->len <= WIRE_BATCH_BYTES || f->n_big[k] == 0 ||
+           (f->n_big[k] < FANOUT_BIG_INFLIGHT_MAX && f->big_bytes[k] + job->len <= FANOUT_BIG_INFLIGHT_BYTES);
+}
+
+static void big_sent(Fanout *f, int k, const FanoutJob *job) {
+    if (job->len <= WIRE_BATCH_BYTES)
+        return;
+    f->big[k][f->n_big[k]].id = job->id;
+    f->big[k][f->n_big[k]].len = job->len;
+    f->n_big[k]++;
+    f->big_bytes[k] += job->len;
+}
+
+void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
+    for (size_t i = 0; i < f->n_big[k]; i++)
+        if (f->big[k][i].id == id) {
+            f->big_bytes[k] -= f->big[k][i].len;
+            f->big[k][i] = f->big[k][--f->n_big[k]];
+            return;
+        }
+}
+
 void fanout_flush(Fanout *f) {
     bool blocked[_WIRE_KIND_MAX] = { false };
 
@@ -118,6 +153,9 @@ void fanout_flush(Fanout *f) {
         size_t n, size;
         int k = 0;
 
+        for (int i = 0; i < _WIRE_KIND_MAX; i++)
+            if (!blocked[i] && f->head[i] && !big_allowed(f, i))
+                blocked[i] = true;
         while (k < _WIRE_KIND_MAX && (blocked[k] || !f->head[k]))
             k++;
         if (k == _WIRE_KIND_MAX)
@@ -140,6 +178,8 @@ void fanout_flush(Fanout *f) {
                 blocked[i] = true;
                 continue;
             }
+            if (n == 1)
+                big_sent(f, i, f->head[i]);
             for (size_t j = 0; j < n; j++)
                 unlink_job(f, f->head[i], i);
         }
@@ -168,6 +208,41 @@ static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *us
     return 0;
 }
 
+/* A worker of the kind left: whatever ZeroMQ held for it is gone, big jobs included. */
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Fanout *f = userdata;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        if (f->monitor_source[k] != s)
+            continue;
+        for (;;) {
+            zmq_msg_t msg;
+            uint16_t event = 0;
+            int more;
+
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&msg);
+                break;
+            }
+            more = zmq_msg_more(&msg);
+            if (zmq_msg_size(&msg) >= sizeof(event))
+                memcpy(&event, zmq_msg_data(&msg), sizeof(event));
+            zmq_msg_close(&msg);
+            if (more) { /* the second frame names the endpoint */
+                zmq_msg_init(&msg);
+                (void)zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT);
+                zmq_msg_close(&msg);
+            }
+            if (event == ZMQ_EVENT_DISCONNECTED) {
+                f->n_big[k] = 0;
+                f->big_bytes[k] = 0;
+            }
+        }
+    }
+    return 0;
+}
+
 static int set_int(void *sock, int option, int value) {
     return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
 }
@@ -179,6 +254,23 @@ static int watch(sd_event *e, void *sock, sd_event_source **ret, sd_event_io_han
     if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
         return -errno;
     return sd_event_add_io(e, ret, fd, EPOLLIN, cb, userdata);
+}
+
+static int monitor(sd_event *e, Fanout *f, int k) {
+    char address[64];
+    int r;
+
+    snprintf(address, sizeof(address), "inproc://sqdiff-jobs-monitor-%d", k);
+    if (zmq_socket_monitor(f->jobs[k], address, ZMQ_EVENT_DISCONNECTED) < 0)
+        return -errno;
+    f->monitor[k] = zmq_socket(f->ctx, ZMQ_PAIR);
+    if (!f->monitor[k] || zmq_connect(f->monitor[k], address) < 0)
+        return -errno;
+    r = watch(e, f->monitor[k], &f->monitor_source[k], on_monitor, f);
+    if (r < 0)
+        return r;
+    (void)on_monitor(f->monitor_source[k], -1, 0, f); /* ZMQ_FD only signals changes: read once now */
+    return 0;
 }
 
 int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *userdata, Fanout **ret) {
@@ -202,8 +294,9 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         f->jobs[k] = zmq_socket(f->ctx, ZMQ_PUSH);
         if (!f->jobs[k])
             return -errno;
-        /* Queue as many jobs as may be pending: the pending cap is the real bound. */
-        r = set_int(f->jobs[k], ZMQ_SNDHWM, c->max_pending > INT32_MAX ? INT32_MAX : (int)c->max_pending);
+        /* Few messages per worker: what ZeroMQ holds cannot be cancelled when its request times
+         * out. Jobs beyond wait in this module's queue, where a timeout does cancel them. */
+        r = set_int(f->jobs[k], ZMQ_SNDHWM, FANOUT_SNDHWM);
         if (r < 0)
             return r;
         r = set_int(f->jobs[k], ZMQ_LINGER, 0);
@@ -212,6 +305,9 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
         if (zmq_bind(f->jobs[k], c->endpoint[job_endpoint[k]]) < 0)
             return -errno;
         r = watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
+        if (r < 0)
+            return r;
+        r = monitor(e, f, k);
         if (r < 0)
             return r;
     }
@@ -249,8 +345,13 @@ Fanout *fanout_free(Fanout *f) {
     sd_event_source_disable_unref(f->results_source);
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         sd_event_source_disable_unref(f->jobs_source[k]);
-        if (f->jobs[k])
+        sd_event_source_disable_unref(f->monitor_source[k]);
+        if (f->monitor[k])
+            zmq_close(f->monitor[k]);
+        if (f->jobs[k]) {
+            (void)zmq_socket_monitor(f->jobs[k], NULL, 0);
             zmq_close(f->jobs[k]);
+        }
     }
     if (f->results)
         zmq_close(f->results);
@@ -260,8 +361,8 @@ Fanout *fanout_free(Fanout *f) {
     return NULL;
 }
 
-void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len, bool take) {
-    *job = (FanoutJob){ .data = data, .len = len, .taken = take ? (char *)data : NULL };
+void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, size_t len, bool take) {
+    *job = (FanoutJob){ .id = id, .data = data, .len = len, .taken = take ? (char *)data : NULL };
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         link_job(f, job, k);
 }
@@ -272,6 +373,11 @@ void fanout_cancel(Fanout *f, FanoutJob *job) {
             unlink_job(f, job, k);
 }
 
-size_t fanout_queued(Fanout *f, WireKind k) {
-    return f->queued[k];
+size_t fanout_queued_bytes(Fanout *f) {
+    size_t most = 0;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        if (f->queued_bytes[k] > most)
+            most = f->queued_bytes[k];
+    return most;
 }

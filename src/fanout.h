@@ -15,6 +15,14 @@
  * ZeroMQ (a wake-up of its I/O threads and the workers) is shared by them;
  * a lone request still leaves in the pass that made it.
  *
+ * Big jobs (over WIRE_BATCH_BYTES, sent alone) are metered: once handed to
+ * ZeroMQ a job cannot be taken back, and for a stalled worker it would stay in
+ * ZeroMQ's queue after its request timed out. So at most FANOUT_BIG_INFLIGHT_BYTES
+ * of them per kind (always at least one) are out at a time, until the caller
+ * reports their replies (fanout_settle(), late ones too) or ZeroMQ reports that
+ * kind's worker gone (its queue went with it). Small jobs are bounded by
+ * FANOUT_SNDHWM messages per worker.
+ *
  * A job that no worker of some kind can take yet (none connected, say right
  * after socket activation or while systemd restarts a worker) waits in a
  * per-kind queue and goes out as soon as one can: the caller's timeout, not
@@ -29,8 +37,14 @@
 #include "macro.h"
 #include "wire.h"
 
+/* Messages ZeroMQ may queue per worker connection. */
+#define FANOUT_SNDHWM 64
+#define FANOUT_BIG_INFLIGHT_BYTES (32u << 20)
+#define FANOUT_BIG_INFLIGHT_MAX 16
+
 /* One job, embedded in the caller's request state; fanout links it while parts are unsent. */
 typedef struct FanoutJob {
+    uint64_t id;
     const char *data; /* the encoded job object */
     size_t len;
     char *taken; /* data, when fanout frees it */
@@ -52,7 +66,10 @@ DEFINE_FREEP(Fanout, fanout_free)
  * that a big job does not outlive its sending (h2o keeps a request until the next one on
  * its connection).
  */
-void fanout_submit(Fanout *f, FanoutJob *job, const char *data, size_t len, bool take);
+void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, size_t len, bool take);
+
+/* A reply of kind k for job id arrived (whether or not its request still waits). */
+void fanout_settle(Fanout *f, WireKind k, uint64_t id);
 
 /* Sends what is queued, in batches, as far as workers can take it now. */
 void fanout_flush(Fanout *f);
@@ -60,5 +77,5 @@ void fanout_flush(Fanout *f);
 /* Forgets whatever part of job is still unsent. Harmless on a job that was all sent. */
 void fanout_cancel(Fanout *f, FanoutJob *job);
 
-/* How many jobs wait for a worker of kind k. */
-size_t fanout_queued(Fanout *f, WireKind k);
+/* Bytes of jobs waiting for a worker, of the kind that has most waiting. */
+size_t fanout_queued_bytes(Fanout *f);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Request flow. A pending request's state lives in its h2o memory pool with a
- * dispose callback, so when h2o frees the request (answered, or the client
- * went away) the entry leaves the pending table with it: nothing dangles.
+ * Request flow. A pending request's state lives in memory that lives as long
+ * as the request (server_request_alloc) with a dispose callback, so when the
+ * request is freed (answered, or the client went away) the entry leaves the
+ * pending table with it: nothing dangles.
  * Ids are the wall-clock time of start-up in nanoseconds plus a counter, so
  * they never repeat across restarts (at fewer than 10^9 requests a second).
  */
@@ -40,7 +41,7 @@
 typedef struct Request {
     PendingEntry entry;
     FanoutJob job;
-    h2o_req_t *req;
+    ServerRequest *req;
     Frontend *frontend;
 } Request;
 
@@ -56,8 +57,9 @@ struct Frontend {
     uint64_t shutdown_deadline_usec, drained_since_usec;
     struct {
         uint64_t answered, failed, timed_out, busy, dropped;
+        uint64_t server_events[_SERVER_EVENT_MAX];
     } stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed;
 };
 
 static uint64_t now_usec(clockid_t clock) {
@@ -77,14 +79,14 @@ static void log_request(Frontend *f, uint64_t id, int status, uint64_t started_u
               "Request %" PRIu64 " answered %d after %" PRId64 " us", id, status, latency);
 }
 
-static void send_error(Frontend *f, h2o_req_t *req, int status, const char *message) {
+static void send_error(Frontend *f, ServerRequest *req, int status, const char *message) {
     if (status >= 500)
         f->stats.failed++;
     server_send_error(req, status, message, status == 503 ? "retry-after" : NULL, status == 503 ? "1" : NULL);
     log_request(f, 0, status, 0);
 }
 
-static void answer_local(Frontend *f, h2o_req_t *req, const SqAcc *a) {
+static void answer_local(Frontend *f, ServerRequest *req, const SqAcc *a) {
     char body[SQMATH_ANSWER_MAX];
     int len;
 
@@ -108,7 +110,7 @@ static void on_request_dispose(void *p) {
         fanout_cancel(r->frontend->fanout, &r->job);
 }
 
-static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
+static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
     size_t size = wire_job_size_max(l->n);
     Request *r;
     char *job;
@@ -123,26 +125,37 @@ static void fan_out(Frontend *f, h2o_req_t *req, const NumList *l) {
         send_error(f, req, 503, "too many requests in progress, try again shortly");
         return;
     }
+    if (fanout_queued_bytes(f->fanout) + size > f->config->max_queued_bytes) {
+        f->stats.busy++;
+        if (ratelimit_allow(&f->rl_failed, now_usec(CLOCK_MONOTONIC), &suppressed))
+            log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
+                      "Refused a request: %zu bytes of jobs wait for a worker, the limit (%" PRIu64 " similar suppressed)",
+                      fanout_queued_bytes(f->fanout), suppressed);
+        send_error(f, req, 503, "the workers are behind, try again shortly");
+        return;
+    }
 
-    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_request_dispose);
-    *r = (Request){ .req = req, .frontend = f };
-    job = size <= JOB_IN_POOL_MAX ? h2o_mem_alloc_pool(&req->pool, size) : malloc(size);
+    r = server_request_alloc(req, sizeof(*r), on_request_dispose);
+    job = !r ? NULL : size <= JOB_IN_POOL_MAX ? server_request_alloc(req, size, NULL) : malloc(size);
     if (!job) {
         send_error(f, req, 500, "out of memory");
         return;
     }
+    r->req = req;
+    r->frontend = f;
     r->entry.id = ++f->next_id;
     r->entry.added_usec = now_usec(CLOCK_MONOTONIC);
     r->entry.userdata = r;
 
     /* Goes out with the other jobs of this pass of the loop (on_loop_pass). */
-    fanout_submit(f->fanout, &r->job, job, wire_encode_job(r->entry.id, l->v, l->n, job), size > JOB_IN_POOL_MAX);
-    server_hold_connection(req);
+    fanout_submit(f->fanout, &r->job, r->entry.id, job, wire_encode_job(r->entry.id, l->v, l->n, job),
+                  size > JOB_IN_POOL_MAX);
+    server_hold(req);
     /* Cannot fail: the count was checked above and ids are unique. */
     (void)pending_add(&f->pending, &r->entry);
 }
 
-static void on_request(h2o_req_t *req, void *userdata) {
+static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *userdata) {
     Frontend *f = userdata;
     char err[REQUEST_ERROR_MAX];
     NumList l = NUMLIST_INIT(f->config->max_numbers);
@@ -152,21 +165,15 @@ static void on_request(h2o_req_t *req, void *userdata) {
     if (!f->fanout)
         l.acc = &acc; /* local mode needs the sums only */
 
-    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
-        send_error(f, req, 404, "not found: the only resource is /");
-        return;
-    }
-
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        size_t qlen = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1;
-        char *q = qlen ? h2o_mem_alloc_pool(&req->pool, qlen) : NULL;
+    if (info->method == SERVER_GET || info->method == SERVER_HEAD) {
+        /* The parser decodes in place: give it a copy. */
+        char *q = info->query_len ? server_request_alloc(req, info->query_len, NULL) : NULL;
 
         if (q)
-            memcpy(q, req->path.base + req->query_at + 1, qlen);
-        k = request_parse_query(q, qlen, &l, err, sizeof(err));
-    } else if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-        k = request_parse_body(req->entity.base ? req->entity.base : "", req->entity.len, &l, err, sizeof(err));
+            memcpy(q, info->query, info->query_len);
+        k = request_parse_query(q, q ? info->query_len : 0, &l, err, sizeof(err));
+    } else if (info->method == SERVER_POST)
+        k = request_parse_body(info->body, info->body_len, &l, err, sizeof(err));
     else {
         f->stats.failed++;
         server_send_error(req, 405, "method not allowed: use GET or POST", "allow", "GET, HEAD, POST");
@@ -184,6 +191,26 @@ static void on_request(h2o_req_t *req, void *userdata) {
     else
         answer_local(f, req, &acc);
     numlist_done(&l);
+}
+
+/* The connection budget at work: counted, and logged rate-limited. */
+static void on_server_event(ServerEvent ev, const char *detail, size_t connections, void *userdata) {
+    Frontend *f = userdata;
+    bool paused = ev == SERVER_EVENT_PAUSED_AT_CAP || ev == SERVER_EVENT_PAUSED_NO_FDS;
+    uint64_t suppressed;
+
+    f->stats.server_events[ev]++;
+    if (ev == SERVER_EVENT_RESUMED)
+        return;
+    if (!ratelimit_allow(paused ? &f->rl_paused : &f->rl_closed, now_usec(CLOCK_MONOTONIC), &suppressed))
+        return;
+    if (paused)
+        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_ACCEPT_PAUSED, .reason = detail },
+                  "Stopped accepting connections until one closes: %s, %zu open (%" PRIu64 " similar suppressed)",
+                  detail, connections, suppressed);
+    else
+        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_CONNECTION_CLOSED, .reason = detail },
+                  "Closed a client connection: %s (%" PRIu64 " similar suppressed)", detail, suppressed);
 }
 
 static void drop_reply(Frontend *f, uint64_t id, const char *why) {
@@ -241,8 +268,10 @@ static void on_replies(const char *msg, size_t len, void *userdata) {
         drop_reply(f, 0, err);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        fanout_settle(f->fanout, replies[i].kind, replies[i].id);
         apply_reply(f, &replies[i]);
+    }
 }
 
 static void on_loop_pass(void *userdata) {
@@ -254,9 +283,10 @@ static void on_loop_pass(void *userdata) {
 void frontend_status(Frontend *f, char *buf, size_t size) {
     snprintf(buf, size,
              "%s mode: %" PRIu64 " answered, %zu pending, %" PRIu64 " timed out, %" PRIu64 " refused busy, %" PRIu64
-             " failed, %" PRIu64 " dropped replies%s",
+             " failed, %" PRIu64 " dropped replies, %zu connections%s",
              sq_mode_to_string(f->config->mode), f->stats.answered, f->pending.count, f->stats.timed_out,
-             f->stats.busy, f->stats.failed, f->stats.dropped, f->stopping ? ", stopping" : "");
+             f->stats.busy, f->stats.failed, f->stats.dropped, f->server ? server_connections(f->server) : 0,
+             f->stopping ? ", stopping" : "");
 }
 
 static void notify_status(Frontend *f) {
@@ -359,6 +389,8 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
     f->rl_dropped = RATELIMIT_INIT(10 * 1000000, 10);
     f->rl_timeout = RATELIMIT_INIT(10 * 1000000, 10);
     f->rl_failed = RATELIMIT_INIT(10 * 1000000, 10);
+    f->rl_paused = RATELIMIT_INIT(10 * 1000000, 1);
+    f->rl_closed = RATELIMIT_INIT(10 * 1000000, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
@@ -382,7 +414,9 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
         if (r < 0)
             return r;
     }
-    r = server_new(loop_h2o(loop), c, fds, n_fds, on_request, f, &f->server);
+    r = server_new(loop_h2o(loop), c, fds, n_fds,
+                   &(ServerCallbacks){ .on_request = on_request, .on_event = on_server_event, .userdata = f },
+                   &f->server);
     if (r < 0)
         return r;
 

@@ -31,6 +31,8 @@
 #define SQ_MSG_REPLY_DROPPED "1a796d5c42b94a298b30dc967a8dff31"
 #define SQ_MSG_REQUEST_FAILED "c16e348e7bbf465688413a6ce19a1b6b"
 #define SQ_MSG_REQUEST "dee058e1dcac464d9c52c0d8f52017e1"
+#define SQ_MSG_ACCEPT_PAUSED "175323333368490eb232809e2acaaea4"
+#define SQ_MSG_CONNECTION_CLOSED "d5ed8543a47945f2aab00b64a6ec9ddf"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* libh2o embedding: one host, one path ("/"), one handler. */
+/*
+ * libh2o embedding: one host, one path ("/"), one handler, and the connection
+ * budget (server.h). Every accepted socket gets a Conn, found again through
+ * sock->on_close.data, which h2o leaves to its user and calls on close; that
+ * is how connections are counted, swept and hooked without h2o's help.
+ */
 
 #include "server.h"
 
@@ -7,12 +12,53 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include "h2o-private.h"
+
+/* Sweeps for connections without progress run this often, within [min, max]. */
+#define SWEEP_MIN_MS 100
+#define SWEEP_MAX_MS 1000
+/* After EMFILE/ENFILE, accepting is retried at the next sweep or when a connection closes. */
+
+/* HTTP/2 frames (RFC 9113, section 4.1 and 6). */
+enum {
+    FRAME_HEADER_SIZE = 9,
+    FRAME_DATA = 0x0,
+    FRAME_HEADERS = 0x1,
+    FRAME_CONTINUATION = 0x9,
+    FLAG_END_STREAM = 0x1,
+    FLAG_PADDED = 0x8,
+};
+
+typedef struct Conn {
+    H2oFrameHook hook; /* first: sock->on_close.data points at both (h2o-private.h) */
+    Server *server;
+    h2o_socket_t *sock;
+    h2o_linklist_t link; /* Server.conns */
+    h2o_socket_cb h2o_read; /* h2o's HTTP/1 reader, while first_read() stands in front of it */
+    uint64_t last_request_ms;
+    h2o_linklist_t holds; /* HoldMarks of requests held and not answered yet */
+    h2o_req_t *held;     /* HTTP/1: the request held, while it is */
+    char *ahead;         /* HTTP/1: bytes read ahead while held */
+    size_t ahead_len;
+    uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
+    unsigned empty_frames;
+    bool http2, classified, closing;
+} Conn;
+
+/* A held request, in its own memory, linked to its Conn until it is answered or freed. */
+typedef struct HoldMark {
+    h2o_linklist_t link;
+    h2o_req_t *req;
+} HoldMark;
 
 typedef struct ServerHandler {
     h2o_handler_t super;
@@ -37,19 +83,473 @@ struct Server {
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
     h2o_socket_t **listeners;
     size_t n_listeners;
-    server_handler_fn handler;
-    void *userdata;
-    bool context_ready;
+    ServerCallbacks cb;
+    uint64_t max_body, idle_ms;
+    size_t max_conns, n_conns, n_holds;
+    h2o_linklist_t conns;
+    Conn *reading; /* the Conn whose first_read() runs, NULL once it closed */
+    h2o_timeout_t sweep_timeout;
+    h2o_timeout_entry_t sweep_entry;
+    bool context_ready, sweeping, paused, stopped;
 };
+
+static void report(Server *s, ServerEvent ev, const char *detail) {
+    if (s->cb.on_event)
+        s->cb.on_event(ev, detail, s->n_conns, s->cb.userdata);
+}
+
+/* The Conn of a request's connection. */
+static Conn *conn_of(h2o_req_t *req) {
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+
+    return sock ? sock->on_close.data : NULL;
+}
+
+/* Ends a connection from outside h2o: h2o sees the error on its next read or write and closes it. */
+static void conn_abort(Conn *c, ServerEvent ev, const char *why) {
+    if (c->closing)
+        return;
+    c->closing = true;
+    (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    report(c->server, ev, why);
+}
+
+/* --- accepting, within max-connections ---------------------------------------------------- */
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void set_accepting(Server *s, bool on) {
+    if (s->stopped || s->paused == !on)
+        return;
+    s->paused = !on;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (on)
+            h2o_socket_read_start(s->listeners[i], on_accept);
+        else
+            h2o_socket_read_stop(s->listeners[i]);
+    }
+}
+
+static void on_conn_close(void *data) {
+    Conn *c = data;
+    Server *s = c->server;
+
+    h2o_linklist_unlink(&c->link);
+    if (s->reading == c)
+        s->reading = NULL;
+    free(c->ahead);
+    free(c);
+    s->n_conns--;
+    if (s->paused && !s->stopped && s->n_conns < s->max_conns) {
+        set_accepting(s, true);
+        report(s, SERVER_EVENT_RESUMED, "a connection closed");
+    }
+}
+
+static void first_read(h2o_socket_t *sock, const char *err);
+
+static void on_accept(h2o_socket_t *listener, const char *err) {
+    Server *s = listener->data;
+    h2o_socket_t *sock;
+    Conn *c;
+
+    if (err)
+        return;
+    if (s->n_conns >= s->max_conns) {
+        set_accepting(s, false);
+        report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        set_accepting(s, false); /* retried by the sweep */
+        report(s, SERVER_EVENT_PAUSED_NO_FDS, "out of memory");
+        return;
+    }
+    sock = h2o_evloop_socket_accept(listener);
+    if (!sock) {
+        int e = errno;
+        free(c);
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            /* h2o would keep the listener polled and fail in a tight loop: step back instead. */
+            set_accepting(s, false);
+            report(s, SERVER_EVENT_PAUSED_NO_FDS, e == EMFILE ? "EMFILE" : e == ENFILE ? "ENFILE" : "out of memory");
+        }
+        return;
+    }
+    c->server = s;
+    c->sock = sock;
+    h2o_linklist_init_anchor(&c->holds);
+    c->last_request_ms = h2o_now(s->loop);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = c;
+    h2o_linklist_insert(&s->conns, &c->link);
+    s->n_conns++;
+    h2o_accept(&s->accept_ctx, sock);
+    /* Until its protocol is known, the connection's reads pass through first_read(). */
+    c->h2o_read = h2o_private_read_cb(sock);
+    if (c->h2o_read)
+        h2o_socket_read_start(sock, first_read);
+    if (s->n_conns >= s->max_conns) {
+        set_accepting(s, false);
+        report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
+    }
+}
+
+/* --- HTTP/2: the frame budget ---------------------------------------------------------------- */
+
+static int check_frame(void *userdata, const uint8_t *frame, size_t len, const char **ret_why) {
+    Conn *c = userdata;
+    size_t payload = len - FRAME_HEADER_SIZE;
+    uint8_t type = frame[3], flags = frame[4];
+
+    if (c->closing) {
+        *ret_why = "connection over its budget";
+        return -1;
+    }
+    if (type != FRAME_DATA && type != FRAME_HEADERS &&
+        type != FRAME_CONTINUATION)
+        return 0;
+    if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
+        ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
+        *ret_why = "too many empty frames";
+        goto refuse;
+    }
+    if (type == FRAME_DATA) {
+        size_t pad = (flags & FLAG_PADDED) && payload > 0 ? 1 + (size_t)frame[9] : 0;
+
+        c->body_bytes += pad < payload ? payload - pad : 0;
+        if (c->body_bytes > c->server->max_body) {
+            *ret_why = "request bodies in flight over max-body-size";
+            goto refuse;
+        }
+    }
+    return 0;
+refuse:
+    c->closing = true;
+    report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
+    return -1;
+}
+
+/* From now on the connection's frames go through check_frame(). */
+static void conn_hook_http2(Conn *c) {
+    c->classified = c->http2 = true;
+    c->hook.check = check_frame;
+    c->hook.userdata = c;
+    h2o_private_hook_http2_frames(c->sock, &c->hook);
+}
+
+/*
+ * Stands in front of h2o's HTTP/1 reader until the connection's protocol is known: h2o
+ * turns a connection into HTTP/2 inside that reader when the client preface arrives
+ * (prior knowledge), and from then on its frames must meet the budget. Only the frames
+ * that came with the preface, in one read, pass unchecked. Costs one call per read of a
+ * connection's first request.
+ */
+static void first_read(h2o_socket_t *sock, const char *err) {
+    Conn *c = sock->on_close.data;
+    Server *s = c->server;
+    h2o_socket_cb h2o_read = c->h2o_read;
+
+    h2o_socket_read_start(sock, h2o_read); /* h2o's reader again, which may pick another */
+    s->reading = c;
+    h2o_read(sock, err);
+    if (s->reading != c)
+        return; /* closed */
+    s->reading = NULL;
+    if (h2o_private_is_http2(sock))
+        conn_hook_http2(c);
+    else if (!c->classified && h2o_private_read_cb(sock) == h2o_read)
+        h2o_socket_read_start(sock, first_read);
+}
+
+/* --- the sweep: connections that make no progress --------------------------------------------- */
+
+static void on_sweep(h2o_timeout_entry_t *entry) {
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, sweep_entry, entry);
+    uint64_t now = h2o_now(s->loop);
+    h2o_linklist_t *node, *next;
+
+    for (node = s->conns.next; node != &s->conns; node = next) {
+        Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, link, node);
+
+        next = node->next;
+        if (c->closing || !h2o_linklist_is_empty(&c->holds) || now - c->last_request_ms < s->idle_ms)
+            continue;
+        /* Idle HTTP/1 readers are h2o's (its request timeout); stuck writers and HTTP/2 are ours. */
+        if (c->http2 || h2o_socket_is_writing(c->sock))
+            conn_abort(c, SERVER_EVENT_CLOSED_IDLE,
+                       c->http2 ? "no request completed for idle-timeout" : "answers not drained for idle-timeout");
+    }
+    if (s->paused && s->n_conns < s->max_conns)
+        set_accepting(s, true);
+    h2o_timeout_link(s->loop, &s->sweep_timeout, &s->sweep_entry);
+}
+
+/* --- requests ------------------------------------------------------------------------------------ */
+
+static bool lower_prefix(const char *p, size_t len, const char *lower) {
+    size_t n = strlen(lower);
+
+    return len >= n && strncasecmp(p, lower, n) == 0;
+}
+
+/* RFC 9112 framing: NULL when fine, else why not. Bodies (has_body) also get their length headers checked. */
+static const char *http1_framing_error(const char *head, size_t len, bool has_body) {
+    const char *end = head + len, *line = head, *nl, *cl = NULL;
+    size_t cl_len = 0;
+    bool te = false;
+
+    for (; line < end && (nl = memchr(line, '\n', (size_t)(end - line))); line = nl + 1) {
+        if (nl == head || nl[-1] != '\r')
+            return "bare LF line ending: lines end with CRLF";
+        if (!has_body)
+            continue;
+        if (lower_prefix(line, (size_t)(nl - line), "transfer-encoding:"))
+            te = true;
+        else if (lower_prefix(line, (size_t)(nl - line), "content-length:")) {
+            const char *v = line + strlen("content-length:"), *ve = nl - 1;
+
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (cl && ((size_t)(ve - v) != cl_len || memcmp(v, cl, cl_len) != 0))
+                return "differing Content-Length headers";
+            cl = v;
+            cl_len = (size_t)(ve - v);
+        }
+    }
+    if (te && cl)
+        return "Content-Length together with Transfer-Encoding";
+    return NULL;
+}
+
+static size_t header_list_size(const h2o_req_t *req) {
+    size_t n = req->input.method.len + req->input.path.len + req->input.authority.len + 3 * 32;
+
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 32;
+    return n;
+}
+
+static ServerMethod method_of(const h2o_req_t *req) {
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+        return SERVER_GET;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return SERVER_POST;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return SERVER_HEAD;
+    return SERVER_OTHER;
+}
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     Server *s = ((ServerHandler *)self)->server;
+    ServerRequest *r = (ServerRequest *)req;
+    Conn *c = conn_of(req);
+    ServerRequestInfo info;
 
-    s->handler(req, s->userdata);
+    if (c) {
+        c->last_request_ms = h2o_now(s->loop);
+        c->empty_frames = 0;
+        if (req->version >= 0x200) {
+            c->body_bytes -= req->entity.len < c->body_bytes ? req->entity.len : c->body_bytes;
+            if (!c->http2) /* an h2c upgrade */
+                conn_hook_http2(c);
+        } else
+            c->classified = true;
+    }
+
+    if (req->version < 0x200) {
+        const char *head, *why;
+        size_t len = c ? h2o_private_http1_head(c->sock, &head) : 0;
+
+        if (len > 0 && (why = http1_framing_error(head, len, req->entity.base != NULL))) {
+            req->http1_is_persistent = 0;
+            report(s, SERVER_EVENT_BAD_FRAMING, why);
+            server_send_error(r, 400, why, NULL, NULL);
+            return 0;
+        }
+    } else if (header_list_size(req) > SERVER_HEADER_LIST_MAX) {
+        if (c)
+            conn_abort(c, SERVER_EVENT_CLOSED_BUDGET, "header list over its budget");
+        server_send_error(r, 431, "request header fields too large", NULL, NULL);
+        return 0;
+    }
+
+    if (req->entity.base && req->entity.len > s->max_body) {
+        char msg[96];
+
+        snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted", s->max_body);
+        server_send_error(r, 413, msg, NULL, NULL);
+        return 0;
+    }
+
+    info = (ServerRequestInfo){
+        .method = method_of(req),
+        .query = req->query_at == SIZE_MAX ? NULL : req->path.base + req->query_at + 1,
+        .query_len = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1,
+        .body = req->entity.base ? req->entity.base : "",
+        .body_len = req->entity.len,
+    };
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
+        server_send_error(r, 404, "not found: the only resource is /", NULL, NULL);
+        return 0;
+    }
+    s->cb.on_request(r, &info, s->cb.userdata);
     return 0;
 }
+
+/* --- holding a request: HTTP/1.1 read-ahead within the budget ----------------------------------- */
+
+/*
+ * h2o's HTTP/1 stops reading a connection while its request is handled, and h2o 2.2's
+ * evloop then takes the socket out of epoll, to put it back once the answer is sent:
+ * two epoll_ctl per request that waits for the workers, a sixth of the front end's CPU
+ * at 50 connections (perf). So a held connection stays polled, with h2o's own reading
+ * off (h2o_socket_dont_read): readiness calls hold_on_read(), which reads at most
+ * SERVER_HOLD_INPUT_MAX bytes into c->ahead (pipelined requests) and learns of end of
+ * stream. The bytes join h2o's input buffer once the answer is on its way, before h2o
+ * parses the next request. Only a client that pipelines more than the budget costs the
+ * epoll_ctl pair again.
+ */
+/* Room left for reading ahead: the budget counts what h2o holds unparsed too. */
+static size_t hold_room(const Conn *c) {
+    size_t have = c->sock->input->size + c->ahead_len;
+
+    return have < SERVER_HOLD_INPUT_MAX ? SERVER_HOLD_INPUT_MAX - have : 0;
+}
+
+static bool peer_finished(int fd) {
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
+static void hold_on_read(h2o_socket_t *sock, const char *err) {
+    Conn *c = sock->on_close.data;
+    size_t room = hold_room(c);
+    ssize_t n;
+
+    if (err || !c->held || room == 0) {
+        h2o_socket_read_stop(sock);
+        return;
+    }
+    if (!c->ahead && !(c->ahead = malloc(SERVER_HOLD_INPUT_MAX))) {
+        h2o_socket_read_stop(sock);
+        return;
+    }
+    n = read(h2o_socket_get_fd(sock), c->ahead + c->ahead_len, room);
+    if (n > 0)
+        c->ahead_len += (size_t)n;
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        /* The client is gone or done sending: answer this request, then close; queued ones are dropped. */
+        c->held->http1_is_persistent = 0;
+        h2o_socket_read_stop(sock);
+        return;
+    }
+    if (hold_room(c) == 0)
+        h2o_socket_read_stop(sock);
+}
+
+static void hold_unlink(Server *s, HoldMark *m) {
+    h2o_linklist_unlink(&m->link);
+    s->n_holds--;
+}
+
+/* Freed unanswered: the client went away. (Before the socket closes, so its Conn still exists.) */
+static void on_hold_dispose(void *p) {
+    HoldMark *m = p;
+
+    if (h2o_linklist_is_linked(&m->link))
+        hold_unlink(H2O_STRUCT_FROM_MEMBER(Server, ctx, m->req->conn->ctx), m);
+}
+
+void server_hold(ServerRequest *r) {
+    h2o_req_t *req = (h2o_req_t *)r;
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
+    Conn *c = conn_of(req);
+    HoldMark *m;
+
+    if (!c || !(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_hold_dispose)))
+        return;
+    *m = (HoldMark){ .req = req };
+    h2o_linklist_insert(&c->holds, &m->link);
+    s->n_holds++;
+    /* HTTP/2 keeps reading anyway: the connection carries other streams. */
+    if (req->version >= 0x200)
+        return;
+    c->held = req;
+    h2o_socket_dont_read(c->sock, 1);
+    if (hold_room(c) == 0) {
+        /* A pipelining client with its budget full: its end of stream, if sent, waits behind
+         * the bytes not read yet. TCP says whether it came (CLOSE_WAIT): then this answer is
+         * the last, and the requests it queued are never started. */
+        if (peer_finished(h2o_socket_get_fd(c->sock)))
+            req->http1_is_persistent = 0;
+    } else if (!h2o_socket_is_reading(c->sock))
+        h2o_socket_read_start(c->sock, hold_on_read);
+}
+
+/*
+ * A held request is being answered: it no longer counts as waiting (an answer that does
+ * not drain is the client's doing). HTTP/1: h2o reads for itself again, from when the
+ * answer has left; returns the Conn whose read-ahead is to be joined after the answer.
+ */
+static Conn *release_hold(h2o_req_t *req) {
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
+    h2o_linklist_t *node;
+    Conn *c;
+
+    if (s->n_holds == 0 || !(c = conn_of(req)))
+        return NULL;
+    for (node = c->holds.next; node != &c->holds; node = node->next) {
+        HoldMark *m = H2O_STRUCT_FROM_MEMBER(HoldMark, link, node);
+
+        if (m->req == req) {
+            hold_unlink(s, m);
+            break;
+        }
+    }
+    if (c->held != req)
+        return NULL;
+    c->held = NULL;
+    /* No reading until h2o asks for it again once the answer has left: for a client that
+     * does not drain its answers, that is never. Within one pass this costs no epoll_ctl. */
+    if (h2o_private_read_cb(c->sock) == hold_on_read)
+        h2o_socket_read_stop(c->sock);
+    h2o_socket_dont_read(c->sock, 0);
+    return c;
+}
+
+static void join_read_ahead(Conn *c, bool persistent) {
+    if (persistent && c->ahead_len > 0) {
+        h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, c->ahead_len);
+
+        if (buf.base) {
+            memcpy(buf.base, c->ahead, c->ahead_len);
+            c->sock->input->size += c->ahead_len;
+        }
+    }
+    free(c->ahead);
+    c->ahead = NULL;
+    c->ahead_len = 0;
+}
+
+void *server_request_alloc(ServerRequest *r, size_t size, void (*dispose)(void *p)) {
+    h2o_req_t *req = (h2o_req_t *)r;
+    void *p = dispose ? h2o_mem_alloc_shared(&req->pool, size, dispose) : h2o_mem_alloc_pool(&req->pool, size);
+
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+/* --- answers -------------------------------------------------------------------------------------- */
 
 static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
                             h2o_send_state_t state) {
@@ -109,65 +609,74 @@ static void add_json_error_filter(h2o_pathconf_t *path, uint64_t max_body) {
     f->max_body = max_body;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err) {
-    Server *s = listener->data;
-    h2o_socket_t *sock;
+void server_send(ServerRequest *r, int status, const char *body, size_t len, const char *extra_header,
+                 const char *extra_value) {
+    static const char *const reasons[] = {
+        [200] = "OK", [400] = "Bad Request", [404] = "Not Found", [405] = "Method Not Allowed",
+        [413] = "Payload Too Large", [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
+        [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
+    };
+    h2o_req_t *req = (h2o_req_t *)r;
+    Conn *held = release_hold(req);
+    bool persistent = req->http1_is_persistent;
 
-    if (err)
+    req->res.status = status;
+    req->res.reason = status >= 0 && (size_t)status < ELEMENTSOF(reasons) && reasons[status] ? reasons[status] : "";
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    if (extra_header)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
+                              extra_value, strlen(extra_value));
+    h2o_send_inline(req, body, len);
+    /* The answer is written or queued; h2o parses the next request once it has left. */
+    if (held)
+        join_read_ahead(held, persistent);
+}
+
+void server_send_error(ServerRequest *req, int status, const char *message, const char *extra_header,
+                       const char *extra_value) {
+    json_object *o = json_object_new_object();
+    const char *text;
+
+    if (!o) {
+        static const char fallback[] = "{\"success\":false,\"error\":\"out of memory\"}";
+        server_send(req, 500, fallback, sizeof(fallback) - 1, NULL, NULL);
         return;
-    sock = h2o_evloop_socket_accept(listener);
-    if (sock)
-        h2o_accept(&s->accept_ctx, sock);
+    }
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string(message));
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    server_send(req, status, text, strlen(text), extra_header, extra_value);
+    json_object_put(o);
 }
 
-/*
- * h2o's HTTP/1 stops reading a connection while its request is handled, and h2o 2.2's
- * evloop then takes the socket out of epoll (EPOLL_CTL_DEL), to put it back (EPOLL_CTL_ADD)
- * once the answer is sent and reading resumes. For an answer within the same pass the two
- * cancel out; for one that waits for the workers they are two syscalls per request, a sixth
- * of the front end's CPU at 50 connections (perf). So while such a request waits, the
- * socket keeps reading into its input buffer, where h2o looks first when it resumes
- * reading (a pipelined request waits there). Bounded: once more than HOLD_INPUT_MAX bytes
- * are buffered (one read takes what the kernel holds, so a little more), or at end of
- * stream or an error, reading stops, which is what h2o would have done all along.
- */
-#define HOLD_INPUT_MAX (64 * 1024)
+/* --- set-up and tear-down ----------------------------------------------------------------------- */
 
-static void hold_on_read(h2o_socket_t *sock, const char *err) {
-    if (err || sock->input->size > HOLD_INPUT_MAX)
-        h2o_socket_read_stop(sock);
-}
-
-void server_hold_connection(h2o_req_t *req) {
-    h2o_socket_t *sock;
-
-    /* Only HTTP/1: an HTTP/2 connection carries other streams and keeps reading anyway. */
-    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
-        return;
-    sock = req->conn->callbacks->get_socket(req->conn);
-    if (sock && !h2o_socket_is_reading(sock))
-        h2o_socket_read_start(sock, hold_on_read);
-}
-
-int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, server_handler_fn handler,
-               void *userdata, Server **ret) {
+int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, const ServerCallbacks *cb,
+               Server **ret) {
     _cleanup_(server_freep) Server *s = calloc(1, sizeof(*s));
     h2o_hostconf_t *host;
     h2o_pathconf_t *path;
     ServerHandler *h;
-    uint64_t idle_ms = c->idle_timeout_usec / 1000;
+    uint64_t sweep_ms;
 
     if (!s)
         return -ENOMEM;
-    s->handler = handler;
-    s->userdata = userdata;
+    s->cb = *cb;
+    s->loop = loop;
+    s->max_body = c->max_body_size;
+    s->idle_ms = c->idle_timeout_usec / 1000;
+    s->max_conns = c->max_connections;
+    h2o_linklist_init_anchor(&s->conns);
 
     h2o_config_init(&s->globalconf);
     /* No Server: header: it tells an attacker what runs, and costs an sprintf per response. */
     s->globalconf.server_name = h2o_iovec_init("", 0);
-    s->globalconf.max_request_entity_size = c->max_body_size;
-    s->globalconf.http1.req_timeout = idle_ms;
-    s->globalconf.http2.idle_timeout = idle_ms;
+    /* One byte more than the limit, so that on_req() answers 413 alike for chunked and
+     * Content-Length bodies of max-body-size + 1 (h2o's chunked check is ">=", its other ">"). */
+    s->globalconf.max_request_entity_size = c->max_body_size + 1;
+    s->globalconf.http1.req_timeout = s->idle_ms;
+    s->globalconf.http2.idle_timeout = s->idle_ms;
     host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     h = (ServerHandler *)h2o_create_handler(path, sizeof(*h));
@@ -180,6 +689,13 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     s->context_ready = true;
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->globalconf.hosts;
+
+    sweep_ms = s->idle_ms / 4;
+    sweep_ms = sweep_ms < SWEEP_MIN_MS ? SWEEP_MIN_MS : sweep_ms > SWEEP_MAX_MS ? SWEEP_MAX_MS : sweep_ms;
+    h2o_timeout_init(loop, &s->sweep_timeout, sweep_ms);
+    s->sweep_entry.cb = on_sweep;
+    s->sweeping = true;
+    h2o_timeout_link(loop, &s->sweep_timeout, &s->sweep_entry);
 
     s->listeners = calloc(n_fds, sizeof(*s->listeners));
     if (!s->listeners && n_fds > 0)
@@ -202,11 +718,16 @@ void server_stop_accepting(Server *s) {
     for (size_t i = 0; i < s->n_listeners; i++)
         h2o_socket_close(s->listeners[i]);
     s->n_listeners = 0;
+    s->stopped = true;
     h2o_context_request_shutdown(&s->ctx);
 }
 
 bool server_idle(Server *s) {
-    return h2o_linklist_is_empty(&s->ctx.http1._conns) && h2o_linklist_is_empty(&s->ctx.http2._conns);
+    return s->n_conns == 0;
+}
+
+size_t server_connections(Server *s) {
+    return s->n_conns;
 }
 
 Server *server_free(Server *s) {
@@ -215,6 +736,12 @@ Server *server_free(Server *s) {
     for (size_t i = 0; i < s->n_listeners; i++)
         h2o_socket_close(s->listeners[i]);
     s->n_listeners = 0;
+    s->stopped = true;
+    if (s->sweeping) {
+        h2o_timeout_unlink(&s->sweep_entry);
+        h2o_timeout_dispose(s->loop, &s->sweep_timeout);
+        s->sweeping = false;
+    }
     /* h2o 2.2 cannot dispose a context that still has connections: then the process,
      * which is exiting, keeps it. */
     if (s->context_ready && !server_idle(s))
@@ -281,39 +808,4 @@ int server_listen(const char *address, int *ret_fd) {
     }
     *ret_fd = fd;
     return 0;
-}
-
-void server_send(h2o_req_t *req, int status, const char *body, size_t len, const char *extra_header,
-                 const char *extra_value) {
-    static const char *const reasons[] = {
-        [200] = "OK", [400] = "Bad Request", [404] = "Not Found", [405] = "Method Not Allowed",
-        [413] = "Payload Too Large", [500] = "Internal Server Error", [502] = "Bad Gateway",
-        [503] = "Service Unavailable", [504] = "Gateway Timeout",
-    };
-
-    req->res.status = status;
-    req->res.reason = status >= 0 && (size_t)status < ELEMENTSOF(reasons) && reasons[status] ? reasons[status] : "";
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    if (extra_header)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
-                              extra_value, strlen(extra_value));
-    h2o_send_inline(req, body, len);
-}
-
-void server_send_error(h2o_req_t *req, int status, const char *message, const char *extra_header,
-                       const char *extra_value) {
-    json_object *o = json_object_new_object();
-    const char *text;
-
-    if (!o) {
-        static const char fallback[] = "{\"success\":false,\"error\":\"out of memory\"}";
-        server_send(req, 500, fallback, sizeof(fallback) - 1, NULL, NULL);
-        return;
-    }
-    json_object_object_add(o, "success", json_object_new_boolean(0));
-    json_object_object_add(o, "error", json_object_new_string(message));
-    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    server_send(req, status, text, strlen(text), extra_header, extra_value);
-    json_object_put(o);
 }

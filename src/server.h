@@ -2,24 +2,94 @@
 #pragma once
 
 /*
- * The HTTP server around libh2o: HTTP/1.1 (keep-alive, pipelining) and HTTP/2
- * (prior knowledge), on listening sockets handed in (from systemd or
- * server_listen()). Every request goes to one handler; it answers with
- * server_send() / server_send_error() now or later, exactly once.
+ * The HTTP edge: HTTP/1.1 (keep-alive, pipelining) and HTTP/2 (prior knowledge)
+ * on listening sockets handed in (from systemd or server_listen()), served by
+ * libh2o, which nothing outside server.c and h2o-private.c sees. Every request
+ * for "/" goes to one handler as a ServerRequest; other paths get 404 here.
+ *
+ * The budget. Every byte a client sends costs memory, CPU or time, so each
+ * connection is held to limits enforced before the bytes are taken:
+ *   - at most max-connections at once; at the cap, or when descriptors run out
+ *     (EMFILE/ENFILE), the listeners leave the loop until a connection closes;
+ *   - HTTP/1.1: while a request waits (server_hold()), at most HOLD_INPUT_MAX
+ *     bytes are read ahead; end of stream or an error while waiting answers the
+ *     request and closes the connection, so queued pipelined requests are dropped;
+ *     Content-Length with Transfer-Encoding, differing Content-Lengths and bare LF
+ *     line endings get 400 and a close (RFC 9112);
+ *   - HTTP/2: a decoded header list over SERVER_HEADER_LIST_MAX, request-body
+ *     bytes in flight over max-body-size, or a run of SERVER_EMPTY_FRAMES_MAX
+ *     empty frames closes the connection;
+ *   - a connection that completes no request for idle-timeout while it has
+ *     nothing waiting (answers that do not drain, HTTP/2 kept open by PINGs or a
+ *     zero window) is closed;
+ *   - bodies over max-body-size get 413 the same way with Content-Length and
+ *     chunked encoding, and every error body is JSON, h2o's own included.
+ * Each enforcement is reported through ServerEvents (the caller logs and counts).
+ *
+ * Lifetime of a ServerRequest (the rule h2o states for h2o_send_inline): it is
+ * valid from the handler call until it is answered with server_send() or
+ * server_send_error(), exactly once, now or in a later pass of the loop. Once
+ * answered it may be freed at any moment: touch nothing of it (nor memory from
+ * server_request_alloc()) afterwards. A request never answered is freed when
+ * its client goes away; the dispose callback of server_request_alloc() says so.
  */
 
 #include <h2o.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "macro.h"
 
-typedef struct Server Server;
-typedef void (*server_handler_fn)(h2o_req_t *req, void *userdata);
+/* Read ahead on an HTTP/1.1 connection while its request waits. */
+#define SERVER_HOLD_INPUT_MAX (64 * 1024)
+/* Decoded HTTP/2 header list of one request: name + value + 32 per field (RFC 7541), as h2o's HTTP/1 head limit. */
+#define SERVER_HEADER_LIST_MAX 8192
+/* Empty DATA/HEADERS/CONTINUATION frames in a row, without a complete request between them. */
+#define SERVER_EMPTY_FRAMES_MAX 100
 
-int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, server_handler_fn handler,
-               void *userdata, Server **ret);
+typedef struct Server Server;
+typedef struct ServerRequest ServerRequest;
+
+typedef enum ServerMethod {
+    SERVER_GET,
+    SERVER_HEAD,
+    SERVER_POST,
+    SERVER_OTHER,
+} ServerMethod;
+
+/* What the handler gets to know of a request. Pointers live as long as the request. */
+typedef struct ServerRequestInfo {
+    ServerMethod method;
+    const char *query; /* after '?', not decoded; NULL when there is none */
+    size_t query_len;
+    const char *body; /* POST body, complete; "" when empty */
+    size_t body_len;
+} ServerRequestInfo;
+
+typedef enum ServerEvent {
+    SERVER_EVENT_PAUSED_AT_CAP,    /* max-connections reached: accepting paused */
+    SERVER_EVENT_PAUSED_NO_FDS,    /* accept failed with EMFILE/ENFILE: accepting paused */
+    SERVER_EVENT_RESUMED,          /* accepting again */
+    SERVER_EVENT_CLOSED_IDLE,      /* no request completed for idle-timeout with nothing waiting */
+    SERVER_EVENT_CLOSED_BUDGET,    /* HTTP/2 header list, body bytes or empty frames over budget */
+    SERVER_EVENT_BAD_FRAMING,      /* HTTP/1.1 message framing refused (400) */
+    _SERVER_EVENT_MAX,
+} ServerEvent;
+
+typedef void (*server_handler_fn)(ServerRequest *req, const ServerRequestInfo *info, void *userdata);
+/* detail: a short constant text saying why; connections: open connections now. */
+typedef void (*server_event_fn)(ServerEvent ev, const char *detail, size_t connections, void *userdata);
+
+typedef struct ServerCallbacks {
+    server_handler_fn on_request;
+    server_event_fn on_event; /* may be NULL */
+    void *userdata;
+} ServerCallbacks;
+
+int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, const ServerCallbacks *cb,
+               Server **ret);
 Server *server_free(Server *s);
 DEFINE_FREEP(Server, server_free)
 
@@ -29,19 +99,30 @@ void server_stop_accepting(Server *s);
 /* True when no client connection is open. */
 bool server_idle(Server *s);
 
+/* Open client connections. */
+size_t server_connections(Server *s);
+
 /* Creates a listening TCP socket for "ADDR:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080"). */
 int server_listen(const char *address, int *ret_fd);
 
 /*
- * For a request that will be answered in a later pass of the loop: keeps its HTTP/1
- * connection polled meanwhile, so that waiting costs no epoll_ctl (see server.c).
+ * For a request that will be answered in a later pass of the loop. HTTP/1.1: the
+ * connection stays polled (no epoll_ctl pair per request) and reads at most
+ * SERVER_HOLD_INPUT_MAX bytes ahead; end of stream makes the answer the last one.
  */
-void server_hold_connection(h2o_req_t *req);
+void server_hold(ServerRequest *req);
+
+/*
+ * Memory that lives exactly as long as the request, zeroed. dispose (may be NULL)
+ * runs when the request is freed: after its answer left, or when its client went
+ * away. NULL when out of memory.
+ */
+void *server_request_alloc(ServerRequest *req, size_t size, void (*dispose)(void *p));
 
 /* Answers with a JSON body (copied). extra_header/value may be NULL. */
-void server_send(h2o_req_t *req, int status, const char *body, size_t len, const char *extra_header,
+void server_send(ServerRequest *req, int status, const char *body, size_t len, const char *extra_header,
                  const char *extra_value);
 
 /* Answers {"success":false,"error":message} (message escaped as JSON). */
-void server_send_error(h2o_req_t *req, int status, const char *message, const char *extra_header,
+void server_send_error(ServerRequest *req, int status, const char *message, const char *extra_header,
                        const char *extra_value);

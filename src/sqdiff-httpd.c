@@ -66,14 +66,18 @@ static int collect_listeners(const CliOptions *o, int **ret_fds, size_t *ret_n) 
     return 0;
 }
 
-/* Every client connection is a file descriptor: allow as many as the hard limit does. */
-static void raise_nofile_limit(void) {
+/* Every client connection is a file descriptor: allow as many as the hard limit does. Returns the limit. */
+static uint64_t raise_nofile_limit(void) {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
     }
+    return rl.rlim_cur;
 }
 
 static int run(CliOptions *o) {
@@ -92,7 +96,7 @@ static int run(CliOptions *o) {
     if (r < 0)
         return r;
 
-    raise_nofile_limit();
+    o->config.max_connections = config_max_connections(&o->config, raise_nofile_limit());
     signal(SIGPIPE, SIG_IGN);
 
     r = loop_new(&loop);
