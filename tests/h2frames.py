@@ -116,6 +116,12 @@ class H2Conn:
         self.stream_window_initial = 65535
         self.stream_windows = {}
         self.send(PREFACE + settings(**client_settings))
+        # Acknowledge the server's SETTINGS now: an ACK sent later could land inside a header
+        # block (HEADERS ... CONTINUATION), which is a protocol error of the client's.
+        deadline = time.monotonic() + timeout
+        while not self.gone() and time.monotonic() < deadline and \
+                not any(f[0] == SETTINGS and not f[1] & ACK for f in self.frames):
+            self.poll(0.05)
 
     def send(self, payload, timeout=None):
         """Sends all of payload; False (and closed set) if the connection is gone. With timeout,
