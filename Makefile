@@ -12,7 +12,7 @@ PACKAGES   ?= build-packages
 # Debian packages needed to build, test and run.
 DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
-	python3 python3-pytest python3-zmq curl procps systemd systemd-container util-linux scdoc \
+	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
 	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint
 
 SAN_ENV := SQDIFF_SECCOMP=0 \

@@ -56,3 +56,36 @@ def small_suite():
 @pytest.fixture
 def builddir():
     return BUILDDIR
+
+
+# --- the attack tests' suites (tests/test_attacks.py) -------------------------------------------
+
+def _attack_suite(extra_config):
+    """A suite whose front end's RSS says what it holds: under ASan, freed memory would stay in
+    the allocator's quarantine (256 MB by default) and read as growth."""
+    saved = os.environ.get("ASAN_OPTIONS")
+    if saved is not None:
+        os.environ["ASAN_OPTIONS"] = saved + ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
+    try:
+        return make_suite(extra_config=extra_config)
+    finally:
+        if saved is not None:
+            os.environ["ASAN_OPTIONS"] = saved
+
+
+@pytest.fixture(scope="session")
+def attack_suite():
+    """Workers mode with a short idle timeout and small connection and body limits, so that
+    hostile clients meet the limits within seconds. Tests must leave its workers running."""
+    s = _attack_suite("idle-timeout = 2s\nmax-connections = 32\nmax-body-size = 1M\n")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def patient_suite():
+    """Workers mode with the default idle timeout (10 s) and connection cap, and a queue toward
+    the workers of 24 MiB per kind: room for one 20 MiB job, not for the twelve a test sends."""
+    s = _attack_suite("max-queued-bytes = 24M\n")
+    yield s
+    s.close()

@@ -43,6 +43,19 @@ def wait_for(predicate, timeout, what):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def proc_rss_kib(pid):
+    """VmRSS of a process, in KiB, from /proc (the host's pid)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("VmRSS:")))
+
+
+def proc_cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": fields 3 onwards
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_responses(sock, count):
     """Reads `count` HTTP/1.1 responses with Content-Length bodies; returns their bodies."""
     buf, bodies = b"", []
