@@ -264,7 +264,12 @@ static int monitor(sd_event *e, Fanout *f, int k) {
     if (zmq_socket_monitor(f->jobs[k], address, ZMQ_EVENT_DISCONNECTED) < 0)
         return -errno;
     f->monitor[k] = zmq_socket(f->ctx, ZMQ_PAIR);
-    if (!f->monitor[k] || zmq_connect(f->monitor[k], address) < 0)
+    if (!f->monitor[k])
+        return -errno;
+    r = set_int(f->monitor[k], ZMQ_LINGER, 0);
+    if (r < 0)
+        return r;
+    if (zmq_connect(f->monitor[k], address) < 0)
         return -errno;
     r = watch(e, f->monitor[k], &f->monitor_source[k], on_monitor, f);
     if (r < 0)
