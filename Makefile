@@ -20,7 +20,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan build-clang test packages run stop bench clean
+.PHONY: all deps build build-asan build-clang check-prose test packages run stop bench clean
 
 all: build
 
@@ -50,12 +50,17 @@ $(BUILD_CLANG)/build.ninja:
 build-clang: deps $(BUILD_CLANG)/build.ninja
 	ninja -C $(BUILD_CLANG)
 
-# Every test: the unit tests (with the fuzz corpora replayed) of a gcc and a clang build,
-# both warning-free (-Wall -Wextra as errors), and of a sanitized one; the black-box suite
+# The prose names only what is there: backticked names in the READMEs and docs/, the pure
+# core's includes, helpers declared and never used (tools/check-prose says how).
+check-prose: deps
+	$(PYTHON) tools/check-prose
+
+# Every test: the prose check; the unit tests (with the fuzz corpora replayed) of a gcc and a
+# clang build, both warning-free (-Wall -Wextra as errors), and of a sanitized one; the black-box suite
 # against the sanitized build as plain processes; then the .deb is built and the black-box
 # suite, the systemd-only checks, the harness's own tests and the package life cycle run
 # against it, installed with apt in a real systemd booted in a throwaway container.
-test: build build-asan build-clang
+test: check-prose build build-asan build-clang
 	meson test -C $(BUILD) --print-errorlogs
 	meson test -C $(BUILD_CLANG) --print-errorlogs
 	meson test -C $(BUILD_ASAN) --print-errorlogs

@@ -219,7 +219,7 @@ def markdown(meta, summary, args):
     return "\n".join(lines) + "\n"
 
 
-# The speed sqdiff is held to (issue 5): (server, connections, metric, bound, description).
+# The speed sqdiff is held to: (server, connections, metric, bound, description).
 TARGETS = (
     ("local", 50, "rps", (">=", 0.95), "local mode: requests/s at 50 connections ≥ 0.95× nginx"),
     ("local", 50, "cpu_us_per_req", ("<=", 1.1), "local mode: CPU per request ≤ 1.1× nginx"),

@@ -24,8 +24,12 @@ typedef struct CliOptions {
     int kind; /* worker: a WireKind, -1 if not given */
 } CliOptions;
 
-/* Returns 0 to go on, 1 when the program should exit successfully now (--help, --version, --check), <0 on error. */
-int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *ret);
+/*
+ * Fills *o from the command line and the config file. Returns 0 to go on, 1 when the program
+ * should exit successfully now (--help, --version, --check), <0 on error. *o is written
+ * whatever the result: call cli_done() on it in every case.
+ */
+int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o);
 void cli_done(CliOptions *o);
 
 /*

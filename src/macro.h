@@ -3,7 +3,7 @@
 
 /*
  * Small helpers shared by every module: automatic cleanup of locals
- * (__attribute__((cleanup))), array sizes and branch hints. Destructors used
+ * (__attribute__((cleanup))), array sizes, printf format checks. Destructors used
  * with _cleanup_ accept NULL (or -1 for fds) and are no-ops on it.
  */
 
@@ -12,9 +12,6 @@
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
-#define _likely_(x) __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))

@@ -49,19 +49,19 @@ int number_parse_query(const char *s, size_t len, int64_t *ret) {
     return apply_sign(m, negative, ret);
 }
 
-int number_is_json_integer(const char *s, size_t len) {
+bool number_is_json_integer(const char *s, size_t len) {
     size_t i = 0;
 
     if (i < len && s[i] == '-')
         i++;
     if (i == len)
-        return 0;
+        return false;
     if (s[i] == '0')
         return i + 1 == len;
     for (; i < len; i++)
         if (!is_digit(s[i]))
-            return 0;
-    return 1;
+            return false;
+    return true;
 }
 
 int number_parse_json(const char *s, size_t len, int64_t *ret) {

@@ -28,8 +28,8 @@ int number_parse_json(const char *s, size_t len, int64_t *ret);
 /* Writes the decimal form of v (no NUL) and returns its length, at most 20. */
 size_t number_format_int64(int64_t v, char *buf);
 
-/* True when s[0..len) is a canonical JSON integer of any size: -?(0|[1-9][0-9]*). */
-int number_is_json_integer(const char *s, size_t len);
+/* Whether s[0..len) is a canonical JSON integer of any size: -?(0|[1-9][0-9]*). */
+bool number_is_json_integer(const char *s, size_t len);
 
 /* Whether all 8 bytes of x are ASCII digits: high nibbles 3, and none past '9' (+6 would carry). */
 static inline bool number_digits8_valid(uint64_t x) {

@@ -51,5 +51,10 @@ static inline PendingEntry *pending_oldest(const PendingTable *t) {
     return t->oldest;
 }
 
-/* Stores one partial result (a validated decimal); returns true once both are in. -EALREADY for a duplicate. */
+/*
+ * Stores one partial result, a validated decimal of len bytes. Returns 1 when
+ * that completes the entry (both kinds are in), 0 when the other kind is still
+ * to come, -EALREADY when this kind was already stored, -EINVAL when len does
+ * not fit (SQMATH_DECIMAL_MAX or more). On a negative return e is unchanged.
+ */
 int pending_set_result(PendingEntry *e, WireKind kind, const char *value, size_t len);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pending.h"
 #include "test-helpers.h"
@@ -48,7 +49,16 @@ int main(void) {
     e[70] = (PendingEntry){ .id = 1011 };
     check(pending_add(&t, &e[70]) == -EEXIST);
 
-    /* Results: each kind once; complete when both are in. */
+    /* Results: each kind once; complete when both are in; too long leaves the entry as it was. */
+    {
+        static char big[SQMATH_DECIMAL_MAX];
+
+        memset(big, '9', sizeof(big));
+        check(pending_set_result(&e[5], WIRE_SUM, big, SQMATH_DECIMAL_MAX) == -EINVAL);
+        check(e[5].have == 0);
+        check(pending_set_result(&e[5], WIRE_SUM, big, SQMATH_DECIMAL_MAX - 1) == 0);
+        e[5].have = 0;
+    }
     check(pending_set_result(&e[5], WIRE_SUM, "14", 2) == 0);
     check(pending_set_result(&e[5], WIRE_SUM, "15", 2) == -EALREADY);
     check(pending_set_result(&e[5], WIRE_SQUARE, "36", 2) == 1);

@@ -56,7 +56,7 @@ int main(void) {
     SqAcc a = SQACC_INIT;
     char s[SQMATH_DECIMAL_MAX], q[SQMATH_DECIMAL_MAX];
 
-    /* The original design's status tests. */
+    /* Worked examples: one to ten (385, 3025, 2640), one number, a negative difference, zero. */
     for (int i = 0; i < 10; i++)
         sqacc_add(&a, one_to_ten[i]);
     sqmath_answer(s, sqmath_sumsq_decimal(&a, s), q, sqmath_square_decimal(&a, q), out);

@@ -2,7 +2,7 @@
 """A real systemd for the tests, on a machine whose PID 1 is not systemd.
 
 SystemdBox boots systemd in a throwaway container whose root is an overlay over
-the host's own "/" (the recipe of docs/systemd-box.md, in code): everything
+the host's own "/" (docs/systemd-box.md explains each step): everything
 written inside lands in the overlay's upper dir and disappears on close(), while
 the host's packages and the meson build tree are visible inside. The units the
 host enables are masked, so only what a test enables runs in the box.

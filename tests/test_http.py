@@ -20,7 +20,7 @@ def check_answer(resp, numbers):
     assert resp.json() == answer(numbers)
 
 
-# --- the original design's status tests -------------------------------------------------------
+# --- the worked examples: one number, one to ten, the README's example ---------------------------
 
 def test_single_number(suite):
     resp = suite.get("/?n=42")
