@@ -3,21 +3,17 @@
 
 /*
  * What sqdiff relies on of libh2o 2.2.5 beyond its documented API, in one
- * place, so that a new libh2o is checked here and nowhere else. Each function
- * names the private state it touches; all of it was read in h2o 2.2.5's
- * lib/http1.c and lib/http2/connection.c (Debian 12's libh2o-evloop0.13).
+ * place, so that a new libh2o is checked here and nowhere else:
+ *   - the HTTP/2 connection's frame reader, hooked to meet the budget;
+ *   - picohttpparser, which libh2o carries and exports (phr_*) but whose header
+ *     Debian's libh2o-dev does not ship: declared here as picohttpparser's
+ *     header of h2o 2.2.5 (deps/picohttpparser) declares them.
  */
 
 #include <h2o.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* The read callback h2o set on sock (NULL when it does not read). */
-h2o_socket_cb h2o_private_read_cb(h2o_socket_t *sock);
-
-/* True once h2o serves the socket as HTTP/2 (prior knowledge or h2c upgrade). */
-bool h2o_private_is_http2(h2o_socket_t *sock);
+#include <sys/types.h>
 
 /*
  * Called with each complete HTTP/2 frame (header and payload, len bytes) before
@@ -39,8 +35,28 @@ typedef struct H2oFrameHook {
  */
 void h2o_private_hook_http2_frames(h2o_socket_t *sock, H2oFrameHook *hook);
 
+/* picohttpparser (h2o 2.2.5's deps/picohttpparser/picohttpparser.h). */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Returns the length of the request head, -1 if malformed, -2 if incomplete. */
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
+struct phr_chunked_decoder {
+    size_t bytes_left_in_chunk;
+    char consume_trailer;
+    char _hex_count;
+    char _state;
+};
+
 /*
- * The raw head (request line and header fields, up to and including the empty
- * line) of the HTTP/1.x request being handled on sock; 0 if it cannot be found.
+ * Decodes chunked data in place: *bufsz becomes the decoded length; returns the
+ * number of bytes after the body (left at buf + *bufsz), -2 if incomplete, -1 on error.
  */
-size_t h2o_private_http1_head(h2o_socket_t *sock, const char **ret_head);
+ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);

@@ -3,7 +3,8 @@
  * libh2o embedding: one host, one path ("/"), one handler, and the connection
  * budget (server.h). Every accepted socket gets a Conn, found again through
  * sock->on_close.data, which h2o leaves to its user and calls on close; that
- * is how connections are counted, swept and hooked without h2o's help.
+ * is how connections are counted, swept and hooked. HTTP/1.1 is served by
+ * server-http1.c, HTTP/2 by h2o with check_frame() in front of its frames.
  */
 
 #include "server.h"
@@ -21,7 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "h2o-private.h"
+#include <h2o/http2.h>
+
+#include "server-internal.h"
 
 /* Sweeps for connections without progress run this often, within [min, max]. */
 #define SWEEP_MIN_MS 100
@@ -38,23 +41,6 @@ enum {
     FLAG_PADDED = 0x8,
 };
 
-typedef struct Conn {
-    H2oFrameHook hook; /* first: sock->on_close.data points at both (h2o-private.h) */
-    Server *server;
-    h2o_socket_t *sock;
-    h2o_linklist_t link; /* Server.conns */
-    h2o_socket_cb h2o_read; /* h2o's HTTP/1 reader, while first_read() stands in front of it */
-    uint64_t last_request_ms;
-    h2o_linklist_t holds; /* HoldMarks of requests held and not answered yet */
-    h2o_req_t *held;     /* HTTP/1: the request held, while it is */
-    char *ahead;         /* HTTP/1: bytes read ahead while held */
-    size_t ahead_len;
-    uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
-    unsigned empty_frames;
-    bool http2, classified, closing;
-} Conn;
-
-/* A held request, in its own memory, linked to its Conn until it is answered or freed. */
 typedef struct HoldMark {
     h2o_linklist_t link;
     h2o_req_t *req;
@@ -79,24 +65,7 @@ typedef struct JsonErrorFilter {
     uint64_t max_body;
 } JsonErrorFilter;
 
-struct Server {
-    h2o_globalconf_t globalconf;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_evloop_t *loop;
-    h2o_socket_t **listeners;
-    size_t n_listeners;
-    ServerCallbacks cb;
-    uint64_t max_body, idle_ms;
-    size_t max_conns, n_conns, n_holds;
-    h2o_linklist_t conns;
-    Conn *reading; /* the Conn whose first_read() runs, NULL once it closed */
-    h2o_timeout_t sweep_timeout;
-    h2o_timeout_entry_t sweep_entry;
-    bool context_ready, sweeping, paused, stopped;
-};
-
-static void report(Server *s, ServerEvent ev, const char *detail) {
+void server_report(Server *s, ServerEvent ev, const char *detail) {
     if (s->cb.on_event)
         s->cb.on_event(ev, detail, s->n_conns, s->cb.userdata);
 }
@@ -114,7 +83,7 @@ static void conn_abort(Conn *c, ServerEvent ev, const char *why) {
         return;
     c->closing = true;
     (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
-    report(c->server, ev, why);
+    server_report(c->server, ev, why);
 }
 
 /* --- accepting, within max-connections ---------------------------------------------------- */
@@ -138,18 +107,14 @@ static void on_conn_close(void *data) {
     Server *s = c->server;
 
     h2o_linklist_unlink(&c->link);
-    if (s->reading == c)
-        s->reading = NULL;
-    free(c->ahead);
     free(c);
     s->n_conns--;
     if (s->paused && !s->stopped && s->n_conns < s->max_conns) {
         set_accepting(s, true);
-        report(s, SERVER_EVENT_RESUMED, "a connection closed");
+        server_report(s, SERVER_EVENT_RESUMED, "a connection closed");
     }
 }
 
-static void first_read(h2o_socket_t *sock, const char *err);
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
     Server *s = listener->data;
@@ -160,13 +125,13 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         return;
     if (s->n_conns >= s->max_conns) {
         set_accepting(s, false);
-        report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
+        server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
         return;
     }
     c = calloc(1, sizeof(*c));
     if (!c) {
         set_accepting(s, false); /* retried by the sweep */
-        report(s, SERVER_EVENT_PAUSED_NO_FDS, "out of memory");
+        server_report(s, SERVER_EVENT_PAUSED_NO_FDS, "out of memory");
         return;
     }
     sock = h2o_evloop_socket_accept(listener);
@@ -176,7 +141,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
             /* h2o would keep the listener polled and fail in a tight loop: step back instead. */
             set_accepting(s, false);
-            report(s, SERVER_EVENT_PAUSED_NO_FDS, e == EMFILE ? "EMFILE" : e == ENFILE ? "ENFILE" : "out of memory");
+            server_report(s, SERVER_EVENT_PAUSED_NO_FDS, e == EMFILE ? "EMFILE" : e == ENFILE ? "ENFILE" : "out of memory");
         }
         return;
     }
@@ -188,14 +153,10 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     sock->on_close.data = c;
     h2o_linklist_insert(&s->conns, &c->link);
     s->n_conns++;
-    h2o_accept(&s->accept_ctx, sock);
-    /* Until its protocol is known, the connection's reads pass through first_read(). */
-    c->h2o_read = h2o_private_read_cb(sock);
-    if (c->h2o_read)
-        h2o_socket_read_start(sock, first_read);
+    http1_accept(c);
     if (s->n_conns >= s->max_conns) {
         set_accepting(s, false);
-        report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
+        server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
     }
 }
 
@@ -230,40 +191,20 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
     return 0;
 refuse:
     c->closing = true;
-    report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
+    server_report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
     return -1;
 }
 
-/* From now on the connection's frames go through check_frame(). */
-static void conn_hook_http2(Conn *c) {
-    c->classified = c->http2 = true;
+/* The client preface arrived (prior knowledge): h2o's HTTP/2 takes the socket, and each frame meets check_frame(). */
+void server_switch_to_http2(Conn *c) {
+    c->http2 = true;
     c->hook.check = check_frame;
     c->hook.userdata = c;
+    h2o_socket_read_stop(c->sock);
+    h2o_socket_dont_read(c->sock, 0);
+    h2o_http2_accept(&c->server->accept_ctx, c->sock, c->h1.super.connected_at);
+    /* The frames that came with the preface were read just now; all later ones are checked. */
     h2o_private_hook_http2_frames(c->sock, &c->hook);
-}
-
-/*
- * Stands in front of h2o's HTTP/1 reader until the connection's protocol is known: h2o
- * turns a connection into HTTP/2 inside that reader when the client preface arrives
- * (prior knowledge), and from then on its frames must meet the budget. Only the frames
- * that came with the preface, in one read, pass unchecked. Costs one call per read of a
- * connection's first request.
- */
-static void first_read(h2o_socket_t *sock, const char *err) {
-    Conn *c = sock->on_close.data;
-    Server *s = c->server;
-    h2o_socket_cb h2o_read = c->h2o_read;
-
-    h2o_socket_read_start(sock, h2o_read); /* h2o's reader again, which may pick another */
-    s->reading = c;
-    h2o_read(sock, err);
-    if (s->reading != c)
-        return; /* closed */
-    s->reading = NULL;
-    if (h2o_private_is_http2(sock))
-        conn_hook_http2(c);
-    else if (!c->classified && h2o_private_read_cb(sock) == h2o_read)
-        h2o_socket_read_start(sock, first_read);
 }
 
 /* --- the sweep: connections that make no progress --------------------------------------------- */
@@ -290,43 +231,6 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
 }
 
 /* --- requests ------------------------------------------------------------------------------------ */
-
-static bool lower_prefix(const char *p, size_t len, const char *lower) {
-    size_t n = strlen(lower);
-
-    return len >= n && strncasecmp(p, lower, n) == 0;
-}
-
-/* RFC 9112 framing: NULL when fine, else why not. Bodies (has_body) also get their length headers checked. */
-static const char *http1_framing_error(const char *head, size_t len, bool has_body) {
-    const char *end = head + len, *line = head, *nl, *cl = NULL;
-    size_t cl_len = 0;
-    bool te = false;
-
-    for (; line < end && (nl = memchr(line, '\n', (size_t)(end - line))); line = nl + 1) {
-        if (nl == head || nl[-1] != '\r')
-            return "bare LF line ending: lines end with CRLF";
-        if (!has_body)
-            continue;
-        if (lower_prefix(line, (size_t)(nl - line), "transfer-encoding:"))
-            te = true;
-        else if (lower_prefix(line, (size_t)(nl - line), "content-length:")) {
-            const char *v = line + strlen("content-length:"), *ve = nl - 1;
-
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            if (cl && ((size_t)(ve - v) != cl_len || memcmp(v, cl, cl_len) != 0))
-                return "differing Content-Length headers";
-            cl = v;
-            cl_len = (size_t)(ve - v);
-        }
-    }
-    if (te && cl)
-        return "Content-Length together with Transfer-Encoding";
-    return NULL;
-}
 
 static size_t header_list_size(const h2o_req_t *req) {
     size_t n = req->input.method.len + req->input.path.len + req->input.authority.len + 3 * 32;
@@ -355,25 +259,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     if (c) {
         c->last_request_ms = h2o_now(s->loop);
         c->empty_frames = 0;
-        if (req->version >= 0x200) {
+        if (c->http2)
             c->body_bytes -= req->entity.len < c->body_bytes ? req->entity.len : c->body_bytes;
-            if (!c->http2) /* an h2c upgrade */
-                conn_hook_http2(c);
-        } else
-            c->classified = true;
     }
-
-    if (req->version < 0x200) {
-        const char *head, *why;
-        size_t len = c ? h2o_private_http1_head(c->sock, &head) : 0;
-
-        if (len > 0 && (why = http1_framing_error(head, len, req->entity.base != NULL))) {
-            req->http1_is_persistent = 0;
-            report(s, SERVER_EVENT_BAD_FRAMING, why);
-            server_send_error(r, 400, why, NULL, NULL);
-            return 0;
-        }
-    } else if (header_list_size(req) > SERVER_HEADER_LIST_MAX) {
+    if (req->version >= 0x200 && header_list_size(req) > SERVER_HEADER_LIST_MAX) {
         if (c)
             conn_abort(c, SERVER_EVENT_CLOSED_BUDGET, "header list over its budget");
         server_send_error(r, 431, "request header fields too large", NULL, NULL);
@@ -403,58 +292,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     return 0;
 }
 
-/* --- holding a request: HTTP/1.1 read-ahead within the budget ----------------------------------- */
-
-/*
- * h2o's HTTP/1 stops reading a connection while its request is handled, and h2o 2.2's
- * evloop then takes the socket out of epoll, to put it back once the answer is sent:
- * two epoll_ctl per request that waits for the workers, a sixth of the front end's CPU
- * at 50 connections (perf). So a held connection stays polled, with h2o's own reading
- * off (h2o_socket_dont_read): readiness calls hold_on_read(), which reads at most
- * SERVER_HOLD_INPUT_MAX bytes into c->ahead (pipelined requests) and learns of end of
- * stream. The bytes join h2o's input buffer once the answer is on its way, before h2o
- * parses the next request. Only a client that pipelines more than the budget costs the
- * epoll_ctl pair again.
- */
-/* Room left for reading ahead: the budget counts what h2o holds unparsed too. */
-static size_t hold_room(const Conn *c) {
-    size_t have = c->sock->input->size + c->ahead_len;
-
-    return have < SERVER_HOLD_INPUT_MAX ? SERVER_HOLD_INPUT_MAX - have : 0;
-}
-
-static bool peer_finished(int fd) {
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-
-    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE_WAIT;
-}
-
-static void hold_on_read(h2o_socket_t *sock, const char *err) {
-    Conn *c = sock->on_close.data;
-    size_t room = hold_room(c);
-    ssize_t n;
-
-    if (err || !c->held || room == 0) {
-        h2o_socket_read_stop(sock);
-        return;
-    }
-    if (!c->ahead && !(c->ahead = malloc(SERVER_HOLD_INPUT_MAX))) {
-        h2o_socket_read_stop(sock);
-        return;
-    }
-    n = read(h2o_socket_get_fd(sock), c->ahead + c->ahead_len, room);
-    if (n > 0)
-        c->ahead_len += (size_t)n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        /* The client is gone or done sending: answer this request, then close; queued ones are dropped. */
-        c->held->http1_is_persistent = 0;
-        h2o_socket_read_stop(sock);
-        return;
-    }
-    if (hold_room(c) == 0)
-        h2o_socket_read_stop(sock);
-}
+/* --- holding a request ------------------------------------------------------------------------ */
 
 static void hold_unlink(Server *s, HoldMark *m) {
     h2o_linklist_unlink(&m->link);
@@ -469,6 +307,7 @@ static void on_hold_dispose(void *p) {
         hold_unlink(H2O_STRUCT_FROM_MEMBER(Server, ctx, m->req->conn->ctx), m);
 }
 
+/* A held request counts as waiting (the sweep leaves its connection alone) until it is answered. */
 void server_hold(ServerRequest *r) {
     h2o_req_t *req = (h2o_req_t *)r;
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
@@ -480,64 +319,24 @@ void server_hold(ServerRequest *r) {
     *m = (HoldMark){ .req = req };
     h2o_linklist_insert(&c->holds, &m->link);
     s->n_holds++;
-    /* HTTP/2 keeps reading anyway: the connection carries other streams. */
-    if (req->version >= 0x200)
-        return;
-    c->held = req;
-    h2o_socket_dont_read(c->sock, 1);
-    if (hold_room(c) == 0) {
-        /* A pipelining client with its budget full: its end of stream, if sent, waits behind
-         * the bytes not read yet. TCP says whether it came (CLOSE_WAIT): then this answer is
-         * the last, and the requests it queued are never started. */
-        if (peer_finished(h2o_socket_get_fd(c->sock)))
-            req->http1_is_persistent = 0;
-    } else if (!h2o_socket_is_reading(c->sock))
-        h2o_socket_read_start(c->sock, hold_on_read);
 }
 
-/*
- * A held request is being answered: it no longer counts as waiting (an answer that does
- * not drain is the client's doing). HTTP/1: h2o reads for itself again, from when the
- * answer has left; returns the Conn whose read-ahead is to be joined after the answer.
- */
-static Conn *release_hold(h2o_req_t *req) {
+/* A held request is being answered: from now on an answer that does not drain is the client's doing. */
+static void release_hold(h2o_req_t *req) {
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
     h2o_linklist_t *node;
     Conn *c;
 
     if (s->n_holds == 0 || !(c = conn_of(req)))
-        return NULL;
+        return;
     for (node = c->holds.next; node != &c->holds; node = node->next) {
         HoldMark *m = H2O_STRUCT_FROM_MEMBER(HoldMark, link, node);
 
         if (m->req == req) {
             hold_unlink(s, m);
-            break;
+            return;
         }
     }
-    if (c->held != req)
-        return NULL;
-    c->held = NULL;
-    /* No reading until h2o asks for it again once the answer has left: for a client that
-     * does not drain its answers, that is never. Within one pass this costs no epoll_ctl. */
-    if (h2o_private_read_cb(c->sock) == hold_on_read)
-        h2o_socket_read_stop(c->sock);
-    h2o_socket_dont_read(c->sock, 0);
-    return c;
-}
-
-static void join_read_ahead(Conn *c, bool persistent) {
-    if (persistent && c->ahead_len > 0) {
-        h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, c->ahead_len);
-
-        if (buf.base) {
-            memcpy(buf.base, c->ahead, c->ahead_len);
-            c->sock->input->size += c->ahead_len;
-        }
-    }
-    free(c->ahead);
-    c->ahead = NULL;
-    c->ahead_len = 0;
 }
 
 void *server_request_alloc(ServerRequest *r, size_t size, void (*dispose)(void *p)) {
@@ -617,9 +416,8 @@ void server_send(ServerRequest *r, int status, const char *body, size_t len, con
         [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
     };
     h2o_req_t *req = (h2o_req_t *)r;
-    Conn *held = release_hold(req);
-    bool persistent = req->http1_is_persistent;
 
+    release_hold(req);
     req->res.status = status;
     req->res.reason = status >= 0 && (size_t)status < ELEMENTSOF(reasons) && reasons[status] ? reasons[status] : "";
     req->res.content_length = len;
@@ -628,9 +426,6 @@ void server_send(ServerRequest *r, int status, const char *body, size_t len, con
         h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
                               extra_value, strlen(extra_value));
     h2o_send_inline(req, body, len);
-    /* The answer is written or queued; h2o parses the next request once it has left. */
-    if (held)
-        join_read_ahead(held, persistent);
 }
 
 void server_send_error(ServerRequest *req, int status, const char *message, const char *extra_header,
@@ -672,8 +467,8 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     h2o_config_init(&s->globalconf);
     /* No Server: header: it tells an attacker what runs, and costs an sprintf per response. */
     s->globalconf.server_name = h2o_iovec_init("", 0);
-    /* One byte more than the limit, so that on_req() answers 413 alike for chunked and
-     * Content-Length bodies of max-body-size + 1 (h2o's chunked check is ">=", its other ">"). */
+    /* HTTP/2 only (HTTP/1 bodies are server-http1.c's): one byte more than the limit, so that
+     * on_req() answers a body of max-body-size + 1 with the same JSON 413 as HTTP/1 does. */
     s->globalconf.max_request_entity_size = c->max_body_size + 1;
     s->globalconf.http1.req_timeout = s->idle_ms;
     s->globalconf.http2.idle_timeout = s->idle_ms;
@@ -715,11 +510,18 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
 }
 
 void server_stop_accepting(Server *s) {
+    h2o_linklist_t *node, *next;
+
     for (size_t i = 0; i < s->n_listeners; i++)
         h2o_socket_close(s->listeners[i]);
     s->n_listeners = 0;
     s->stopped = true;
     h2o_context_request_shutdown(&s->ctx);
+    /* Connections between requests close now; the others after their answer. */
+    for (node = s->conns.next; node != &s->conns; node = next) {
+        next = node->next;
+        (void)http1_close_if_idle(H2O_STRUCT_FROM_MEMBER(Conn, link, node));
+    }
 }
 
 bool server_idle(Server *s) {

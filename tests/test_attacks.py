@@ -651,15 +651,11 @@ def test_ambiguous_http1_framing_is_400_and_closed(suite, name, payload):
 
 # --- 8. every error body JSON; the same body limit for both framings --------------------------
 
-@pytest.mark.xfail(strict=True, reason="libh2o 2.2.5 writes the 400 of its own HTTP/1 parser straight to the "
-                   "socket (lib/http1.c send_bad_request()), past every filter: still text/plain")
 def test_malformed_request_line_gets_a_json_400(suite):
     status, hdrs, body, _ = raw_exchange(suite.port, b"GARBAGE\r\n\r\n")
     assert_json_error(status, hdrs, body, 400)
 
 
-@pytest.mark.xfail(strict=True, reason="libh2o 2.2.5 writes the 400 of its own HTTP/1 parser straight to the "
-                   "socket (lib/http1.c send_bad_request()), past every filter: still text/plain")
 def test_overlong_request_head_gets_a_json_error(suite):
     # 500 KB in 5 fields: over libh2o's 408 KiB bound on a request head, under its 100 fields
     head = b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: %s\r\n" % (b"a" * 100_000) * 5 + b"\r\n"

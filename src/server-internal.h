@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * What server.c (accepting, the budget, HTTP/2, answers) and server-http1.c
+ * (sqdiff's own HTTP/1.1 connection on libh2o's request API) share. Not for
+ * other modules: they see server.h.
+ */
+
+#include <h2o.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "h2o-private.h"
+#include "server.h"
+
+typedef enum Http1State {
+    HTTP1_HEAD,     /* reading a request head (or idle between requests) */
+    HTTP1_BODY,     /* reading its body */
+    HTTP1_CONTINUE, /* writing "100 Continue" before the body */
+    HTTP1_HANDLING, /* h2o has the request; reads go to the read-ahead */
+    HTTP1_CLOSING,  /* writing a last error, then closing */
+} Http1State;
+
+/* One client connection. */
+typedef struct Conn {
+    H2oFrameHook hook; /* first: sock->on_close.data points at both (h2o-private.h) */
+    Server *server;
+    h2o_socket_t *sock;
+    h2o_linklist_t link;  /* Server.conns */
+    h2o_linklist_t holds; /* HoldMarks of requests held and not answered yet */
+    uint64_t last_request_ms;
+    uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
+    unsigned empty_frames;
+    bool http2, closing;
+
+    /* HTTP/1.1 (server-http1.c); unused once the connection is HTTP/2. */
+    struct {
+        h2o_conn_t super;
+        h2o_ostream_t ostream;
+        h2o_timeout_entry_t timeout;
+        Http1State state;
+        size_t head_len, req_size; /* of the current request, at the start of sock->input */
+        size_t content_length;     /* SIZE_MAX: chunked */
+        size_t decoded;            /* chunked: body bytes decoded so far */
+        struct phr_chunked_decoder chunked;
+        char *ahead; /* read ahead while HANDLING */
+        size_t ahead_len;
+        bool header_sent, peer_done;
+        char error[320]; /* the last answer of HTTP1_CLOSING */
+        h2o_req_t req;   /* last: large */
+    } h1;
+} Conn;
+
+struct Server {
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    h2o_socket_t **listeners;
+    size_t n_listeners;
+    ServerCallbacks cb;
+    uint64_t max_body, idle_ms;
+    size_t max_conns, n_conns, n_holds;
+    h2o_linklist_t conns;
+    h2o_timeout_t sweep_timeout;
+    h2o_timeout_entry_t sweep_entry;
+    bool context_ready, sweeping, paused, stopped;
+};
+
+void server_report(Server *s, ServerEvent ev, const char *detail);
+
+/* server.c: the connection turned HTTP/2 (prior knowledge): hand the socket to h2o's HTTP/2. */
+void server_switch_to_http2(Conn *c);
+
+/* server-http1.c */
+void http1_accept(Conn *c);
+/* Closes the connection now if it is between requests; true if it did. */
+bool http1_close_if_idle(Conn *c);
