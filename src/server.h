@@ -4,7 +4,8 @@
 /*
  * The HTTP edge: HTTP/1.1 (keep-alive, pipelining) and HTTP/2 (prior knowledge)
  * on listening sockets handed in (from systemd or server_listen()), served by
- * libh2o, which nothing outside server.c and h2o-private.c sees. Every request
+ * libh2o (HTTP/1.1 by server-http1.c on h2o's request API), which nothing outside
+ * server*.c and h2o-private.c sees. Every request
  * for "/" goes to one handler as a ServerRequest; other paths get 404 here.
  *
  * The budget. Every byte a client sends costs memory, CPU or time, so each
@@ -44,7 +45,7 @@
 
 /* Read ahead on an HTTP/1.1 connection while its request waits. */
 #define SERVER_HOLD_INPUT_MAX (64 * 1024)
-/* Decoded HTTP/2 header list of one request: name + value + 32 per field (RFC 7541), as h2o's HTTP/1 head limit. */
+/* Decoded HTTP/2 header list of one request: name + value + 32 per field (RFC 7541); HTTP/1 heads: H2O_MAX_REQLEN. */
 #define SERVER_HEADER_LIST_MAX 8192
 /* Empty DATA/HEADERS/CONTINUATION frames in a row, without a complete request between them. */
 #define SERVER_EMPTY_FRAMES_MAX 100
