@@ -78,6 +78,8 @@ int sandbox_apply(SandboxProfile profile, SandboxStage stage, bool inet) {
         r = add_rules(ctx, rules_of(profile, stage));
     if (r >= 0 && inet)
         r = add_rules(ctx, seccomp_inet);
+    if (r >= 0 && inet && stage == SANDBOX_SETUP)
+        r = add_rules(ctx, seccomp_inet_setup);
     if (r >= 0)
         r = seccomp_load(ctx);
     seccomp_release(ctx);
