@@ -35,15 +35,19 @@ typedef struct SandboxRule {
 static int add_rule(scmp_filter_ctx ctx, const SandboxRule *rule) {
     int nr = seccomp_syscall_resolve_name(rule->name);
     uint32_t action = rule->error ? SCMP_ACT_ERRNO((uint32_t)rule->error) : SCMP_ACT_ALLOW;
+    struct scmp_arg_cmp cmp;
 
     if (nr == __NR_SCMP_ERROR)
         return 0;
     if (rule->arg < 0)
         return seccomp_rule_add(ctx, action, nr, 0);
     if (rule->mask == UINT64_MAX)
-        return seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP((unsigned)rule->arg, SCMP_CMP_EQ, rule->value));
-    return seccomp_rule_add(ctx, action, nr, 1,
-                            SCMP_CMP((unsigned)rule->arg, SCMP_CMP_MASKED_EQ, rule->mask, rule->value));
+        cmp = (struct scmp_arg_cmp){ .arg = (unsigned)rule->arg, .op = SCMP_CMP_EQ, .datum_a = rule->value };
+    else
+        cmp = (struct scmp_arg_cmp){
+            .arg = (unsigned)rule->arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = rule->mask, .datum_b = rule->value
+        };
+    return seccomp_rule_add_array(ctx, action, nr, 1, &cmp);
 }
 
 static int add_rules(scmp_filter_ctx ctx, const SandboxRule *rules) {

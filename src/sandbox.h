@@ -14,8 +14,9 @@
  *   - SANDBOX_RUNTIME, once set-up is done and before the event loop runs: the runtime
  *     list alone. Filters stack: from then on a call must pass both.
  * System call arguments are checked where it is cheap (socket families, clone flags,
- * prctl options, openat flags). AF_INET and AF_INET6 sockets are allowed only with inet
- * (an endpoint that is not ipc://). SQDIFF_SECCOMP=0 in the environment skips loading
+ * prctl options, openat flags). AF_INET and AF_INET6 sockets (and, while setting up, what
+ * binding a tcp:// endpoint needs) are allowed only with inet: an endpoint that is not
+ * ipc://. SQDIFF_SECCOMP=0 in the environment skips loading
  * (for sanitizer and debugging builds, whose runtimes make calls of their own).
  */
 
