@@ -56,8 +56,9 @@ check-prose: deps
 	$(PYTHON) tools/check-prose
 
 # Every test: the prose check; the unit tests (with the fuzz corpora replayed) of a gcc and a
-# clang build, both warning-free (-Wall -Wextra as errors), and of a sanitized one; the black-box suite
-# against the sanitized build as plain processes; then the .deb is built and the black-box
+# clang build, both warning-free (-Wall -Wextra as errors), and of a sanitized one; the
+# black-box suite against the sanitized build as plain processes, and its sandbox tests against
+# the plain build (the sanitized one runs without seccomp); then the .deb is built and the black-box
 # suite, the systemd-only checks, the harness's own tests and the package life cycle run
 # against it, installed with apt in a real systemd booted in a throwaway container.
 test: check-prose build build-asan build-clang
@@ -66,6 +67,7 @@ test: check-prose build build-asan build-clang
 	meson test -C $(BUILD_ASAN) --print-errorlogs
 	$(SAN_ENV) SQDIFF_BUILDDIR=$(BUILD_ASAN) SQDIFF_TARGET=process $(PYTEST) -q tests/ \
 		--ignore=tests/test_sdbox.py --ignore=tests/test_packaging.py
+	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=process $(PYTEST) -q tests/test_sandbox.py
 	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
 	SQDIFF_DEB=$$deb SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
 

@@ -1,11 +1,40 @@
 #!/usr/bin/env python3
-"""Turns seccomp/NAME.list (one system call name a line, '#' comments) into a C header.
+"""Turns seccomp/NAME.list files into a C header of SandboxRule arrays (src/sandbox.c).
 
 Usage: gen-lists.py OUTPUT NAME=LIST[+LIST...] [NAME=...]
-Each NAME becomes the union of its lists as `static const char *const seccomp_NAME[]`, NULL-terminated.
+Each NAME becomes the union of its lists as `static const SandboxRule seccomp_NAME[]`,
+ended by a rule whose name is NULL. A line of a list ('#' starts a comment) is one of
+    NAME                 allowed, whatever the arguments
+    NAME argN == EXPR    allowed when argument N equals EXPR (a C constant expression)
+    NAME argN & (MASK) == EXPR
+                         allowed when argument N, masked with MASK, equals EXPR
+    NAME errno ERRNO     fails with ERRNO instead of killing the process
+Several conditional lines for one call mean any of them.
 """
 import re
 import sys
+
+NAME = r"[a-z0-9_]+"
+LINE = re.compile(rf"({NAME})(?:\s+arg([0-5])(?:\s+&\s+(\([^)]*\)))?\s+==\s+(.+)|\s+errno\s+(E[A-Z0-9]+))?")
+
+
+def parse(path):
+    rules = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            m = LINE.fullmatch(line)
+            if not m:
+                sys.exit(f"{path}:{n}: not a rule: {line!r}")
+            name, arg, mask, expr, err = m.groups()
+            if arg is not None:
+                rule = (name, arg, mask or "~0", expr, "0")
+            else:
+                rule = (name, "-1", "0", "0", err or "0")
+            rules.append((path, n, rule))
+    return rules
 
 
 def main():
@@ -13,21 +42,18 @@ def main():
     lines = ["/* Generated from seccomp/NAME.list by seccomp/gen-lists.py: do not edit. */", "#pragma once", ""]
     for pair in pairs:
         name, paths = pair.split("=", 1)
-        calls = []
+        seen = {}
+        body = []
         for path in paths.split("+"):
-            with open(path) as f:
-                for n, line in enumerate(f, 1):
-                    line = line.split("#", 1)[0].strip()
-                    if not line:
-                        continue
-                    if not re.fullmatch(r"[a-z0-9_]+", line):
-                        sys.exit(f"{path}:{n}: not a system call name: {line!r}")
-                    if line in calls:
-                        sys.exit(f"{path}:{n}: {line} is listed twice")
-                    calls.append(line)
-        lines.append(f"static const char *const seccomp_{name}[] = {{")
-        lines += [f'    "{c}",' for c in calls]
-        lines += ["    NULL,", "};", ""]
+            for where, n, rule in parse(path):
+                call, conditional = rule[0], rule[1] != "-1"
+                if call in seen and not (conditional and seen[call]):
+                    sys.exit(f"{where}:{n}: {call} is listed twice")
+                seen[call] = conditional
+                body.append("    { \"%s\", %s, (uint64_t)(%s), (uint64_t)(%s), %s }," % rule)
+        lines.append(f"static const SandboxRule seccomp_{name}[] = {{")
+        lines += body
+        lines += ["    { NULL, -1, 0, 0, 0 },", "};", ""]
     with open(out, "w") as f:
         f.write("\n".join(lines))
 

@@ -28,7 +28,8 @@ struct Fanout {
     void *ctx;
     void *jobs[_WIRE_KIND_MAX];
     void *results;
-    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX], *monitor_source[_WIRE_KIND_MAX];
+    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX], *first_drain;
+    sd_event_source *monitor_source[_WIRE_KIND_MAX];
     void *monitor[_WIRE_KIND_MAX]; /* ZMQ_PAIR: disconnect events of jobs[k] */
     struct {
         uint64_t id;
@@ -192,6 +193,11 @@ static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userda
     return 0;
 }
 
+static int on_first_drain(sd_event_source *s, void *userdata) {
+    drain(userdata);
+    return 0;
+}
+
 static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     Fanout *f = userdata;
 
@@ -334,8 +340,14 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
     r = watch(e, f->results, &f->results_source, on_results, f);
     if (r < 0)
         return r;
-    /* ZMQ_FD only signals changes: read once now, so that ZeroMQ knows we wait for more. */
-    drain(f);
+    /*
+     * ZMQ_FD only signals changes: read once, so that ZeroMQ knows we wait for more. Not
+     * now but from the loop, once the caller has loaded its seccomp filter: replies are
+     * untrusted bytes.
+     */
+    r = sd_event_add_defer(e, &f->first_drain, on_first_drain, f);
+    if (r < 0)
+        return r;
 
     *ret = TAKE_PTR(f);
     return 0;
@@ -347,6 +359,7 @@ Fanout *fanout_free(Fanout *f) {
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         while (f->head[k])
             unlink_job(f, f->head[k], k);
+    sd_event_source_disable_unref(f->first_drain);
     sd_event_source_disable_unref(f->results_source);
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         sd_event_source_disable_unref(f->jobs_source[k]);

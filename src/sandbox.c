@@ -1,21 +1,74 @@
 /* SPDX-License-Identifier: MIT */
-/* Builds the filter from the compiled-in list; names unknown on this architecture are skipped. */
+/*
+ * Builds a filter from compiled-in rules (seccomp-lists.h, from the seccomp/ lists): each rule
+ * allows a call, with at most one argument condition, or makes it fail with an errno;
+ * calls unknown on this architecture are skipped. Loaded with thread sync, so that ZeroMQ's
+ * threads get it too.
+ */
 
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
+
+typedef struct SandboxRule {
+    const char *name;
+    int arg; /* -1: any arguments */
+    uint64_t mask, value; /* allowed when (argument & mask) == value */
+    int error; /* not 0: fail with this errno instead */
+} SandboxRule;
+
 #include "seccomp-lists.h"
 
-int sandbox_apply(SandboxProfile profile) {
-    const char *const *names = profile == SANDBOX_HTTPD ? seccomp_httpd : seccomp_worker;
+static int add_rule(scmp_filter_ctx ctx, const SandboxRule *rule) {
+    int nr = seccomp_syscall_resolve_name(rule->name);
+    uint32_t action = rule->error ? SCMP_ACT_ERRNO((uint32_t)rule->error) : SCMP_ACT_ALLOW;
+    struct scmp_arg_cmp cmp;
+
+    if (nr == __NR_SCMP_ERROR)
+        return 0;
+    if (rule->arg < 0)
+        return seccomp_rule_add(ctx, action, nr, 0);
+    if (rule->mask == UINT64_MAX)
+        cmp = (struct scmp_arg_cmp){ .arg = (unsigned)rule->arg, .op = SCMP_CMP_EQ, .datum_a = rule->value };
+    else
+        cmp = (struct scmp_arg_cmp){
+            .arg = (unsigned)rule->arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = rule->mask, .datum_b = rule->value
+        };
+    return seccomp_rule_add_array(ctx, action, nr, 1, &cmp);
+}
+
+static int add_rules(scmp_filter_ctx ctx, const SandboxRule *rules) {
+    for (; rules->name; rules++) {
+        int r = add_rule(ctx, rules);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static const SandboxRule *rules_of(SandboxProfile profile, SandboxStage stage) {
+    if (profile == SANDBOX_HTTPD)
+        return stage == SANDBOX_SETUP ? seccomp_httpd_setup : seccomp_httpd;
+    return stage == SANDBOX_SETUP ? seccomp_worker_setup : seccomp_worker;
+}
+
+int sandbox_apply(SandboxProfile profile, SandboxStage stage, bool inet) {
     const char *env = getenv("SQDIFF_SECCOMP");
     scmp_filter_ctx ctx;
-    int r = 0;
+    int r;
 
     if (env && strcmp(env, "0") == 0)
         return 0;
@@ -23,17 +76,32 @@ int sandbox_apply(SandboxProfile profile) {
     ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx)
         return -ENOMEM;
-    for (size_t i = 0; names[i]; i++) {
-        int nr = seccomp_syscall_resolve_name(names[i]);
-
-        if (nr == __NR_SCMP_ERROR)
-            continue;
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-        if (r < 0)
-            goto out;
-    }
-    r = seccomp_load(ctx);
-out:
+    /* Every thread, or none: the load fails if one cannot take the filter. */
+    r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    if (r >= 0)
+        r = add_rules(ctx, rules_of(profile, stage));
+    if (r >= 0 && inet)
+        r = add_rules(ctx, seccomp_inet);
+    if (r >= 0 && inet && stage == SANDBOX_SETUP)
+        r = add_rules(ctx, seccomp_inet_setup);
+    if (r >= 0)
+        r = seccomp_load(ctx);
     seccomp_release(ctx);
-    return r;
+    return r < 0 ? r : 0;
+}
+
+bool sandbox_endpoint_needs_inet(const char *endpoint) {
+    return strncmp(endpoint, "ipc://", 6) != 0 && strncmp(endpoint, "inproc://", 9) != 0;
+}
+
+int sandbox_check_endpoint_owner(const char *endpoint) {
+    struct stat st;
+
+    if (strncmp(endpoint, "ipc://", 6) != 0)
+        return 0;
+    if (lstat(endpoint + 6, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+        return -EPERM;
+    return 0;
 }

@@ -80,11 +80,34 @@ static uint64_t raise_nofile_limit(void) {
     return rl.rlim_cur;
 }
 
+/* Whether any ZeroMQ endpoint of the front end needs network sockets (tcp://). */
+static bool endpoints_need_inet(const Config *c) {
+    if (c->mode != SQ_MODE_WORKERS)
+        return false;
+    for (int i = 0; i < _ENDPOINT_MAX; i++)
+        if (sandbox_endpoint_needs_inet(c->endpoint[i]))
+            return true;
+    return false;
+}
+
+/* Binding an ipc:// endpoint replaces what is at its path: only ever our own socket. */
+static int check_endpoints(const Config *c) {
+    if (c->mode != SQ_MODE_WORKERS)
+        return 0;
+    for (int i = 0; i < _ENDPOINT_MAX; i++) {
+        int r = sandbox_check_endpoint_owner(c->endpoint[i]);
+        if (r < 0)
+            return log_error_errno(r, "Refusing to bind \"%s\": something not ours is there: %m", c->endpoint[i]);
+    }
+    return 0;
+}
+
 static int run(CliOptions *o) {
     _cleanup_(loop_freep) Loop *loop = NULL;
     _cleanup_(frontend_freep) Frontend *frontend = NULL;
     _cleanup_free_ int *fds = NULL;
     size_t n_fds = 0;
+    bool inet;
     sd_event *e;
     char status[256];
     int r;
@@ -104,6 +127,15 @@ static int run(CliOptions *o) {
         return log_error_errno(r, "Failed to set up the event loop: %m");
     e = loop_event(loop);
 
+    r = check_endpoints(&o->config);
+    if (r < 0)
+        return r;
+    inet = endpoints_need_inet(&o->config);
+    /* Before ZeroMQ's sockets and threads exist: no peer is ever read unfiltered. */
+    r = sandbox_apply(SANDBOX_HTTPD, SANDBOX_SETUP, inet);
+    if (r < 0)
+        return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
+
     r = frontend_new(loop, &o->config, fds, n_fds, &frontend);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the front end (ZeroMQ endpoints in %s): %m", o->config.runtime_dir);
@@ -115,7 +147,7 @@ static int run(CliOptions *o) {
     if (r < 0)
         return log_error_errno(r, "Failed to enable the watchdog: %m");
 
-    r = sandbox_apply(SANDBOX_HTTPD);
+    r = sandbox_apply(SANDBOX_HTTPD, SANDBOX_RUNTIME, inet);
     if (r < 0)
         return log_error_errno(r, "Failed to load the seccomp filter: %m");
 

@@ -41,7 +41,7 @@ struct Worker {
     WireKind kind;
     void *ctx, *jobs, *results, *monitor;
     const char *jobs_endpoint;
-    sd_event_source *source, *monitor_source;
+    sd_event_source *source, *monitor_source, *first_read;
     uint64_t done, rejected, unsent;
     RateLimit rl_rejected, rl_unsent;
     char out[WIRE_REPLY_MESSAGE_MAX]; /* the batch of replies being built */
@@ -181,6 +181,11 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
     }
 }
 
+static int on_first_read(sd_event_source *s, void *userdata) {
+    (void)on_monitor(NULL, -1, 0, userdata);
+    return on_jobs(NULL, -1, 0, userdata);
+}
+
 static int set_int(void *sock, int option, int value) {
     return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
 }
@@ -249,9 +254,14 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     r = sd_event_add_io(e, &w->source, fd, EPOLLIN, on_jobs, w);
     if (r < 0)
         return r;
-    /* ZMQ_FD only signals changes: read once now, so that ZeroMQ knows we wait for more. */
-    (void)on_monitor(NULL, -1, 0, w);
-    (void)on_jobs(NULL, -1, 0, w);
+    /*
+     * ZMQ_FD only signals changes: read once, so that ZeroMQ knows we wait for more. Not
+     * now but from the loop, once the caller has loaded its seccomp filter: jobs are
+     * untrusted bytes.
+     */
+    r = sd_event_add_defer(e, &w->first_read, on_first_read, w);
+    if (r < 0)
+        return r;
 
     *ret = TAKE_PTR(w);
     return 0;
@@ -260,6 +270,7 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
 Worker *worker_free(Worker *w) {
     if (!w)
         return NULL;
+    sd_event_source_disable_unref(w->first_read);
     sd_event_source_disable_unref(w->source);
     sd_event_source_disable_unref(w->monitor_source);
     if (w->jobs) {
