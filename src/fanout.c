@@ -364,12 +364,14 @@ Fanout *fanout_free(Fanout *f) {
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         sd_event_source_disable_unref(f->jobs_source[k]);
         sd_event_source_disable_unref(f->monitor_source[k]);
+        /* Stopping a monitor sends a last event, blocking while its peer is gone: stop it
+         * first, while the PAIR socket that reads it is still there. */
+        if (f->jobs[k] && f->monitor[k])
+            (void)zmq_socket_monitor(f->jobs[k], NULL, 0);
         if (f->monitor[k])
             zmq_close(f->monitor[k]);
-        if (f->jobs[k]) {
-            (void)zmq_socket_monitor(f->jobs[k], NULL, 0);
+        if (f->jobs[k])
             zmq_close(f->jobs[k]);
-        }
     }
     if (f->results)
         zmq_close(f->results);

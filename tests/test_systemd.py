@@ -234,3 +234,16 @@ s.close(linger=3000); ctx.term()
     dropped = [e for e in entries(sd) if e.get("MESSAGE_ID") == "1a796d5c42b94a298b30dc967a8dff31"]
     logged = len(dropped) - before
     assert 1 <= logged <= 20, f"{logged} log entries for 500 junk replies"
+
+
+@pytest.mark.parametrize("unit,memory_max,tasks_max", [
+    ("sqdiff-httpd.service", 512 << 20, 8),
+    ("sqdiff-worker@sum.service", 256 << 20, 8),
+    ("sqdiff-worker@square.service", 256 << 20, 8),
+])
+def test_units_have_resource_limits(sd, unit, memory_max, tasks_max):
+    """systemd is the outer bound behind the front end's own budget: each unit is capped."""
+    props = sd.box.show(unit, "MemoryHigh", "MemoryMax", "TasksMax")
+    assert int(props["MemoryMax"]) == memory_max
+    assert int(props["MemoryHigh"]) < memory_max
+    assert int(props["TasksMax"]) == tasks_max
