@@ -198,10 +198,10 @@ static void on_readable(h2o_socket_t *sock, const char *err) {
             close_now(c); /* end of stream with no request waiting: nothing to answer */
             return;
         }
-        if (n == 0)
-            break;
         c->sock->input->size += n;
         total += n;
+        if (n < want && n < buf.len)
+            break; /* the socket had no more: spare the read that would say EAGAIN */
     }
     if (cap <= c->sock->input->size && total == 0) {
         h2o_socket_read_stop(sock); /* over budget: the request decides (handle_input) */
@@ -218,6 +218,28 @@ static bool has_bare_lf(const char *head, size_t len) {
         if (p == head || p[-1] != '\r')
             return true;
     return false;
+}
+
+/*
+ * A target in absolute form ("http://host/?n=1", RFC 9112 section 3.2.2, which a server
+ * must accept) names the authority itself: the rest is the path, "/" when empty.
+ */
+static void take_absolute_form(h2o_req_t *req) {
+    h2o_iovec_t t = req->input.path;
+    size_t skip = t.len >= 7 && h2o_lcstris(t.base, 7, H2O_STRLIT("http://"))    ? 7
+                  : t.len >= 8 && h2o_lcstris(t.base, 8, H2O_STRLIT("https://")) ? 8
+                                                                                 : 0;
+    size_t end = skip;
+
+    if (skip == 0)
+        return;
+    while (end < t.len && t.base[end] != '/' && t.base[end] != '?')
+        end++;
+    req->input.authority = h2o_iovec_init(t.base + skip, end - skip);
+    if (end < t.len && t.base[end] == '/')
+        req->input.path = h2o_iovec_init(t.base + end, t.len - end);
+    else
+        req->input.path = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(t.base + end, t.len - end));
 }
 
 /* Fills c->h1.req from the parsed head; NULL, or why the request cannot be taken (400). */
@@ -272,6 +294,7 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
     req->input.scheme = &H2O_URL_SCHEME_HTTP;
     req->input.method = h2o_iovec_init(method, method_len);
     req->input.path = h2o_iovec_init(path, path_len);
+    take_absolute_form(req);
     req->version = 0x100 | (minor != 0);
     if (connection.base && h2o_contains_token(connection.base, connection.len, H2O_STRLIT("close"), ','))
         req->http1_is_persistent = 0;

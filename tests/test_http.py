@@ -206,6 +206,14 @@ def test_too_large_a_body_is_413_in_json(small_suite):
 
 # --- protocols ---------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("target", ["http://localhost/?n=1&n=2", "HTTP://localhost:8080?n=1&n=2"])
+def test_absolute_form_targets_are_served(suite, target):
+    """RFC 9112 section 3.2.2: a server must accept the absolute form (what proxies send)."""
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=10) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert read_responses(sock, 1) == [answer([1, 2])]
+
+
 def test_keepalive_and_pipelining(suite):
     lists = [[1, 2, 3], [42], list(range(1, 11)), [-7, 7]]
     with socket.create_connection(("127.0.0.1", suite.port), timeout=10) as sock:
