@@ -19,7 +19,7 @@
 #include "macro.h"
 #include "wire.h"
 
-enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_SET };
+enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_METRICS_LISTEN, OPT_SET };
 
 static void help(CliProgram prog, FILE *f) {
     if (prog == CLI_HTTPD)
@@ -28,7 +28,10 @@ static void help(CliProgram prog, FILE *f) {
                    "the sum of the squares, the square of the sum and their difference.\n"
                    "Listens on the sockets passed by systemd, or on --listen.\n\n"
                    "  -l --listen=ADDR:PORT    listen here when not socket-activated (repeatable;\n"
-                   "                           IPv6 as [::1]:8080)\n");
+                   "                           IPv6 as [::1]:8080)\n"
+                   "     --metrics-listen=ADDR:PORT\n"
+                   "                           serve Prometheus metrics at /metrics here (repeatable;\n"
+                   "                           keep it on loopback)\n");
     else
         fprintf(f, "Usage: sqdiff-worker --kind=sum|square [OPTIONS]\n\n"
                    "sqdiff worker: takes jobs from the front end over ZeroMQ and replies with\n"
@@ -84,6 +87,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         { "check", no_argument, NULL, OPT_CHECK },
         { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
         { "listen", required_argument, NULL, 'l' },
+        { "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
         { "kind", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
@@ -117,15 +121,18 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         case OPT_RUNTIME_DIR:
             runtime_dir = optarg;
             break;
-        case 'l': {
-            char **l;
+        case 'l':
+        case OPT_METRICS_LISTEN: {
+            char ***list = c == 'l' ? &o->listen : &o->metrics_listen, **l;
+            size_t *n = c == 'l' ? &o->n_listen : &o->n_metrics_listen;
+
             if (prog != CLI_HTTPD)
                 goto unknown;
-            l = realloc(o->listen, (o->n_listen + 1) * sizeof(char *));
+            l = realloc(*list, (*n + 1) * sizeof(char *));
             if (!l)
                 return -ENOMEM;
-            o->listen = l;
-            o->listen[o->n_listen++] = optarg;
+            *list = l;
+            l[(*n)++] = optarg;
             break;
         }
         case 'k':
@@ -210,6 +217,8 @@ void cli_done(CliOptions *o) {
     config_done(&o->config);
     free(o->listen);
     o->listen = NULL;
+    free(o->metrics_listen);
+    o->metrics_listen = NULL;
 }
 
 int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o)) {

@@ -4,7 +4,7 @@
 /*
  * Command line of both daemons: --config FILE, --check, --runtime-dir DIR,
  * --help, --version, --KEY=VALUE for every setting, plus per-program options
- * (sqdiff-httpd: --listen ADDR:PORT; sqdiff-worker: --kind sum|square).
+ * (sqdiff-httpd: --listen and --metrics-listen ADDR:PORT; sqdiff-worker: --kind sum|square).
  * Reads the config file, applies the overrides and finishes the Config.
  * Errors are printed to stderr here, since nothing else can report them yet.
  */
@@ -21,6 +21,8 @@ typedef struct CliOptions {
     bool check;
     char **listen; /* httpd: --listen values */
     size_t n_listen;
+    char **metrics_listen; /* httpd: --metrics-listen values */
+    size_t n_metrics_listen;
     int kind; /* worker: a WireKind, -1 if not given */
 } CliOptions;
 

@@ -51,6 +51,8 @@ typedef struct Config {
     uint64_t max_queued_bytes;
     /* not in the file: --runtime-dir, else $RUNTIME_DIRECTORY, else CONFIG_DEFAULT_RUNTIME_DIR */
     char *runtime_dir;
+    /* not in the file: the descriptor limit the daemon runs with (0: unknown) */
+    uint64_t nofile_limit;
 } Config;
 
 void config_init(Config *c);

@@ -36,6 +36,7 @@ struct Fanout {
         size_t len;
     } big[_WIRE_KIND_MAX][FANOUT_BIG_INFLIGHT_MAX]; /* big jobs out, awaiting their replies */
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
+    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
     fanout_reply_fn on_reply;
@@ -181,6 +182,8 @@ void fanout_flush(Fanout *f) {
             }
             if (n == 1)
                 big_sent(f, i, f->head[i]);
+            f->jobs_sent[i] += n;
+            f->batches_sent[i]++;
             for (size_t j = 0; j < n; j++)
                 unlink_job(f, f->head[i], i);
         }
@@ -400,4 +403,13 @@ size_t fanout_queued_bytes(Fanout *f) {
         if (f->queued_bytes[k] > most)
             most = f->queued_bytes[k];
     return most;
+}
+
+void fanout_stats(Fanout *f, FanoutStats *ret) {
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        ret->jobs_sent[k] = f->jobs_sent[k];
+        ret->batches_sent[k] = f->batches_sent[k];
+        ret->queued_bytes[k] = f->queued_bytes[k];
+        ret->big_bytes_out[k] = f->big_bytes[k];
+    }
 }

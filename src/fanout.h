@@ -79,3 +79,10 @@ void fanout_cancel(Fanout *f, FanoutJob *job);
 
 /* Bytes of jobs waiting for a worker, of the kind that has most waiting. */
 size_t fanout_queued_bytes(Fanout *f);
+
+/* What went out, per kind, for metrics. */
+typedef struct FanoutStats {
+    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
+    size_t queued_bytes[_WIRE_KIND_MAX], big_bytes_out[_WIRE_KIND_MAX];
+} FanoutStats;
+void fanout_stats(Fanout *f, FanoutStats *ret);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "fanout.h"
+#include "frontend-metrics.h"
 #include "log.h"
 #include "numlist.h"
 #include "pending.h"
@@ -60,6 +61,7 @@ struct Frontend {
         uint64_t server_events[_SERVER_EVENT_MAX];
     } stats;
     RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed;
+    double start_time_seconds;
 };
 
 static uint64_t now_usec(clockid_t clock) {
@@ -375,7 +377,38 @@ void frontend_shutdown(Frontend *f) {
         (void)sd_event_exit(e, 0);
 }
 
-int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Frontend **ret) {
+/* A scrape of /metrics: the counters STATUS= shows, and more. */
+static void on_metrics(ServerRequest *req, void *userdata) {
+    Frontend *f = userdata;
+    FanoutStats fs;
+    MetricsText m = { 0 };
+
+    if (f->fanout)
+        fanout_stats(f->fanout, &fs);
+    frontend_metrics_write(&(FrontendMetricsInput){
+                               .mode = sq_mode_to_string(f->config->mode),
+                               .answered = f->stats.answered,
+                               .failed = f->stats.failed,
+                               .timed_out = f->stats.timed_out,
+                               .busy = f->stats.busy,
+                               .dropped = f->stats.dropped,
+                               .pending = f->pending.count,
+                               .connections = server_connections(f->server),
+                               .server = server_stats(f->server),
+                               .fanout = f->fanout ? &fs : NULL,
+                               .start_time_seconds = f->start_time_seconds,
+                               .max_fds = f->config->nofile_limit,
+                           },
+                           &m);
+    if (metrics_done(&m) < 0) {
+        server_send_error(req, 500, "out of memory", NULL, NULL);
+        return;
+    }
+    server_send_text(req, 200, METRICS_CONTENT_TYPE, m.buf, m.len);
+    free(m.buf);
+}
+
+int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, size_t n_listeners, Frontend **ret) {
     _cleanup_(frontend_freep) Frontend *f = calloc(1, sizeof(*f));
     sd_event *e = loop_event(loop);
     uint64_t now;
@@ -414,8 +447,10 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
         if (r < 0)
             return r;
     }
-    r = server_new(loop_h2o(loop), c, fds, n_fds,
-                   &(ServerCallbacks){ .on_request = on_request, .on_event = on_server_event, .userdata = f },
+    f->start_time_seconds = (double)now_usec(CLOCK_REALTIME) / 1e6;
+    r = server_new(loop_h2o(loop), c, listeners, n_listeners,
+                   &(ServerCallbacks){ .on_request = on_request, .on_metrics = on_metrics, .on_event = on_server_event,
+                                       .userdata = f },
                    &f->server);
     if (r < 0)
         return r;

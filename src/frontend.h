@@ -19,10 +19,12 @@
 #include "config.h"
 #include "loop.h"
 #include "macro.h"
+#include "server.h"
 
 typedef struct Frontend Frontend;
 
-int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Frontend **ret);
+/* listeners: the public HTTP sockets and any metrics ones (served GET /metrics). */
+int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, size_t n_listeners, Frontend **ret);
 Frontend *frontend_free(Frontend *f);
 DEFINE_FREEP(Frontend, frontend_free)
 

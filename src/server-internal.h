@@ -33,7 +33,7 @@ typedef struct Conn {
     uint64_t last_request_ms;
     uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
     unsigned empty_frames;
-    bool http2, closing;
+    bool http2, closing, metrics;
 
     /* HTTP/1.1 (server-http1.c); unused once the connection is HTTP/2. */
     struct {
@@ -59,8 +59,10 @@ struct Server {
     h2o_accept_ctx_t accept_ctx;
     h2o_evloop_t *loop;
     h2o_socket_t **listeners;
+    bool *listener_metrics;
     size_t n_listeners;
     ServerCallbacks cb;
+    ServerStats stats;
     uint64_t max_body, idle_ms;
     size_t max_conns, n_conns, n_holds;
     h2o_linklist_t conns;
@@ -70,6 +72,9 @@ struct Server {
 };
 
 void server_report(Server *s, ServerEvent ev, const char *detail);
+
+/* Counts an answer (server.c); http2 picks the protocol. */
+void server_count_response(Server *s, bool http2, int status);
 
 /* server.c: the connection turned HTTP/2 (prior knowledge): hand the socket to h2o's HTTP/2. */
 void server_switch_to_http2(Conn *c);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <h2o/http2.h>
@@ -65,7 +66,12 @@ typedef struct JsonErrorFilter {
     uint64_t max_body;
 } JsonErrorFilter;
 
+const uint64_t server_duration_bounds_usec[SERVER_DURATION_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2000000, 2500000,
+};
+
 void server_report(Server *s, ServerEvent ev, const char *detail) {
+    s->stats.events[ev]++;
     if (s->cb.on_event)
         s->cb.on_event(ev, detail, s->n_conns, s->cb.userdata);
 }
@@ -116,6 +122,13 @@ static void on_conn_close(void *data) {
 }
 
 
+static bool listener_is_metrics(Server *s, h2o_socket_t *listener) {
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i] == listener)
+            return s->listener_metrics[i];
+    return false;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err) {
     Server *s = listener->data;
     h2o_socket_t *sock;
@@ -147,6 +160,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     }
     c->server = s;
     c->sock = sock;
+    c->metrics = listener_is_metrics(s, listener);
     h2o_linklist_init_anchor(&c->holds);
     c->last_request_ms = h2o_now(s->loop);
     sock->on_close.cb = on_conn_close;
@@ -250,12 +264,58 @@ static ServerMethod method_of(const h2o_req_t *req) {
     return SERVER_OTHER;
 }
 
+static struct timeval monotonic_timeval(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (struct timeval){ .tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000 };
+}
+
+void server_count_response(Server *s, bool http2, int status) {
+    if (status >= 0 && status < SERVER_STATUS_MAX)
+        s->stats.responses[http2 ? SERVER_PROTO_HTTP2 : SERVER_PROTO_HTTP1][status]++;
+}
+
+/* The time from complete request to answer, into the histogram. */
+static void observe_duration(Server *s, const h2o_req_t *req) {
+    struct timeval now = monotonic_timeval(), begin = req->timestamps.request_begin_at;
+    int64_t usec = (int64_t)(now.tv_sec - begin.tv_sec) * 1000000 + (now.tv_usec - begin.tv_usec);
+    size_t i = 0;
+
+    if (begin.tv_sec == 0 || usec < 0)
+        return;
+    while (i < SERVER_DURATION_BUCKETS && (uint64_t)usec > server_duration_bounds_usec[i])
+        i++;
+    s->stats.duration_counts[i]++;
+    s->stats.duration_sum_usec += (uint64_t)usec;
+}
+
+/* A metrics listener serves GET (and HEAD) /metrics and nothing else. */
+static void serve_metrics(Server *s, ServerRequest *r) {
+    h2o_req_t *req = (h2o_req_t *)r;
+    static const char not_found[] = "{\"success\":false,\"error\":\"not found: only /metrics is here\"}";
+
+    if (s->cb.on_metrics && h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/metrics")) &&
+        (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
+        s->cb.on_metrics(r, s->cb.userdata);
+    else
+        server_send_text(r, 404, "application/json", not_found, sizeof(not_found) - 1);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     Server *s = ((ServerHandler *)self)->server;
     ServerRequest *r = (ServerRequest *)req;
     Conn *c = conn_of(req);
     ServerRequestInfo info;
 
+    /* request_begin_at holds when the request was complete, on CLOCK_MONOTONIC, for the
+     * duration histogram (h2o reads it only for access logs, which sqdiff has none of). */
+    req->timestamps.request_begin_at = monotonic_timeval();
+    if (c && c->metrics) {
+        serve_metrics(s, r);
+        return 0;
+    }
     if (c) {
         c->last_request_ms = h2o_now(s->loop);
         c->empty_frames = 0;
@@ -389,6 +449,10 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
                                H2O_STRLIT("application/json")))) {
         JsonErrorStream *s = (JsonErrorStream *)h2o_add_ostream(req, sizeof(*s), slot);
 
+        /* An error of h2o's own (its answers of ours are JSON already): count it here. */
+        server_count_response(H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx), req->version >= 0x200,
+                              req->res.status);
+
         s->super.do_send = json_error_send;
         s->len = 0;
         s->max_body = ((JsonErrorFilter *)self)->max_body;
@@ -416,8 +480,11 @@ void server_send(ServerRequest *r, int status, const char *body, size_t len, con
         [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
     };
     h2o_req_t *req = (h2o_req_t *)r;
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
 
     release_hold(req);
+    server_count_response(s, req->version >= 0x200, status);
+    observe_duration(s, req);
     req->res.status = status;
     req->res.reason = status >= 0 && (size_t)status < ELEMENTSOF(reasons) && reasons[status] ? reasons[status] : "";
     req->res.content_length = len;
@@ -425,6 +492,16 @@ void server_send(ServerRequest *r, int status, const char *body, size_t len, con
     if (extra_header)
         h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
                               extra_value, strlen(extra_value));
+    h2o_send_inline(req, body, len);
+}
+
+void server_send_text(ServerRequest *r, int status, const char *content_type, const char *body, size_t len) {
+    h2o_req_t *req = (h2o_req_t *)r;
+
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : "Not Found";
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_send_inline(req, body, len);
 }
 
@@ -447,7 +524,7 @@ void server_send_error(ServerRequest *req, int status, const char *message, cons
 
 /* --- set-up and tear-down ----------------------------------------------------------------------- */
 
-int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, const ServerCallbacks *cb,
+int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, size_t n_fds, const ServerCallbacks *cb,
                Server **ret) {
     _cleanup_(server_freep) Server *s = calloc(1, sizeof(*s));
     h2o_hostconf_t *host;
@@ -493,13 +570,15 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     h2o_timeout_link(loop, &s->sweep_timeout, &s->sweep_entry);
 
     s->listeners = calloc(n_fds, sizeof(*s->listeners));
-    if (!s->listeners && n_fds > 0)
+    s->listener_metrics = calloc(n_fds, sizeof(*s->listener_metrics));
+    if ((!s->listeners || !s->listener_metrics) && n_fds > 0)
         return -ENOMEM;
     for (size_t i = 0; i < n_fds; i++) {
-        int flags = fcntl(fds[i], F_GETFL);
-        if (flags < 0 || fcntl(fds[i], F_SETFL, flags | O_NONBLOCK) < 0)
+        int flags = fcntl(ls[i].fd, F_GETFL);
+        if (flags < 0 || fcntl(ls[i].fd, F_SETFL, flags | O_NONBLOCK) < 0)
             return -errno;
-        s->listeners[i] = h2o_evloop_socket_create(loop, fds[i], H2O_SOCKET_FLAG_DONT_READ);
+        s->listener_metrics[i] = ls[i].metrics;
+        s->listeners[i] = h2o_evloop_socket_create(loop, ls[i].fd, H2O_SOCKET_FLAG_DONT_READ);
         s->listeners[i]->data = s;
         h2o_socket_read_start(s->listeners[i], on_accept);
         s->n_listeners++;
@@ -532,6 +611,10 @@ size_t server_connections(Server *s) {
     return s->n_conns;
 }
 
+const ServerStats *server_stats(Server *s) {
+    return &s->stats;
+}
+
 Server *server_free(Server *s) {
     if (!s)
         return NULL;
@@ -549,6 +632,7 @@ Server *server_free(Server *s) {
     if (s->context_ready && !server_idle(s))
         return NULL;
     free(s->listeners);
+    free(s->listener_metrics);
     if (s->context_ready) {
         if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);

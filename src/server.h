@@ -80,17 +80,41 @@ typedef enum ServerEvent {
 } ServerEvent;
 
 typedef void (*server_handler_fn)(ServerRequest *req, const ServerRequestInfo *info, void *userdata);
+/* A scrape (GET or HEAD /metrics on a metrics listener): answer with server_send_text(). */
+typedef void (*server_metrics_fn)(ServerRequest *req, void *userdata);
 /* detail: a short constant text saying why; connections: open connections now. */
 typedef void (*server_event_fn)(ServerEvent ev, const char *detail, size_t connections, void *userdata);
 
 typedef struct ServerCallbacks {
     server_handler_fn on_request;
-    server_event_fn on_event; /* may be NULL */
+    server_metrics_fn on_metrics; /* may be NULL: no metrics listeners then */
+    server_event_fn on_event;     /* may be NULL */
     void *userdata;
 } ServerCallbacks;
 
-int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds, const ServerCallbacks *cb,
-               Server **ret);
+/* A listening socket: the public HTTP port, or a metrics one (keep those on loopback). */
+typedef struct ServerListener {
+    int fd;
+    bool metrics;
+} ServerListener;
+
+/* What the server counts, for metrics. Scrapes are not counted. */
+#define SERVER_STATUS_MAX 600
+#define SERVER_DURATION_BUCKETS 16
+enum { SERVER_PROTO_HTTP1, SERVER_PROTO_HTTP2, _SERVER_PROTO_MAX };
+typedef struct ServerStats {
+    uint64_t responses[_SERVER_PROTO_MAX][SERVER_STATUS_MAX]; /* by protocol and status */
+    /* Requests handed to the handler, by time from complete request to answer (server_send). */
+    uint64_t duration_counts[SERVER_DURATION_BUCKETS + 1];
+    uint64_t duration_sum_usec;
+    uint64_t events[_SERVER_EVENT_MAX];
+} ServerStats;
+/* The histogram's upper bounds: 50 us to 2.5 s, then +Inf. */
+extern const uint64_t server_duration_bounds_usec[SERVER_DURATION_BUCKETS];
+
+int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *listeners, size_t n_listeners,
+               const ServerCallbacks *cb, Server **ret);
+const ServerStats *server_stats(Server *s);
 Server *server_free(Server *s);
 DEFINE_FREEP(Server, server_free)
 
@@ -123,6 +147,9 @@ void *server_request_alloc(ServerRequest *req, size_t size, void (*dispose)(void
 /* Answers with a JSON body (copied). extra_header/value may be NULL. */
 void server_send(ServerRequest *req, int status, const char *body, size_t len, const char *extra_header,
                  const char *extra_value);
+
+/* Answers with a body of another type (copied): metrics. Not counted. */
+void server_send_text(ServerRequest *req, int status, const char *content_type, const char *body, size_t len);
 
 /* Answers {"success":false,"error":message} (message escaped as JSON). */
 void server_send_error(ServerRequest *req, int status, const char *message, const char *extra_header,

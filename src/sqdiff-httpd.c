@@ -30,39 +30,57 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
     return 0;
 }
 
-static void close_fds(int *fds, size_t n) {
+static void close_listeners(ServerListener *ls, size_t n) {
     for (size_t i = 0; i < n; i++)
-        close(fds[i]);
+        close(ls[i].fd);
 }
 
-static int collect_listeners(const CliOptions *o, int **ret_fds, size_t *ret_n) {
-    int n = sd_listen_fds(1), r;
-    int *fds;
+static void free_names(char **names) {
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+/*
+ * The sockets from systemd (named by FileDescriptorName=: "metrics" serves /metrics, any
+ * other name is HTTP), or those of --listen; plus those of --metrics-listen.
+ */
+static int collect_listeners(const CliOptions *o, ServerListener **ret, size_t *ret_n) {
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names), r;
+    size_t total, k = 0;
+    ServerListener *ls;
 
     if (n < 0)
         return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
-    if (n == 0 && o->n_listen == 0)
+    if (n == 0 && o->n_listen == 0) {
+        free_names(names);
         return log_error_errno(EINVAL, "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
-
-    fds = calloc(n > 0 ? (size_t)n : o->n_listen, sizeof(int));
-    if (!fds)
-        return log_error_errno(ENOMEM, "Out of memory");
-    if (n > 0) {
-        for (int i = 0; i < n; i++)
-            fds[i] = SD_LISTEN_FDS_START + i;
-        *ret_n = (size_t)n;
-    } else {
-        for (size_t i = 0; i < o->n_listen; i++) {
-            r = server_listen(o->listen[i], &fds[i]);
-            if (r < 0) {
-                close_fds(fds, i);
-                free(fds);
-                return log_error_errno(r, "Failed to listen on \"%s\": %m", o->listen[i]);
-            }
-        }
-        *ret_n = o->n_listen;
     }
-    *ret_fds = fds;
+    total = (n > 0 ? (size_t)n : o->n_listen) + o->n_metrics_listen;
+    ls = calloc(total, sizeof(*ls));
+    if (!ls) {
+        free_names(names);
+        return log_error_errno(ENOMEM, "Out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        ls[k++] = (ServerListener){ .fd = SD_LISTEN_FDS_START + i,
+                                    .metrics = names && names[i] && strcmp(names[i], "metrics") == 0 };
+    free_names(names);
+    for (size_t i = 0; i < (n > 0 ? 0 : o->n_listen) + o->n_metrics_listen; i++) {
+        bool metrics = n > 0 || i >= o->n_listen;
+        const char *address = metrics ? o->metrics_listen[n > 0 ? i : i - o->n_listen] : o->listen[i];
+
+        r = server_listen(address, &ls[k].fd);
+        if (r < 0) {
+            close_listeners(ls, k);
+            free(ls);
+            return log_error_errno(r, "Failed to listen on \"%s\": %m", address);
+        }
+        ls[k++].metrics = metrics;
+    }
+    *ret = ls;
+    *ret_n = k;
     return 0;
 }
 
@@ -105,8 +123,8 @@ static int check_endpoints(const Config *c) {
 static int run(CliOptions *o) {
     _cleanup_(loop_freep) Loop *loop = NULL;
     _cleanup_(frontend_freep) Frontend *frontend = NULL;
-    _cleanup_free_ int *fds = NULL;
-    size_t n_fds = 0;
+    _cleanup_free_ ServerListener *listeners = NULL;
+    size_t n_listeners = 0;
     bool inet;
     sd_event *e;
     char status[256];
@@ -115,11 +133,12 @@ static int run(CliOptions *o) {
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STARTED }, "sqdiff-httpd %s starting in %s mode",
               SQDIFF_VERSION, sq_mode_to_string(o->config.mode));
 
-    r = collect_listeners(o, &fds, &n_fds);
+    r = collect_listeners(o, &listeners, &n_listeners);
     if (r < 0)
         return r;
 
-    o->config.max_connections = config_max_connections(&o->config, raise_nofile_limit());
+    o->config.nofile_limit = raise_nofile_limit();
+    o->config.max_connections = config_max_connections(&o->config, o->config.nofile_limit);
     signal(SIGPIPE, SIG_IGN);
 
     r = loop_new(&loop);
@@ -136,7 +155,7 @@ static int run(CliOptions *o) {
     if (r < 0)
         return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
 
-    r = frontend_new(loop, &o->config, fds, n_fds, &frontend);
+    r = frontend_new(loop, &o->config, listeners, n_listeners, &frontend);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the front end (ZeroMQ endpoints in %s): %m", o->config.runtime_dir);
 
@@ -153,7 +172,7 @@ static int run(CliOptions *o) {
 
     /* Logged before READY=1, so the journal has it before systemd's "Started". */
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_READY }, "Ready: %zu listening socket(s), %s mode",
-              n_fds, sq_mode_to_string(o->config.mode));
+              n_listeners, sq_mode_to_string(o->config.mode));
     frontend_status(frontend, status, sizeof(status));
     sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 

@@ -455,11 +455,18 @@ class SystemdSuite(Suite):
                               "sqdiff-worker@square.service")
                 if mode != "workers":
                     box.systemctl("disable", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
+        # The metrics socket too, on a port of its own (the box shares the host's network).
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        box.write_file(f"{UNIT_DIR}/sqdiff-httpd-metrics.socket.d/50-test-port.conf",
+                       f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{self.metrics_port}\n")
         box.systemctl("daemon-reload")
-        units = [self.SOCKET]
+        units = [self.SOCKET, "sqdiff-httpd-metrics.socket"]
         if mode == "workers":
             units += [f"sqdiff-worker@{k}" for k in self.KINDS]
         box.systemctl("enable", "--now", *units)
+        # A front end already running takes the metrics socket at its next start.
+        box.systemctl("try-restart", "sqdiff-httpd.service")
 
     def worker_unit(self, kind):
         return f"sqdiff-worker@{kind}.service"

@@ -100,6 +100,7 @@ class Response:
 class Suite:
     url = None  # "http://127.0.0.1:PORT"
     port = None
+    metrics_url = None  # "http://127.0.0.1:PORT/metrics": the front end's metrics listener
     worker_binary = None  # path of sqdiff-worker where run_python() runs
 
     def request(self, path, method="GET", body=None, headers=None, timeout=30):
@@ -164,6 +165,8 @@ class ProcessSuite(Suite):
             f.write(f"[httpd]\nmode = {mode}\n{extra_config}\n")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.workers = {}
         self._start_httpd()
@@ -175,7 +178,9 @@ class ProcessSuite(Suite):
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
         self.httpd = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv,
+            # Two sockets, named as the socket units name them: HTTP, and metrics.
+            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "-l", f"127.0.0.1:{self.metrics_port}",
+             "--fdname=http:metrics", *passenv,
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The front end's /metrics page: what frontend.c, server.c and fanout.c count,
+ * and the process_* figures Prometheus's client libraries export, named by
+ * Prometheus's conventions (sqdiff_ prefix, base units, _total counters).
+ * The counters are the same ones STATUS= shows; this module only writes them.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout.h"
+#include "metrics.h"
+#include "server.h"
+
+typedef struct FrontendMetricsInput {
+    const char *mode;
+    uint64_t answered, failed, timed_out, busy, dropped;
+    size_t pending, connections;
+    const ServerStats *server;
+    const FanoutStats *fanout; /* NULL in local mode */
+    double start_time_seconds; /* wall clock */
+    uint64_t max_fds;
+} FrontendMetricsInput;
+
+/* Writes the page into m (see metrics.h for errors). */
+void frontend_metrics_write(const FrontendMetricsInput *in, MetricsText *m);

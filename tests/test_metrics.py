@@ -1,0 +1,188 @@
+"""Prometheus metrics on the front end's metrics listener: exact counters, a format promtool
+accepts, and a real Prometheus server that scrapes them."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import TARGET
+from suite import free_port, wait_for
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+
+
+def scrape(suite):
+    with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        return r.read().decode()
+
+
+def samples(text):
+    """{(name, labels-string): value} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def requests_by_code(text):
+    got = {}
+    for (name, labels), value in samples(text).items():
+        if name == "sqdiff_http_requests_total":
+            code = re.search(r'code="(\d+)"', labels).group(1)
+            proto = re.search(r'protocol="([^"]+)"', labels).group(1)
+            got[(code, proto)] = value
+    return got
+
+
+def http2_get(port, path):
+    """One request over HTTP/2 with prior knowledge, by curl (a real HTTP/2 client)."""
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+                          "--http2-prior-knowledge", f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return out.split()
+
+
+def test_counters_match_the_requests_sent_by_code_and_protocol(suite):
+    before = requests_by_code(scrape(suite))
+    sent = {("200", "http/1.1"): 3, ("400", "http/1.1"): 2, ("404", "http/1.1"): 1, ("405", "http/1.1"): 1,
+            ("200", "http/2"): 2, ("400", "http/2"): 1}
+    for n in range(3):
+        assert suite.get(f"/?n={n}").status == 200
+    assert suite.get("/?n=x").status == 400
+    assert suite.request("/", method="POST", body=b"{").status == 400
+    assert suite.get("/nothing").status == 404
+    assert suite.request("/", method="PUT", body=b"").status == 405
+    assert http2_get(suite.port, "/?n=1") == ["200", "2"]
+    assert http2_get(suite.port, "/?n=2&n=3") == ["200", "2"]
+    assert http2_get(suite.port, "/?n=") == ["400", "2"]
+    after = requests_by_code(scrape(suite))
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}
+    assert {k: v for k, v in delta.items() if v} == sent
+
+
+def test_the_histogram_and_gauges_are_consistent(suite):
+    suite.get("/?n=1")
+    s = samples(scrape(suite))
+    buckets = sorted(((float(re.search(r'le="([^"]+)"', labels).group(1)), v) for (name, labels), v in s.items()
+                      if name == "sqdiff_http_request_duration_seconds_bucket"))
+    assert buckets[0][0] == pytest.approx(50e-6) and buckets[-1][0] == float("inf")
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "buckets are cumulative"
+    assert buckets[-1][1] == s[("sqdiff_http_request_duration_seconds_count", "")]
+    assert s[("sqdiff_http_request_duration_seconds_count", "")] >= 1
+    assert [v for (name, _), v in s.items() if name == "sqdiff_build_info"] == [1]
+    assert s[("process_resident_memory_bytes", "")] > 1 << 20
+    assert 3 < s[("process_open_fds", "")] < s[("process_max_fds", "")]
+    assert s[("process_start_time_seconds", "")] == pytest.approx(time.time(), abs=24 * 3600)
+    assert s[("sqdiff_requests_pending", "")] == 0
+
+
+def test_promtool_accepts_the_exposition(suite):
+    suite.get("/?n=1")
+    result = subprocess.run(["promtool", "check", "metrics"], input=scrape(suite), capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_metrics_listener_serves_only_metrics_and_the_public_port_none(suite):
+    base = suite.metrics_url.rsplit("/", 1)[0]
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(base + "/", timeout=10)
+    assert e.value.code == 404
+    resp = suite.get("/metrics")
+    assert resp.status == 404 and "sqdiff_" not in resp.body.decode()
+
+
+class Prometheus:
+    """A real Prometheus server scraping the front end every second: on this machine, or, for
+    the systemd target, inside the box as a transient unit (the box shares the network)."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.port = free_port()
+        target = urllib.parse.urlparse(suite.metrics_url).netloc
+        config = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                  f"scrape_configs:\n  - job_name: sqdiff\n    static_configs:\n      - targets: ['{target}']\n")
+        args = ["--web.listen-address=127.0.0.1:%d" % self.port, "--storage.tsdb.retention.time=1h"]
+        if TARGET == "systemd":
+            box = suite.box
+            box.write_file("/run/sqdiff-test-prometheus.yml", config)
+            box.run(["systemd-run", "-G", "--unit=sqdiff-test-prometheus", "--property=StateDirectory=sqdiff-test-prometheus",
+                     "/usr/bin/prometheus", "--config.file=/run/sqdiff-test-prometheus.yml",
+                     "--storage.tsdb.path=/var/lib/sqdiff-test-prometheus", *args])
+            self.proc = None
+        else:
+            self.dir = tempfile.mkdtemp(prefix="sqdiff-prometheus-")
+            with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
+                f.write(config)
+            self.log = open(os.path.join(self.dir, "log"), "w")
+            self.proc = subprocess.Popen(["/usr/bin/prometheus", f"--config.file={self.dir}/prometheus.yml",
+                                          f"--storage.tsdb.path={self.dir}/data", *args],
+                                         stdout=self.log, stderr=subprocess.STDOUT)
+
+    def query(self, expr):
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                data = json.load(r)
+        except (OSError, ValueError):
+            return None
+        result = data.get("data", {}).get("result", [])
+        return float(result[0]["value"][1]) if result else None
+
+    def close(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            self.suite.box.systemctl("stop", "sqdiff-test-prometheus.service", check=False)
+
+
+def test_a_real_prometheus_scrapes_the_front_end(suite):
+    prom = Prometheus(suite)
+    try:
+        wait_for(lambda: prom.query('up{job="sqdiff"}') == 1, 60, "Prometheus to report the target up")
+        query = 'sum(sqdiff_http_requests_total{job="sqdiff",code="200"})'
+        wait_for(lambda: prom.query(query) is not None, 30, "a first scrape with requests")
+        start = prom.query(query)
+        for n in range(10):
+            assert suite.get(f"/?n={n}").status == 200
+        wait_for(lambda: (prom.query(query) or 0) >= start + 10, 30, "Prometheus to see the 10 requests")
+    finally:
+        prom.close()
+
+
+def test_scrapes_are_not_counted_as_requests(suite):
+    first = requests_by_code(scrape(suite))
+    second = requests_by_code(scrape(suite))
+    assert first == second
+
+
+def test_connection_budget_events_are_counted(suite):
+    before = samples(scrape(suite))
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+        sock.settimeout(10)
+        answer = b""
+        while chunk := sock.recv(4096):  # the server closes after its 400
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400")
+    after = samples(scrape(suite))
+    key = ("sqdiff_http_connections_closed_total", '{reason="bad-framing"}')
+    assert after[key] == before[key] + 1
