@@ -120,9 +120,9 @@ class Prometheus:
         args = ["--web.listen-address=127.0.0.1:%d" % self.port, "--storage.tsdb.retention.time=1h"]
         if TARGET == "systemd":
             box = suite.box
-            box.write_file("/run/sqdiff-test-prometheus.yml", config)
+            box.write_file("/etc/sqdiff-test-prometheus.yml", config)
             box.run(["systemd-run", "-G", "--unit=sqdiff-test-prometheus", "--property=StateDirectory=sqdiff-test-prometheus",
-                     "/usr/bin/prometheus", "--config.file=/run/sqdiff-test-prometheus.yml",
+                     "/usr/bin/prometheus", "--config.file=/etc/sqdiff-test-prometheus.yml",
                      "--storage.tsdb.path=/var/lib/sqdiff-test-prometheus", *args])
             self.proc = None
         else:
