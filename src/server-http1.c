@@ -33,8 +33,8 @@
 #include "server-internal.h"
 
 #define HEADERS_MAX 100
-/* Bytes taken from the socket per read call. */
-#define READ_CHUNK (256 * 1024)
+/* Free room asked of h2o's input buffer before a read, as h2o's own reader asks. */
+#define READ_MIN 4096
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -189,7 +189,9 @@ static void on_readable(h2o_socket_t *sock, const char *err) {
     }
     while ((cap = input_cap(c)) > c->sock->input->size) {
         size_t want = cap - c->sock->input->size, n;
-        h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, want < READ_CHUNK ? want : READ_CHUNK);
+        /* h2o's buffers double as they fill; asking for little keeps a small request's buffer
+         * small (it is freed once consumed), and a read takes all the room there is. */
+        h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, want < READ_MIN ? want : READ_MIN);
 
         if (!buf.base) {
             close_now(c);
@@ -521,29 +523,56 @@ static size_t head_size(const h2o_req_t *req) {
     return n;
 }
 
+static char *put(char *p, const char *s, size_t len) {
+    memcpy(p, s, len);
+    return p + len;
+}
+
+static char *put_uint(char *p, uint64_t v) {
+    char digits[20];
+    size_t n = 0;
+
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+/* The status line and headers, without printf: this runs once per answer. */
 static size_t write_head(char *buf, h2o_req_t *req) {
     h2o_timestamp_t ts;
+    int status = req->res.status;
     char *p = buf;
 
     h2o_get_timestamp(req->conn->ctx, &req->pool, &ts);
-    p += sprintf(p, "HTTP/1.1 %d %s\r\nDate: %s\r\nConnection: %s\r\n", req->res.status, req->res.reason,
-                 ts.str->rfc1123, req->http1_is_persistent ? "keep-alive" : "close");
-    if (req->res.content_length != SIZE_MAX)
-        p += sprintf(p, "Content-Length: %zu\r\n", req->res.content_length);
+    p = put(p, H2O_STRLIT("HTTP/1.1 "));
+    *p++ = (char)('0' + status / 100 % 10);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, req->res.reason, strlen(req->res.reason));
+    p = put(p, H2O_STRLIT("\r\nDate: "));
+    p = put(p, ts.str->rfc1123, H2O_TIMESTR_RFC1123_LEN);
+    if (req->http1_is_persistent)
+        p = put(p, H2O_STRLIT("\r\nConnection: keep-alive\r\n"));
+    else
+        p = put(p, H2O_STRLIT("\r\nConnection: close\r\n"));
+    if (req->res.content_length != SIZE_MAX) {
+        p = put(p, H2O_STRLIT("Content-Length: "));
+        p = put_uint(p, req->res.content_length);
+        p = put(p, H2O_STRLIT("\r\n"));
+    }
     for (size_t i = 0; i < req->res.headers.size; i++) {
         const h2o_header_t *h = &req->res.headers.entries[i];
 
-        memcpy(p, h->orig_name ? h->orig_name : h->name->base, h->name->len);
-        p += h->name->len;
-        *p++ = ':';
-        *p++ = ' ';
-        memcpy(p, h->value.base, h->value.len);
-        p += h->value.len;
-        *p++ = '\r';
-        *p++ = '\n';
+        p = put(p, h->orig_name ? h->orig_name : h->name->base, h->name->len);
+        p = put(p, H2O_STRLIT(": "));
+        p = put(p, h->value.base, h->value.len);
+        p = put(p, H2O_STRLIT("\r\n"));
     }
-    *p++ = '\r';
-    *p++ = '\n';
+    p = put(p, H2O_STRLIT("\r\n"));
     return (size_t)(p - buf);
 }
 
