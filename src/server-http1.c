@@ -611,10 +611,3 @@ void http1_accept(Conn *c) {
     start_request(c);
     h2o_socket_read_start(c->sock, on_readable);
 }
-
-bool http1_close_if_idle(Conn *c) {
-    if (c->http2 || c->h1.state != HTTP1_HEAD || c->sock->input->size > 0)
-        return false;
-    close_now(c);
-    return true;
-}

@@ -81,5 +81,3 @@ void server_switch_to_http2(Conn *c);
 
 /* server-http1.c */
 void http1_accept(Conn *c);
-/* Closes the connection now if it is between requests; true if it did. */
-bool http1_close_if_idle(Conn *c);

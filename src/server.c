@@ -589,18 +589,14 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
 }
 
 void server_stop_accepting(Server *s) {
-    h2o_linklist_t *node, *next;
-
     for (size_t i = 0; i < s->n_listeners; i++)
         h2o_socket_close(s->listeners[i]);
     s->n_listeners = 0;
     s->stopped = true;
+    /* From now on every answer says Connection: close. An idle connection is not closed
+     * here: its client may have sent a request we have not read yet, which deserves an
+     * answer; the front end's stop waits a moment for such late ones (frontend.c). */
     h2o_context_request_shutdown(&s->ctx);
-    /* Connections between requests close now; the others after their answer. */
-    for (node = s->conns.next; node != &s->conns; node = next) {
-        next = node->next;
-        (void)http1_close_if_idle(H2O_STRUCT_FROM_MEMBER(Conn, link, node));
-    }
 }
 
 bool server_idle(Server *s) {

@@ -118,7 +118,7 @@ const ServerStats *server_stats(Server *s);
 Server *server_free(Server *s);
 DEFINE_FREEP(Server, server_free)
 
-/* Stops accepting (the listening sockets stay with whoever passed them) and closes idle connections. */
+/* Stops accepting (the listening sockets stay with whoever passed them); later answers close their connection. */
 void server_stop_accepting(Server *s);
 
 /* True when no client connection is open. */
