@@ -16,14 +16,14 @@ static int in_sandbox(SandboxProfile p, void (*fn)(void)) {
     pid_t pid = fork();
     int status;
 
-    check(pid >= 0);
+    ASSERT_GE(pid, 0);
     if (pid == 0) {
         if (sandbox_apply(p) < 0)
             _exit(99);
         fn();
         _exit(0);
     }
-    check(waitpid(pid, &status, 0) == pid);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
     return status;
 }
 
@@ -31,9 +31,10 @@ static void allowed(void) {
     char buf[16];
     int fds[2];
 
-    check(getpid() > 0);
-    check(pipe2(fds, O_CLOEXEC) == 0);
-    check(write(fds[1], "x", 1) == 1 && read(fds[0], buf, 1) == 1);
+    ASSERT_GT(getpid(), 0);
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    ASSERT_EQ(write(fds[1], "x", 1), 1);
+    ASSERT_EQ(read(fds[0], buf, 1), 1);
 }
 
 static void forbidden_mkdir(void) {
@@ -49,18 +50,21 @@ static void forbidden_ptrace(void) {
     syscall(SYS_ptrace, 0, 0, 0, 0);
 }
 
-int main(void) {
+TEST(sandbox) {
     unsetenv("SQDIFF_SECCOMP");
     for (int p = SANDBOX_HTTPD; p <= SANDBOX_WORKER; p++) {
         int st = in_sandbox(p, allowed);
-        check(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ASSERT_TRUE(WIFEXITED(st));
+        ASSERT_EQ(WEXITSTATUS(st), 0);
 
         void (*bad[])(void) = { forbidden_mkdir, forbidden_exec, forbidden_ptrace };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             st = in_sandbox(p, bad[i]);
-            check(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+            ASSERT_TRUE(WIFSIGNALED(st));
+            ASSERT_EQ(WTERMSIG(st), SIGSYS);
         }
     }
-    check(access("/tmp/sqdiff-sandbox-test-should-not-exist", F_OK) != 0);
-    return 0;
+    ASSERT_NE(access("/tmp/sqdiff-sandbox-test-should-not-exist", F_OK), 0);
 }
+
+TEST_MAIN()
