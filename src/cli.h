@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "wire.h"
 
 typedef enum CliProgram { CLI_HTTPD, CLI_WORKER } CliProgram;
 
@@ -21,7 +22,7 @@ typedef struct CliOptions {
     bool check;
     char **listen; /* httpd: --listen values */
     size_t n_listen;
-    int kind; /* worker: a WireKind, -1 if not given */
+    WireKind kind; /* worker: _WIRE_KIND_INVALID if not given */
 } CliOptions;
 
 /*

@@ -77,6 +77,7 @@ typedef struct JsonErrorStream {
 typedef struct JsonErrorFilter {
     h2o_filter_t super;
     uint64_t max_body;
+    Server *server; /* every response passes here once: ServerCallbacks.on_answer */
 } JsonErrorFilter;
 
 struct Server {
@@ -584,6 +585,10 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
 
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
     ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    Server *server = ((JsonErrorFilter *)self)->server;
+
+    if (server->cb.on_answer)
+        server->cb.on_answer(req->res.status, server->cb.userdata);
 
     if (req->res.status >= 400 && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) &&
         !(ct >= 0 && h2o_memis(req->res.headers.entries[ct].value.base, req->res.headers.entries[ct].value.len,
@@ -602,11 +607,12 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-static void add_json_error_filter(h2o_pathconf_t *path, uint64_t max_body) {
+static void add_json_error_filter(h2o_pathconf_t *path, Server *s) {
     JsonErrorFilter *f = (JsonErrorFilter *)h2o_create_filter(path, sizeof(*f));
 
     f->super.on_setup_ostream = json_error_setup;
-    f->max_body = max_body;
+    f->max_body = s->max_body;
+    f->server = s;
 }
 
 void server_send(ServerRequest *r, int status, const char *body, size_t len, const char *extra_header,
@@ -682,8 +688,8 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     h = (ServerHandler *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
     h->server = s;
-    add_json_error_filter(path, c->max_body_size);
-    add_json_error_filter(&host->fallback_path, c->max_body_size);
+    add_json_error_filter(path, s);
+    add_json_error_filter(&host->fallback_path, s);
 
     h2o_context_init(&s->ctx, loop, &s->globalconf);
     s->context_ready = true;
@@ -703,7 +709,7 @@ int server_new(h2o_evloop_t *loop, const Config *c, const int *fds, size_t n_fds
     for (size_t i = 0; i < n_fds; i++) {
         int flags = fcntl(fds[i], F_GETFL);
         if (flags < 0 || fcntl(fds[i], F_SETFL, flags | O_NONBLOCK) < 0)
-            return -errno;
+            return negative_errno();
         s->listeners[i] = h2o_evloop_socket_create(loop, fds[i], H2O_SOCKET_FLAG_DONT_READ);
         s->listeners[i]->data = s;
         h2o_socket_read_start(s->listeners[i], on_accept);
@@ -796,7 +802,7 @@ int server_listen(const char *address, int *ret_fd) {
 
     fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return -errno;
+        return negative_errno();
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
         bind(fd, (struct sockaddr *)&ss,

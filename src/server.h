@@ -85,6 +85,9 @@ typedef void (*server_event_fn)(ServerEvent ev, const char *detail, size_t conne
 typedef struct ServerCallbacks {
     server_handler_fn on_request;
     server_event_fn on_event; /* may be NULL */
+    /* Every response sent, once, with its status: the handler's, the edge's own and h2o's error pages
+     * (all but the 400 h2o writes for a head it cannot parse, which is no request). May be NULL. */
+    void (*on_answer)(int status, void *userdata);
     void *userdata;
 } ServerCallbacks;
 

@@ -86,7 +86,7 @@ static int run(CliOptions *o) {
     _cleanup_free_ int *fds = NULL;
     size_t n_fds = 0;
     sd_event *e;
-    char status[256];
+    char status[FRONTEND_STATUS_MAX];
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STARTED }, "sqdiff-httpd %s starting in %s mode",

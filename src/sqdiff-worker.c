@@ -34,7 +34,7 @@ static int run(CliOptions *o) {
     _cleanup_(sd_event_unrefp) sd_event *e = NULL;
     _cleanup_(worker_freep) Worker *w = NULL;
     _cleanup_(sd_event_source_disable_unrefp) sd_event_source *status_timer = NULL;
-    const char *kind = wire_kind_to_string((WireKind)o->kind);
+    const char *kind = wire_kind_to_string(o->kind);
     char status[256];
     int r;
 
@@ -45,7 +45,7 @@ static int run(CliOptions *o) {
     r = sd_event_new(&e);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the event loop: %m");
-    r = worker_new(e, &o->config, (WireKind)o->kind, &w);
+    r = worker_new(e, &o->config, o->kind, &w);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the %s worker (endpoints in %s): %m", kind, o->config.runtime_dir);
 
