@@ -114,8 +114,7 @@ TEST(json_reader) {
         ASSERT_EQ(json_reader_next(&r, &t), 0);
         ASSERT_EQ(t.type, JSON_NUMBER);
         ASSERT_TRUE(t.is_integer);
-        ASSERT_EQ(t.len, 23);
-        ASSERT_EQ(memcmp(t.text, "12345678901234567890123", 23), 0);
+        ASSERT_MEMEQ(t.text, t.len, "12345678901234567890123", 23);
         ASSERT_EQ(json_reader_next(&r, &t), 0);
         ASSERT_EQ(t.type, JSON_NUMBER);
         ASSERT_FALSE(t.is_integer);

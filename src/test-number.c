@@ -89,8 +89,7 @@ TEST(number) {
         char ref[32];
         size_t n = number_format_int64(x, buf);
         snprintf(ref, sizeof(ref), "%" PRId64, x);
-        ASSERT_EQ(n, strlen(ref));
-        ASSERT_EQ(memcmp(buf, ref, n), 0);
+        ASSERT_MEMEQ(buf, n, ref, strlen(ref));
         ASSERT_EQ(number_parse_query(buf, n, &v), 0);
         ASSERT_EQ(v, x);
 

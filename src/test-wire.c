@@ -140,8 +140,7 @@ TEST(wire) {
     ASSERT_EQ(a.sumsq_lo, b.sumsq_lo);
     ASSERT_EQ(a.sumsq_hi, b.sumsq_hi);
     n = wire_encode_job(7, NULL, 0, buf);
-    ASSERT_EQ(n, strlen("{\"id\":7,\"numbers\":[]}"));
-    ASSERT_EQ(memcmp(buf, "{\"id\":7,\"numbers\":[]}", n), 0);
+    ASSERT_MEMEQ(buf, n, "{\"id\":7,\"numbers\":[]}", strlen("{\"id\":7,\"numbers\":[]}"));
 
     /* Jobs as another implementation may write them. */
     ASSERT_EQ(job(" { \"numbers\" : [ 1 , 2 , 3 ] , \"extra\" : {\"a\":[1]}, \"id\" : 5 } ", &id, &a), 0);
@@ -266,13 +265,11 @@ TEST(wire) {
     ASSERT_EQ(reply(buf, &r), 0);
     ASSERT_EQ(r.id, 42);
     ASSERT_EQ(r.kind, WIRE_SQUARE);
-    ASSERT_EQ(r.value_len, strlen(dec));
-    ASSERT_EQ(memcmp(r.value, dec, r.value_len), 0);
+    ASSERT_MEMEQ(r.value, r.value_len, dec, strlen(dec));
     ASSERT_EQ(reply("{\"sum\":14,\"id\":3,\"numbers\":[1,2,3]}", &r), 0);
     ASSERT_EQ(r.kind, WIRE_SUM);
     ASSERT_EQ(r.id, 3);
-    ASSERT_EQ(r.value_len, 2);
-    ASSERT_EQ(memcmp(r.value, "14", 2), 0);
+    ASSERT_MEMEQ(r.value, r.value_len, "14", 2);
 
     {
         uint64_t ids[3];
