@@ -522,6 +522,9 @@ class SystemdSuite(Suite):
                 problems.append(f"{unit}: result {p['Result']}, main process {how} {p['ExecMainStatus']}")
         return problems
 
+    def status(self):
+        return self.box.show("sqdiff-httpd.service", "StatusText").get("StatusText", "")
+
     def run_python(self, code, timeout=30):
         return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
                             env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout

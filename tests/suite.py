@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -141,6 +142,10 @@ class Suite:
         """The front end's pid as this machine sees it (the suite must have answered a request)."""
         raise NotImplementedError
 
+    def status(self):
+        """The front end's latest STATUS= text, as systemd shows it ("" before the first)."""
+        raise NotImplementedError
+
     def run_python(self, code, timeout=30):
         """Run a Python snippet where the suite runs (same machine or container), as root.
 
@@ -172,10 +177,21 @@ class ProcessSuite(Suite):
                 self._start_worker(kind)
 
     def _start_httpd(self):
+        # The front end's notifications (READY=1, STATUS=), received as systemd would, and read
+        # as they come: a datagram socket holds few, and sd_notify() blocks when it is full.
+        path = os.path.join(self.tmp, "notify-httpd")
+        if getattr(self, "httpd_notify", None):
+            self._close_notify()
+        if os.path.exists(path):
+            os.unlink(path)
+        self.httpd_notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.httpd_notify.bind(path)
+        self.last_status = ""
+        threading.Thread(target=self._read_notify, args=(self.httpd_notify,), daemon=True).start()
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
         self.httpd = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv,
+            ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv, "-E", f"NOTIFY_SOCKET={path}",
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -222,6 +238,26 @@ class ProcessSuite(Suite):
 
     def frontend_pid(self):
         return self.httpd.pid  # systemd-socket-activate execs the front end in place
+
+    def _read_notify(self, sock):
+        while True:
+            try:
+                msg = sock.recv(4096)
+            except OSError:
+                return  # closed: the front end restarted, or the suite is closing
+            for line in msg.decode(errors="replace").split("\n"):
+                if line.startswith("STATUS="):
+                    self.last_status = line[len("STATUS="):]
+
+    def status(self):
+        return self.last_status
+
+    def _close_notify(self):
+        try:
+            self.httpd_notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
+        except OSError:
+            pass
+        self.httpd_notify.close()
 
     def stop_workers(self, kind):
         p = self.workers[kind]
@@ -271,6 +307,7 @@ class ProcessSuite(Suite):
                 failed.append(f"{' '.join(map(str, p.args[:3]))} exited with {p.returncode}")
         logs = self.logs()
         self.log.close()
+        self._close_notify()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if failed:
             raise AssertionError("; ".join(failed) + "\n--- daemon output:\n" + logs[-5000:])
