@@ -6,7 +6,7 @@ A Suite is a front end plus one sum worker and one square worker, reachable at
   ProcessSuite (here)     plain processes: the front end behind
                           systemd-socket-activate, workers started directly,
                           binaries from a meson build directory.
-  SystemdSuite (sdbox.py) the installed suite under a real systemd booted in a
+  SystemdSuite            the installed suite under a real systemd booted in a
                           throwaway container, enabled as a user would.
 
 Tests only use the methods below, so every black-box test runs against both.

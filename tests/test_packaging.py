@@ -3,7 +3,7 @@
 Once per session the fixtures build, from the work tree, the .deb at the project's
 version and at a higher one (packaging/build-deb.sh) and the RPM (packaging/build-rpm.sh,
 with Debian's rpmbuild). TestDebLifeCycle then runs, in order, on one SystemdBox
-(tests/sdbox.py): apt installs the .deb, the rebuilt higher version replaces it while
+(tools/sdbox.py): apt installs the .deb, the rebuilt higher version replaces it while
 clients keep sending requests, apt removes it, then purges it. The socket is moved to a
 free port by a drop-in written before the installation, so the package's own start
 already uses it (the box shares the host's network).
@@ -29,6 +29,7 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 from sdbox import SystemdBox  # noqa: E402
 from suite import free_port  # noqa: E402
