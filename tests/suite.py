@@ -14,6 +14,7 @@ Tests only use the methods below, so every black-box test runs against both.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -145,6 +146,14 @@ class Suite:
     def status(self):
         """The front end's latest STATUS= text, as systemd shows it ("" before the first)."""
         raise NotImplementedError
+
+    def wait_pending(self, n, timeout=10):
+        """Waits for a STATUS= line that shows n requests pending for the workers (the front end
+        sends one every reaper-interval): the event that says requests were taken in."""
+        def shown():
+            m = re.search(r"\b(\d+) pending\b", self.status())
+            return m is not None and int(m.group(1)) == n
+        wait_for(shown, timeout, f"STATUS= with {n} requests pending (last: {self.status()!r})")
 
     def run_python(self, code, timeout=30):
         """Run a Python snippet where the suite runs (same machine or container), as root.

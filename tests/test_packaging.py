@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 from sdbox import SystemdBox  # noqa: E402
-from suite import free_port  # noqa: E402
+from suite import free_port, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTROL = os.path.join(ROOT, "packaging", "debian", "control")
@@ -394,10 +394,12 @@ class TestDebLifeCycle:
         before = {u: box.show(u, "MainPID", "ExecMainStartTimestampMonotonic") for u in RESTARTED_UNITS}
 
         with Clients(port) as clients:
-            time.sleep(1)
+            wait_for(lambda: clients.ok >= 20, 30, "the clients' first answers")
             ok_before = clients.ok
             apt(box, "install", upgrade_deb)
-            time.sleep(1)
+            ok_upgraded = clients.ok
+            wait_for(lambda: clients.ok >= max(ok_upgraded + 20, ok_before + 51), 30,
+                     "answers from the upgraded suite")
         assert version() == os.path.basename(upgrade_deb).split("_")[1]
         assert not clients.failures, \
             f"{len(clients.failures)} failed requests: {clients.failures[:10]}\n{journal_tail(box)}"
