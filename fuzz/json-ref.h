@@ -63,7 +63,7 @@ static inline bool jref_string(JsonRef *j) {
             /* the escapes JSON allows, on one line as RFC 8259 lists them */
             // clang-format off
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            // clang-format on
+                // clang-format on
                 j->p += 2;
                 continue;
             case 'u':

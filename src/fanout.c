@@ -67,7 +67,7 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     else
         f->tail[k] = job->prev[k];
     job->prev[k] = job->next[k] = NULL;
-    job->unsent &= (uint8_t)~(1u << k);
+    job->unsent &= (uint8_t) ~(1u << k);
     f->queued[k]--;
     f->queued_bytes[k] -= job->len;
     if (job->unsent == 0 && job->taken) {
@@ -324,7 +324,8 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
     if (r < 0)
         return r;
     /* Two replies per pending request may be in flight, and a burst must queue, not be lost. */
-    r = zmqutil_set_int(f->results, ZMQ_RCVHWM, c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
+    r = zmqutil_set_int(f->results, ZMQ_RCVHWM,
+                        c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
     if (r < 0)
         return r;
     if (zmq_bind(f->results, c->endpoint[ENDPOINT_RESULTS]) < 0)

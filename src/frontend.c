@@ -69,8 +69,11 @@ static void log_request(Frontend *f, uint64_t id, int status, usec_t started_use
         return;
     int64_t latency = started_usec ? (int64_t)(now_usec(CLOCK_MONOTONIC) - started_usec) : 0;
     log_event(LOG_INFO,
-              &(LogFields){ .message_id = SQ_MSG_REQUEST, .request_id = id, .status = status,
-                            .latency_usec = latency, .has_latency = started_usec != 0 },
+              &(LogFields){ .message_id = SQ_MSG_REQUEST,
+                            .request_id = id,
+                            .status = status,
+                            .latency_usec = latency,
+                            .has_latency = started_usec != 0 },
               "Request %" PRIu64 " answered %d after %" PRId64 " us", id, status, latency);
 }
 
@@ -194,8 +197,7 @@ static void on_server_event(ServerEvent ev, const char *detail, size_t connectio
         log_warning_ratelimited(&f->rl_paused, &(LogFields){ .message_id = SQ_MSG_ACCEPT_PAUSED, .reason = detail },
                                 "Stopped accepting connections until one closes: %s, %zu open", detail, connections);
     else
-        log_warning_ratelimited(&f->rl_closed,
-                                &(LogFields){ .message_id = SQ_MSG_CONNECTION_CLOSED, .reason = detail },
+        log_warning_ratelimited(&f->rl_closed, &(LogFields){ .message_id = SQ_MSG_CONNECTION_CLOSED, .reason = detail },
                                 "Closed a client connection: %s", detail);
 }
 
@@ -304,14 +306,19 @@ static void reap(Frontend *f, usec_t now) {
         WireKind missing = e->have & (1u << WIRE_SUM) ? WIRE_SQUARE : WIRE_SUM;
         char why[96];
 
-        snprintf(why, sizeof(why), r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
+        snprintf(why, sizeof(why),
+                 r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
                  wire_kind_to_string(missing));
         pending_remove(&f->pending, e);
         fanout_cancel(f->fanout, &r->job);
         log_warning_ratelimited(&f->rl_timeout,
-                                &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT, .request_id = e->id, .status = 504,
-                                              .kind = wire_kind_to_string(missing), .reason = why,
-                                              .latency_usec = (int64_t)(now - e->added_usec), .has_latency = true },
+                                &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT,
+                                              .request_id = e->id,
+                                              .status = 504,
+                                              .kind = wire_kind_to_string(missing),
+                                              .reason = why,
+                                              .latency_usec = (int64_t)(now - e->added_usec),
+                                              .has_latency = true },
                                 "Request %" PRIu64 " timed out after %" PRIu64 " ms: %s", e->id,
                                 (now - e->added_usec) / USEC_PER_MSEC, why);
         server_send(r->req, 504, TIMEOUT_BODY, sizeof(TIMEOUT_BODY) - 1, NULL, NULL);
@@ -364,7 +371,8 @@ void frontend_shutdown(Frontend *f) {
     notify_status(f);
 
     (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
-    f->shutdown_deadline_usec = now + f->config->request_timeout_usec + f->config->reaper_interval_usec + SHUTDOWN_GRACE_USEC;
+    f->shutdown_deadline_usec =
+        now + f->config->request_timeout_usec + f->config->reaper_interval_usec + SHUTDOWN_GRACE_USEC;
     r = sd_event_add_time(e, &f->shutdown_timer, CLOCK_MONOTONIC, now, 0, on_shutdown_poll, f);
     if (r >= 0)
         r = sd_event_source_set_enabled(f->shutdown_timer, SD_EVENT_ON);
@@ -406,10 +414,8 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
             return r;
     }
     r = server_new(loop_h2o(loop), c, fds, n_fds,
-                   &(ServerCallbacks){ .on_request = on_request,
-                                       .on_event = on_server_event,
-                                       .on_answer = on_answer,
-                                       .userdata = f },
+                   &(ServerCallbacks){
+                       .on_request = on_request, .on_event = on_server_event, .on_answer = on_answer, .userdata = f },
                    &f->server);
     if (r < 0)
         return r;

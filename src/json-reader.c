@@ -58,7 +58,7 @@ static bool is_delimiter(char c) {
     /* the set of characters, on one line as the grammar writes it */
     // clang-format off
     case ' ': case '\t': case '\r': case '\n': case ',': case ']': case '}':
-    // clang-format on
+        // clang-format on
         return true;
     default:
         return false;
@@ -378,7 +378,7 @@ static size_t decode_one(const char **pp, const char *end, char out[4]) {
     case 't': out[0] = '\t'; break;
     case 'u': break;
     default: out[0] = p[1];
-    // clang-format on
+        // clang-format on
     }
     if (p[1] != 'u') {
         *pp = p + 2;

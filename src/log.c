@@ -63,11 +63,11 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
     struct iovec iov[12];
     size_t n = 0, k = 0;
 
-#define FIELD(...)                                                                                 \
-    do {                                                                                           \
-        int _l = snprintf(fields[k], sizeof(fields[k]), __VA_ARGS__);                              \
-        iov[n++] = (struct iovec){ fields[k], (size_t)_l < sizeof(fields[k]) ? (size_t)_l : sizeof(fields[k]) - 1 }; \
-        k++;                                                                                       \
+#define FIELD(...)                                                                                                     \
+    do {                                                                                                               \
+        int _l = snprintf(fields[k], sizeof(fields[k]), __VA_ARGS__);                                                  \
+        iov[n++] = (struct iovec){ fields[k], (size_t)_l < sizeof(fields[k]) ? (size_t)_l : sizeof(fields[k]) - 1 };   \
+        k++;                                                                                                           \
     } while (0)
 
     char msgfield[sizeof(message) + 8];

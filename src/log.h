@@ -44,7 +44,7 @@ typedef struct LogFields {
     const char *reason;     /* SQDIFF_REASON=, free text (quoted by the caller if from a peer) */
     int64_t latency_usec;   /* SQDIFF_LATENCY_USEC=, only when has_latency */
     bool has_latency;
-    int status;             /* SQDIFF_HTTP_STATUS=, 0 for none */
+    int status; /* SQDIFF_HTTP_STATUS=, 0 for none */
 } LogFields;
 
 /* Chooses journal or stderr output; ident is the program name in entries. */

@@ -48,11 +48,11 @@ static inline int negative_errno(void) {
     })
 
 /* Returns the pointer and sets *p to NULL: for handing ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                                                \
-    ({                                                                                             \
-        __typeof__(p) _taken = (p);                                                                \
-        (p) = NULL;                                                                                \
-        _taken;                                                                                    \
+#define TAKE_PTR(p)                                                                                                    \
+    ({                                                                                                                 \
+        __typeof__(p) _taken = (p);                                                                                    \
+        (p) = NULL;                                                                                                    \
+        _taken;                                                                                                        \
     })
 
 static inline void freep(void *p) {
@@ -70,8 +70,8 @@ static inline void closep(int *fd) {
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Defines fooo_freep(Foo **p) calling foo_free(*p), for _cleanup_(foo_freep). */
-#define DEFINE_FREEP(type, func)                                                                   \
-    static inline void func##p(type **p) {                                                         \
-        if (*p)                                                                                    \
-            func(*p);                                                                              \
+#define DEFINE_FREEP(type, func)                                                                                       \
+    static inline void func##p(type **p) {                                                                             \
+        if (*p)                                                                                                        \
+            func(*p);                                                                                                  \
     }

@@ -42,12 +42,12 @@ typedef struct Conn {
     H2oFrameHook hook; /* first: sock->on_close.data points at both (h2o-private.h) */
     Server *server;
     h2o_socket_t *sock;
-    h2o_linklist_t link; /* Server.conns */
+    h2o_linklist_t link;    /* Server.conns */
     h2o_socket_cb h2o_read; /* h2o's HTTP/1 reader, while first_read() stands in front of it */
     uint64_t last_request_ms;
     h2o_linklist_t holds; /* HoldMarks of requests held and not answered yet */
-    h2o_req_t *held;     /* HTTP/1: the request held, while it is */
-    char *ahead;         /* HTTP/1: bytes read ahead while held */
+    h2o_req_t *held;      /* HTTP/1: the request held, while it is */
+    char *ahead;          /* HTTP/1: bytes read ahead while held */
     size_t ahead_len;
     uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
     unsigned empty_frames;
@@ -211,8 +211,7 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
         *ret_why = "connection over its budget";
         return -1;
     }
-    if (type != FRAME_DATA && type != FRAME_HEADERS &&
-        type != FRAME_CONTINUATION)
+    if (type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION)
         return 0;
     if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
         ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
@@ -618,9 +617,16 @@ static void add_json_error_filter(h2o_pathconf_t *path, Server *s) {
 void server_send(ServerRequest *r, int status, const char *body, size_t len, const char *extra_header,
                  const char *extra_value) {
     static const char *const reasons[] = {
-        [200] = "OK", [400] = "Bad Request", [404] = "Not Found", [405] = "Method Not Allowed",
-        [413] = "Payload Too Large", [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
-        [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
+        [200] = "OK",
+        [400] = "Bad Request",
+        [404] = "Not Found",
+        [405] = "Method Not Allowed",
+        [413] = "Payload Too Large",
+        [431] = "Request Header Fields Too Large",
+        [500] = "Internal Server Error",
+        [502] = "Bad Gateway",
+        [503] = "Service Unavailable",
+        [504] = "Gateway Timeout",
     };
     h2o_req_t *req = (h2o_req_t *)r;
     Conn *held = release_hold(req);
@@ -631,8 +637,8 @@ void server_send(ServerRequest *r, int status, const char *body, size_t len, con
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     if (extra_header)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
-                              extra_value, strlen(extra_value));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL, extra_value,
+                              strlen(extra_value));
     h2o_send_inline(req, body, len);
     /* The answer is written or queued; h2o parses the next request once it has left. */
     if (held)

@@ -24,8 +24,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
     Frontend *f = userdata;
 
     sd_notify(0, "STOPPING=1");
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STOPPING }, "Received %s, answering what is pending and stopping",
-              strsignal((int)si->ssi_signo));
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STOPPING },
+              "Received %s, answering what is pending and stopping", strsignal((int)si->ssi_signo));
     frontend_shutdown(f);
     return 0;
 }
@@ -42,7 +42,8 @@ static int collect_listeners(const CliOptions *o, int **ret_fds, size_t *ret_n) 
     if (n < 0)
         return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
     if (n == 0 && o->n_listen == 0)
-        return log_error_errno(EINVAL, "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
+        return log_error_errno(EINVAL,
+                               "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
 
     fds = calloc(n > 0 ? (size_t)n : o->n_listen, sizeof(int));
     if (!fds)

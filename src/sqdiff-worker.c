@@ -38,9 +38,8 @@ static int run(CliOptions *o) {
     char status[256];
     int r;
 
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind }, "sqdiff-worker %s (%s) starting",
-              SQDIFF_VERSION, kind);
-
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind },
+              "sqdiff-worker %s (%s) starting", SQDIFF_VERSION, kind);
 
     r = sd_event_new(&e);
     if (r < 0)
@@ -66,8 +65,9 @@ static int run(CliOptions *o) {
         return log_error_errno(r, "Failed to load the seccomp filter: %m");
 
     /* Logged before READY=1, so the journal has it before systemd's "Started". */
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind }, "Ready: %s worker taking jobs from %s",
-              kind, o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind },
+              "Ready: %s worker taking jobs from %s", kind,
+              o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE]);
     worker_status(w, status, sizeof(status));
     sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 

@@ -55,11 +55,10 @@ int stats_format_answers(const Stats *s, char *buf, size_t size) {
         buf[0] = '\0';
     for (int c = 0; c <= STATS_OTHER_STATUS; c++) {
         if (counters[c].status)
-            k = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "%s%d=%" PRIu64,
-                         c ? " " : "", counters[c].status, s->count[c]);
+            k = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "%s%d=%" PRIu64, c ? " " : "",
+                         counters[c].status, s->count[c]);
         else
-            k = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, " other=%" PRIu64,
-                         s->count[c]);
+            k = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, " other=%" PRIu64, s->count[c]);
         if (k < 0)
             return k;
         len += (size_t)k;

@@ -19,7 +19,13 @@ TEST(config) {
     ASSERT_EQ(c.max_body_size, 64 << 20);
     ASSERT_FALSE(c.log_requests);
 
-    ASSERT_EQ(config_parse_text(&c, "# comment\n[global]\nmax-numbers = 50\nlog-requests = yes\n" "results-endpoint = tcp://127.0.0.1:5555\n" "[httpd]\nmode = local\nrequest-timeout = 1.5s\nreaper-interval = 250ms\n" "max-body-size = 16K\nidle-timeout=1min\n", "t.conf", err, sizeof(err)), 0);
+    ASSERT_EQ(config_parse_text(&c,
+                                "# comment\n[global]\nmax-numbers = 50\nlog-requests = yes\n"
+                                "results-endpoint = tcp://127.0.0.1:5555\n"
+                                "[httpd]\nmode = local\nrequest-timeout = 1.5s\nreaper-interval = 250ms\n"
+                                "max-body-size = 16K\nidle-timeout=1min\n",
+                                "t.conf", err, sizeof(err)),
+              0);
     ASSERT_EQ(c.max_numbers, 50);
     ASSERT_TRUE(c.log_requests);
     ASSERT_EQ(c.mode, SQ_MODE_LOCAL);
@@ -28,7 +34,8 @@ TEST(config) {
     ASSERT_EQ(c.max_body_size, 16384);
     ASSERT_EQ(c.idle_timeout_usec, 60000000);
 
-    ASSERT_EQ(config_parse_text(&c, "[httpd]\nmode = local\nmax-pending = lots\n", "t.conf", err, sizeof(err)), -EINVAL);
+    ASSERT_EQ(config_parse_text(&c, "[httpd]\nmode = local\nmax-pending = lots\n", "t.conf", err, sizeof(err)),
+              -EINVAL);
     ASSERT_PTR_EQ(strstr(err, "t.conf:3: "), err);
     ASSERT_STRCONTAINS(err, "lots");
     ASSERT_EQ(config_parse_text(&c, "[httpd]\nbogus = 1\n", "t.conf", err, sizeof(err)), -EINVAL);

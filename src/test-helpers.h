@@ -45,7 +45,7 @@ static inline void test_register(const char *name, void (*fn)(void)) {
 
 #define TEST(name)                                                                                                     \
     static void test_##name(void);                                                                                     \
-    __attribute__((constructor)) static void test_register_##name(void) {                                             \
+    __attribute__((constructor)) static void test_register_##name(void) {                                              \
         test_register(#name, test_##name);                                                                             \
     }                                                                                                                  \
     static void test_##name(void)
@@ -142,8 +142,7 @@ static inline void test_fail_begin(const char *file, int line) {
         TestInt _a = TEST_INT(a), _b = TEST_INT(b);                                                                    \
         char _sa[24], _sb[24];                                                                                         \
         if (!(test_int_cmp(_a, _b) op 0))                                                                              \
-            TEST_FAIL("expected %s %s %s, got %s and %s", #a, #op, #b, test_int_str(_a, _sa),                          \
-                      test_int_str(_b, _sb));                                                                          \
+            TEST_FAIL("expected %s %s %s, got %s and %s", #a, #op, #b, test_int_str(_a, _sa), test_int_str(_b, _sb));  \
     } while (0)
 
 #define ASSERT_EQ(a, b) TEST_ASSERT_CMP(a, ==, b)
@@ -165,7 +164,7 @@ static inline void test_fail_begin(const char *file, int line) {
     do {                                                                                                               \
         const char *_h = (haystack), *_n = (needle);                                                                   \
         if (!strstr(_h, _n))                                                                                           \
-            TEST_FAIL("expected %s to contain \"%s\", got \"%s\"", #haystack, _n, _h);                                   \
+            TEST_FAIL("expected %s to contain \"%s\", got \"%s\"", #haystack, _n, _h);                                 \
     } while (0)
 
 /* a[0..alen) and b[0..blen) hold the same bytes (printed as text, up to 200 bytes each). */

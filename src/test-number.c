@@ -102,7 +102,7 @@ TEST(number) {
         p = buf;
         ASSERT_TRUE(number_take_json_short(&p, buf + n, &v));
         ASSERT_EQ(v, x);
-        ASSERT_PTR_EQ(p, buf + n); /* at the end of the text */
+        ASSERT_PTR_EQ(p, buf + n);   /* at the end of the text */
         x >>= test_rand(&seed) % 64; /* shorter numbers too */
         n = number_format_int64(x, buf);
         p = buf;
@@ -112,8 +112,14 @@ TEST(number) {
     }
     {
         /* What it leaves to the full parsers, and where it stops. */
-        const char *cases[] = { "", "-", "x", "-x", "12345678901234567890", "9223372036854775808",
-                                "-9223372036854775809", "99999999999999999999" };
+        const char *cases[] = { "",
+                                "-",
+                                "x",
+                                "-x",
+                                "12345678901234567890",
+                                "9223372036854775808",
+                                "-9223372036854775809",
+                                "99999999999999999999" };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             const char *p = cases[i];
             ASSERT_FALSE(number_take_json_short(&p, cases[i] + strlen(cases[i]), &v));

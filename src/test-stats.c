@@ -71,7 +71,8 @@ TEST(format) {
     ASSERT_EQ(stats_format_answers(&s, buf, sizeof(buf)), strlen(buf));
     ASSERT_STREQ(buf, "200=1 400=0 404=0 405=0 413=0 431=0 500=0 502=0 503=0 504=2 other=0");
     /* cut to size, NUL-terminated, and the length it would have had */
-    ASSERT_EQ(stats_format_answers(&s, buf, 10), strlen("200=1 400=0 404=0 405=0 413=0 431=0 500=0 502=0 503=0 504=2 other=0"));
+    ASSERT_EQ(stats_format_answers(&s, buf, 10),
+              strlen("200=1 400=0 404=0 405=0 413=0 431=0 500=0 502=0 503=0 504=2 other=0"));
     ASSERT_STREQ(buf, "200=1 400");
 }
 

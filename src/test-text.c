@@ -29,7 +29,7 @@ TEST(quote_cuts_long_input) {
 
     memset(in, 'x', sizeof(in));
     ASSERT_STREQ(quote(q, sizeof(q), in, TEXT_QUOTE_CHARS), (expect[0] = '"', memset(expect + 1, 'x', TEXT_QUOTE_CHARS),
-                                                              strcpy(expect + 1 + TEXT_QUOTE_CHARS, "\""), expect));
+                                                             strcpy(expect + 1 + TEXT_QUOTE_CHARS, "\""), expect));
     quote(q, sizeof(q), in, sizeof(in));
     ASSERT_EQ(strlen(q), 1 + TEXT_QUOTE_CHARS + 3 + 1);
     ASSERT_STREQ(q + 1 + TEXT_QUOTE_CHARS, "...\"");

@@ -178,7 +178,9 @@ TEST(wire) {
     /* Batches: an array of jobs, read in order; a fault anywhere fails the message. */
     {
         int64_t sums[4];
-        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1,2]},{\"id\":2,\"numbers\":[5]} , {\"numbers\":[-1],\"id\":3}]", sums, 4), 3);
+        ASSERT_EQ(
+            jobs("[{\"id\":1,\"numbers\":[1,2]},{\"id\":2,\"numbers\":[5]} , {\"numbers\":[-1],\"id\":3}]", sums, 4),
+            3);
         ASSERT_EQ(sums[0], 3);
         ASSERT_EQ(sums[1], 5);
         ASSERT_EQ(sums[2], -1);
@@ -208,7 +210,11 @@ TEST(wire) {
         free(big);
     }
     /* The canonical scanner and the general reader agree, also where the scanner gives up midway. */
-    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]", 100), 0);
+    ASSERT_EQ(
+        jobs_both(
+            "[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]",
+            100),
+        0);
     ASSERT_EQ(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100), 0);
     ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[ 2]},{\"id\":3,\"numbers\":[3]}]", 100), 0);
     ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[2,3]}]", 1), -E2BIG);
@@ -223,7 +229,8 @@ TEST(wire) {
     ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]"), 0);
     {
         /* What our encoders write stays with the scanner; a space sends the reader to the general path. */
-        const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]", *spaced = "[{\"id\":3, \"sum\":14}]";
+        const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]",
+                   *spaced = "[{\"id\":3, \"sum\":14}]";
         WireReader w;
         WireReply rep;
         wire_reader_init(&w, canonical, strlen(canonical));

@@ -413,8 +413,9 @@ static int read_object(WireReader *w, const WireTarget *to, char *err, size_t er
         uint64_t id;
         SqAcc acc;
         WireReply reply;
-        const WireTarget scratch = { .max_numbers = to->max_numbers, .id = &id, .acc = &acc,
-                                     .reply = to->reply ? &reply : NULL };
+        const WireTarget scratch = {
+            .max_numbers = to->max_numbers, .id = &id, .acc = &acc, .reply = to->reply ? &reply : NULL
+        };
 
         for (size_t i = 0, n = w->returned; i < n; i++) {
             r = general_read(w, &scratch, err, errlen);

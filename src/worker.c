@@ -51,10 +51,10 @@ static void send_replies(Worker *w) {
     w->out[w->out_len++] = ']';
     if (zmq_send(w->results, w->out, w->out_len, ZMQ_DONTWAIT) < 0) {
         w->unsent += w->out_count;
-        log_warning_ratelimited(&w->rl_unsent,
-                                &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED,
-                                              .kind = wire_kind_to_string(w->kind), .error = errno },
-                                "Could not queue the replies to %zu jobs: %m", w->out_count);
+        log_warning_ratelimited(
+            &w->rl_unsent,
+            &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind), .error = errno },
+            "Could not queue the replies to %zu jobs: %m", w->out_count);
     } else
         w->done += w->out_count;
     w->out_len = w->out_count = 0;
@@ -107,10 +107,10 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
         w->out_len = mark_len;
         w->out_count = mark_count;
         w->rejected++;
-        log_warning_ratelimited(&w->rl_rejected,
-                                &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED,
-                                              .kind = wire_kind_to_string(w->kind), .reason = err },
-                                "Rejected a job message of %zu bytes: %s", len, err);
+        log_warning_ratelimited(
+            &w->rl_rejected,
+            &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind), .reason = err },
+            "Rejected a job message of %zu bytes: %s", len, err);
     }
 }
 
@@ -251,6 +251,7 @@ Worker *worker_free(Worker *w) {
 }
 
 void worker_status(Worker *w, char *buf, size_t size) {
-    snprintf(buf, size, "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
+    snprintf(buf, size,
+             "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
              wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
 }
