@@ -357,6 +357,57 @@ def journal_tail(box):
     return box.journal("-n", "40", "-o", "short-monotonic", units=("sqdiff*",))
 
 
+# --- debian/tests: the package's autopkgtests, run in a box ----------------------------------
+
+AUTOPKGTEST_DIR = os.path.join(ROOT, "packaging", "debian", "tests")
+# What a systemd box gives a test, as autopkgtest's container runners would.
+AUTOPKGTEST_RESTRICTIONS = {"needs-root", "isolation-container", "allow-stderr"}
+
+
+def autopkgtests():
+    """[(name, depends, restrictions)] from debian/tests/control (deb822, '#' comments)."""
+    with open(os.path.join(AUTOPKGTEST_DIR, "control")) as f:
+        text = "\n".join(line for line in f.read().splitlines() if not line.startswith("#"))
+    tests = []
+    for stanza in re.split(r"\n\s*\n", text.strip()):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line[:1].isspace() and key:
+                fields[key] += " " + line.strip()
+            else:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        for name in fields["Tests"].replace(",", " ").split():
+            depends = [d.strip() for d in fields.get("Depends", "@").split(",") if d.strip()]
+            tests.append((name, depends, set(fields.get("Restrictions", "").replace(",", " ").split())))
+    return tests
+
+
+def test_autopkgtest(deb, pkgdir):
+    """The package's own autopkgtests, as autopkgtest runs them in a container: the .deb
+    installed with apt in a fresh box (the socket moved to a free port), each test's other
+    dependencies installed, then the test run as root from the source tree with
+    $AUTOPKGTEST_TMP; it fails on a non-zero exit and, without allow-stderr, on any stderr."""
+    tests = autopkgtests()
+    assert tests, "debian/tests/control lists no test"
+    port = free_port()
+    with SystemdBox(expose=(pkgdir, ROOT)) as box:
+        box.write_file("/etc/systemd/system/sqdiff-httpd.socket.d/50-test-port.conf",
+                       f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{port}\n")
+        apt(box, "install", deb)
+        for name, depends, restrictions in tests:
+            assert restrictions <= AUTOPKGTEST_RESTRICTIONS, f"{name}: {restrictions - AUTOPKGTEST_RESTRICTIONS}"
+            others = [d for d in depends if d not in ("@", "sqdiff")]
+            if others:
+                apt(box, "install", *others)
+            tmp = box.run(["mktemp", "-d"]).stdout.strip()
+            p = box.run(["/bin/sh", "-c", 'cd "$1" && exec "$2"', "sh", ROOT, os.path.join(AUTOPKGTEST_DIR, name)],
+                        check=False, env={"AUTOPKGTEST_TMP": tmp}, timeout=300)
+            report = f"--- stdout:\n{p.stdout[-3000:]}\n--- stderr:\n{p.stderr[-3000:]}"
+            assert p.returncode == 0, f"debian/tests/{name} exited with {p.returncode}\n{report}"
+            assert not p.stderr or "allow-stderr" in restrictions, f"debian/tests/{name} wrote to stderr\n{report}"
+
+
 class TestDebLifeCycle:
     """Runs in order: install, upgrade, remove, purge."""
 
