@@ -13,9 +13,8 @@ static int j(const char *s, int64_t *v) {
     return number_parse_json(s, strlen(s), v);
 }
 
-TEST(number) {
+TEST(parse_query) {
     int64_t v;
-    char buf[NUMBER_INT64_DECIMAL_MAX];
 
     ASSERT_EQ(q("42", &v), 0);
     ASSERT_EQ(v, 42);
@@ -55,6 +54,10 @@ TEST(number) {
     ASSERT_EQ(q("1 2", &v), -EINVAL);
     ASSERT_EQ(q("- 1", &v), -EINVAL);
     ASSERT_EQ(number_parse_query("12\0", 3, &v), -EINVAL);
+}
+
+TEST(parse_json) {
+    int64_t v;
 
     ASSERT_EQ(j("0", &v), 0);
     ASSERT_EQ(v, 0);
@@ -72,11 +75,18 @@ TEST(number) {
     ASSERT_EQ(j("1.0", &v), -EINVAL);
     ASSERT_EQ(j("-", &v), -EINVAL);
     ASSERT_EQ(j("", &v), -EINVAL);
+}
 
+TEST(is_json_integer) {
     ASSERT_TRUE(number_is_json_integer("123456789012345678901234567890", 30));
     ASSERT_FALSE(number_is_json_integer("00", 2));
+}
 
-    /* Formatting round-trips at the edges and on random values. */
+/* Formatting round-trips at the edges and on random values, and the short parser agrees. */
+TEST(format_round_trips) {
+    int64_t v;
+    char buf[NUMBER_INT64_DECIMAL_MAX];
+
     int64_t edges[] = { 0, 1, -1, 9, 10, INT64_MAX, INT64_MIN, INT64_MIN + 1 };
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
         size_t n = number_format_int64(edges[i], buf);
@@ -110,8 +120,13 @@ TEST(number) {
         ASSERT_EQ(v, x);
         ASSERT_PTR_EQ(p, buf + n);
     }
+}
+
+/* What number_take_json_short leaves to the full parsers, and where it stops. */
+TEST(take_json_short_edges) {
+    int64_t v;
+
     {
-        /* What it leaves to the full parsers, and where it stops. */
         const char *cases[] = { "",
                                 "-",
                                 "x",
