@@ -30,22 +30,23 @@ jobs = [expand(j) for j in jobs]
 d = tempfile.mkdtemp()
 ctx = zmq.Context()
 push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
+connected = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
 pull = ctx.socket(zmq.PULL); pull.bind(f"ipc://{d}/results.sock")
 import ctypes, signal
 def die_with_parent():  # no worker outlives this snippet, even if it is killed on a timeout
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-import socket
-notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); notify.bind(f"{d}/notify"); notify.settimeout(10)
 w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d, "--config", "/dev/null"],
-                     env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1"),
-                              NOTIFY_SOCKET=f"{d}/notify"),
+                     env=dict(os.environ, SQDIFF_SECCOMP=os.environ.get("SQDIFF_SECCOMP", "1")),
                      preexec_fn=die_with_parent)
 def status_kib(key):
     return int(next(l.split()[1] for l in open(f"/proc/{w.pid}/status") if l.startswith(key + ":")))
 try:
-    while b"READY=1" not in notify.recv(4096).split(b"\n"):  # connected, its memory set up
-        pass
-    notify.close()  # later notifications (STATUS=) find no reader and are dropped, never block
+    # The worker's jobs connection is up (a job sent before would wait for it, and a stopped
+    # worker would never make it): then its memory is set up too.
+    if not connected.poll(10000):
+        raise TimeoutError("the worker did not connect")
+    connected.recv_multipart()
+    push.disable_monitor(); connected.close()
     anon_start = status_kib("RssAnon")
     for j in jobs:
         if j.startswith("@SLEEP:"):
