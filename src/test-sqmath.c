@@ -51,13 +51,13 @@ static void check_list(const int64_t *v, size_t n) {
     ASSERT_STREQ(out, want);
 }
 
-TEST(sqmath) {
+/* Worked examples: one to ten (385, 3025, 2640), one number, a negative difference, zero. */
+TEST(worked_examples) {
     char out[SQMATH_ANSWER_MAX];
     int64_t one_to_ten[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
     SqAcc a = SQACC_INIT;
     char s[SQMATH_DECIMAL_MAX], q[SQMATH_DECIMAL_MAX];
 
-    /* Worked examples: one to ten (385, 3025, 2640), one number, a negative difference, zero. */
     for (int i = 0; i < 10; i++)
         sqacc_add(&a, one_to_ten[i]);
     sqmath_answer(s, sqmath_sumsq_decimal(&a, s), q, sqmath_square_decimal(&a, q), out);
@@ -66,8 +66,10 @@ TEST(sqmath) {
     check_list((int64_t[]){ 42 }, 1);
     check_list((int64_t[]){ 1, -1 }, 2); /* negative diff */
     check_list((int64_t[]){ 0 }, 1);
+}
 
-    /* The edges: squares near 2^126, sums near 2^127, results past 2^128. */
+/* The edges: squares near 2^126, sums near 2^127, results past 2^128. */
+TEST(edges) {
     check_list((int64_t[]){ INT64_MAX, INT64_MAX }, 2);
     check_list((int64_t[]){ INT64_MIN, INT64_MIN }, 2);
     check_list((int64_t[]){ INT64_MIN, INT64_MAX }, 2);
@@ -81,9 +83,12 @@ TEST(sqmath) {
             big[i] = INT64_MAX;
         check_list(big, 5000);
     }
+}
 
-    /* Random lists of random sizes and magnitudes. */
+/* Random lists of random sizes and magnitudes, against the reference. */
+TEST(random_lists) {
     uint64_t seed = 12345;
+
     for (int round = 0; round < 2000; round++) {
         int64_t v[64];
         size_t n = 1 + test_rand(&seed) % 64;
@@ -92,8 +97,12 @@ TEST(sqmath) {
             v[i] = (int64_t)test_rand(&seed) >> shift;
         check_list(v, n);
     }
+}
 
-    /* sqmath_answer refuses what is not a canonical non-negative integer. */
+/* sqmath_answer refuses what is not a canonical non-negative integer; big texts go through GMP. */
+TEST(answer_from_texts) {
+    char out[SQMATH_ANSWER_MAX];
+
     ASSERT_EQ(sqmath_answer("-1", 2, "1", 1, out), -EINVAL);
     ASSERT_EQ(sqmath_answer("01", 2, "1", 1, out), -EINVAL);
     ASSERT_EQ(sqmath_answer("", 0, "1", 1, out), -EINVAL);
@@ -104,7 +113,7 @@ TEST(sqmath) {
         memset(huge, '9', sizeof(huge));
         ASSERT_EQ(sqmath_answer(huge, sizeof(huge), "1", 1, out), -EINVAL);
     }
-    /* Big texts from a worker go through GMP. */
+
     ASSERT_GT(sqmath_answer("340282366920938463463374607431768211456", 39, "340282366920938463463374607431768211457",
                             39, out),
               0);
