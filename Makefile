@@ -13,14 +13,15 @@ PACKAGES   ?= build-packages
 DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
-	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint prometheus
+	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint prometheus \
+	clang-format-14 shellcheck python3-pyflakes
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan build-clang check-prose test packages run stop bench clean
+.PHONY: all deps build build-asan build-clang check-prose format-check lint test packages run stop bench clean
 
 all: build
 
@@ -55,13 +56,30 @@ build-clang: deps $(BUILD_CLANG)/build.ninja
 check-prose: deps
 	$(PYTHON) tools/check-prose
 
-# Every test: the prose check; the unit tests (with the fuzz corpora replayed) of a gcc and a
-# clang build, both warning-free (-Wall -Wextra as errors), and of a sanitized one; the
-# black-box suite against the sanitized build as plain processes, and its sandbox tests against
-# the plain build (the sanitized one runs without seccomp); then the .deb is built and the black-box
-# suite, the systemd-only checks, the harness's own tests and the package life cycle run
-# against it, installed with apt in a real systemd booted in a throwaway container.
-test: check-prose build build-asan build-clang
+# C formatting per .clang-format (clang-format 14, Debian 12's), without changing a file; to fix:
+# clang-format-14 -i FILE... (see .clang-format).
+C_SOURCES = $(wildcard src/*.c src/*.h fuzz/*.c fuzz/*.h)
+format-check: deps
+	clang-format-14 --dry-run -Werror $(C_SOURCES)
+
+# The shell scripts (shellcheck) and the Python of tests/, bench/ and tools/ (pyflakes).
+SHELL_SCRIPTS = .ci/run packaging/build-deb.sh packaging/build-rpm.sh packaging/copy-source.sh \
+	packaging/debian/sqdiff.postinst packaging/debian/sqdiff.postrm packaging/debian/sqdiff.prerm \
+	packaging/debian/tests/smoke
+PYTHON_SOURCES = $(wildcard tests/*.py bench/*.py tools/*.py) tools/check-prose tools/sqdiff-box
+lint: deps
+	shellcheck $(SHELL_SCRIPTS)
+	$(PYTHON) -m pyflakes $(PYTHON_SOURCES)
+
+# Every test: the prose check, the C formatting, shellcheck and pyflakes; the unit tests (with
+# the fuzz corpora replayed) of a gcc and a clang build, both warning-free (-Wall -Wextra as
+# errors), and of a sanitized one; the black-box suite against the sanitized build as plain
+# processes, and its sandbox tests against the plain build (the sanitized one runs without
+# seccomp); then the .deb is built and the black-box suite, the systemd-only checks, the
+# harness's own tests, the package life cycle and the package's autopkgtests (debian/tests/)
+# run against it, installed with apt in a real systemd booted in a throwaway container
+# (tools/sdbox.py).
+test: check-prose format-check lint build build-asan build-clang
 	meson test -C $(BUILD) --print-errorlogs
 	meson test -C $(BUILD_CLANG) --print-errorlogs
 	meson test -C $(BUILD_ASAN) --print-errorlogs

@@ -229,8 +229,9 @@ static void check_ini(const char *text) {
                 fuzz_assert(*(char **)((char *)&c + spec[i].offset) == NULL);
             else
                 fuzz_assert(memcmp((char *)&c + spec[i].offset, (char *)&def + spec[i].offset,
-                                   spec[i].kind == K_BOOL ? sizeof(bool) : spec[i].kind == K_MODE ? sizeof(SqMode)
-                                                                                                 : sizeof(uint64_t)) == 0);
+                                   spec[i].kind == K_BOOL   ? sizeof(bool)
+                                   : spec[i].kind == K_MODE ? sizeof(SqMode)
+                                                            : sizeof(uint64_t)) == 0);
         }
         fuzz_poison_error(err, sizeof(err));
         fuzz_assert(config_finish(&c, "/run/fuzz:/other", err, sizeof(err)) == 0);

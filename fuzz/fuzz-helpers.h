@@ -20,12 +20,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_assert(expr)                                                                          \
-    do {                                                                                           \
-        if (!(expr)) {                                                                             \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #expr);          \
-            abort();                                                                               \
-        }                                                                                          \
+#define fuzz_assert(expr)                                                                                              \
+    do {                                                                                                               \
+        if (!(expr)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #expr);                              \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* A malloc'd copy of data of exactly size bytes (plus a NUL after them when nul is set). */

@@ -138,8 +138,8 @@ static void check_roundtrip(int64_t x) {
 }
 
 /* One grammar on the raw input: same result as the reference, and *ret untouched on failure. */
-static void check_number(int (*parse)(const char *, size_t, int64_t *),
-                         int (*ref)(const char *, size_t, int64_t *), const char *s, size_t len) {
+static void check_number(int (*parse)(const char *, size_t, int64_t *), int (*ref)(const char *, size_t, int64_t *),
+                         const char *s, size_t len) {
     int64_t got = 0x5eed, want = 0;
     int r = parse(s, len, &got), rr = ref(s, len, &want);
 

@@ -60,7 +60,10 @@ static inline bool jref_string(JsonRef *j) {
             if (j->end - j->p < 2)
                 return false;
             switch (j->p[1]) {
+            /* the escapes JSON allows, on one line as RFC 8259 lists them */
+            // clang-format off
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                // clang-format on
                 j->p += 2;
                 continue;
             case 'u':

@@ -16,7 +16,8 @@ if [ "${SQDIFF_FROM_HEAD:-}" = 1 ]; then
 	git -C "$SRC" archive --format=tar HEAD | tar -C "$DEST" -xf -
 elif git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	echo "copy-source: work tree of $SRC (tracked and untracked, not ignored)" >&2
-	# Tracked files deleted in the work tree are left out.
+	# Tracked files deleted in the work tree are left out. The inner script's "$f" is its own:
+	# shellcheck disable=SC2016
 	(cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
 		xargs -0 -r sh -c 'for f; do if [ -e "$f" ]; then printf "%s\0" "$f"; fi; done' sh |
 		tar --null -T - -cf -) | tar -C "$DEST" -xf -

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@
 #include "log.h"
 #include "macro.h"
 #include "wire.h"
+
+/* Blocks this large get a mapping of their own, unmapped when freed (pin_mmap_threshold). */
+#define CLI_MMAP_THRESHOLD (1024 * 1024)
 
 enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_METRICS_LISTEN, OPT_SET };
 
@@ -53,7 +57,7 @@ static int read_file(const char *path, char **ret) {
     size_t n = 0, cap = 0;
 
     if (!f)
-        return -errno;
+        return negative_errno();
     for (;;) {
         if (cap - n < 4096) {
             char *b = realloc(buf, cap + 65536);
@@ -100,7 +104,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
     _cleanup_free_ int *set_idx = calloc((size_t)argc + 1, sizeof(int));
     _cleanup_free_ char **set_val = calloc((size_t)argc + 1, sizeof(char *));
 
-    *o = (CliOptions){ .kind = -1 };
+    *o = (CliOptions){ .kind = _WIRE_KIND_INVALID };
     config_init(&o->config);
     if (!options || !set_idx || !set_val)
         return -ENOMEM;
@@ -221,6 +225,18 @@ void cli_done(CliOptions *o) {
     o->metrics_listen = NULL;
 }
 
+/*
+ * glibc raises its mmap threshold to the size of the last big block freed and then keeps
+ * such blocks in the heap, so both daemons held big requests' memory for good (measured):
+ * the front end 45 MB on a live connection after a million-number request; a worker 20 MB
+ * after two 20 MB jobs, since ZeroMQ's I/O thread allocates a message in an arena
+ * malloc_trim() does not shrink. A fixed threshold maps and unmaps every big block.
+ */
+static void pin_mmap_threshold(void) {
+    /* Not an invariant: glibc takes this value, but a sanitizer's allocator refuses mallopt(). */
+    (void)mallopt(M_MMAP_THRESHOLD, CLI_MMAP_THRESHOLD);
+}
+
 int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o)) {
     CliOptions o;
     sigset_t mask;
@@ -230,6 +246,7 @@ int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*ru
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
+    pin_mmap_threshold();
 
     log_setup(ident);
     r = cli_parse(prog, argc, argv, &o);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "wire.h"
 
 typedef enum CliProgram { CLI_HTTPD, CLI_WORKER } CliProgram;
 
@@ -23,7 +24,7 @@ typedef struct CliOptions {
     size_t n_listen;
     char **metrics_listen; /* httpd: --metrics-listen values */
     size_t n_metrics_listen;
-    int kind; /* worker: a WireKind, -1 if not given */
+    WireKind kind; /* worker: _WIRE_KIND_INVALID if not given */
 } CliOptions;
 
 /*

@@ -31,7 +31,9 @@ typedef struct ConfigKey {
 } ConfigKey;
 
 #define USEC_PER_SEC UINT64_C(1000000)
-#define KEY(sec, nm, ty, field, lo, hi, d, h) { sec, nm, ty, offsetof(Config, field), lo, hi, d, h }
+#define USEC_PER_MIN (60 * USEC_PER_SEC)
+#define KEY(sec, nm, ty, field, lo, hi, d, h)                                                                          \
+    { sec, nm, ty, offsetof(Config, field), lo, hi, d, h }
 
 static const ConfigKey keys[] = {
     KEY("global", "jobs-sum-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SUM], 0, 0, "ipc://RUNDIR/jobs-sum.sock",
@@ -113,8 +115,7 @@ static int parse_scaled(const char *s, size_t len, uint64_t scale, uint64_t *ret
     return 0;
 }
 
-static int parse_with_unit(const char *v, const char *const *units, const uint64_t *scales, size_t n,
-                           uint64_t *ret) {
+static int parse_with_unit(const char *v, const char *const *units, const uint64_t *scales, size_t n, uint64_t *ret) {
     size_t len = strlen(v), num = len;
 
     while (num > 0 && ((v[num - 1] >= 'a' && v[num - 1] <= 'z') || (v[num - 1] >= 'A' && v[num - 1] <= 'Z')))
@@ -127,8 +128,8 @@ static int parse_with_unit(const char *v, const char *const *units, const uint64
 
 static int parse_duration(const char *v, uint64_t *ret) {
     static const char *const units[] = { "", "us", "ms", "s", "sec", "m", "min" };
-    static const uint64_t scales[] = { USEC_PER_SEC, 1, 1000, USEC_PER_SEC, USEC_PER_SEC, 60 * USEC_PER_SEC,
-                                       60 * USEC_PER_SEC };
+    /* in microseconds, for each of units[] */
+    static const uint64_t scales[] = { USEC_PER_SEC, 1, 1000, USEC_PER_SEC, USEC_PER_SEC, USEC_PER_MIN, USEC_PER_MIN };
     return parse_with_unit(v, units, scales, ELEMENTSOF(units), ret);
 }
 
@@ -182,7 +183,8 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     }
     case T_BOOL:
         if (parse_bool(value, &b) < 0) {
-            snprintf(err, errlen, "%s: %s is not a boolean (yes/no)", name, text_quote(q, sizeof(q), value, strlen(value)));
+            snprintf(err, errlen, "%s: %s is not a boolean (yes/no)", name,
+                     text_quote(q, sizeof(q), value, strlen(value)));
             return -EINVAL;
         }
         *(bool *)field = b;

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "zmq-util.h"
+
 struct Fanout {
     void *ctx;
     void *jobs[_WIRE_KIND_MAX];
@@ -67,7 +69,7 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     else
         f->tail[k] = job->prev[k];
     job->prev[k] = job->next[k] = NULL;
-    job->unsent &= (uint8_t)~(1u << k);
+    job->unsent &= (uint8_t) ~(1u << k);
     f->queued[k]--;
     f->queued_bytes[k] -= job->len;
     if (job->unsent == 0 && job->taken) {
@@ -109,7 +111,7 @@ static int build_batch(Fanout *f, int k, size_t n, size_t size, zmq_msg_t *ret) 
     char *p;
 
     if (zmq_msg_init_size(ret, size) < 0)
-        return -errno;
+        return negative_errno();
     p = zmq_msg_data(ret);
     *p++ = '[';
     for (size_t i = 0; i < n; i++, job = job->next[k]) {
@@ -252,16 +254,12 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
     return 0;
 }
 
-static int set_int(void *sock, int option, int value) {
-    return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
-}
-
 static int watch(sd_event *e, void *sock, sd_event_source **ret, sd_event_io_handler_t cb, void *userdata) {
-    size_t len = sizeof(int);
-    int fd;
+    int fd, r;
 
-    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
-        return -errno;
+    r = zmqutil_get_fd(sock, &fd);
+    if (r < 0)
+        return r;
     return sd_event_add_io(e, ret, fd, EPOLLIN, cb, userdata);
 }
 
@@ -271,15 +269,15 @@ static int monitor(sd_event *e, Fanout *f, int k) {
 
     snprintf(address, sizeof(address), "inproc://sqdiff-jobs-monitor-%d", k);
     if (zmq_socket_monitor(f->jobs[k], address, ZMQ_EVENT_DISCONNECTED) < 0)
-        return -errno;
+        return negative_errno();
     f->monitor[k] = zmq_socket(f->ctx, ZMQ_PAIR);
     if (!f->monitor[k])
-        return -errno;
-    r = set_int(f->monitor[k], ZMQ_LINGER, 0);
+        return negative_errno();
+    r = zmqutil_set_int(f->monitor[k], ZMQ_LINGER, 0);
     if (r < 0)
         return r;
     if (zmq_connect(f->monitor[k], address) < 0)
-        return -errno;
+        return negative_errno();
     r = watch(e, f->monitor[k], &f->monitor_source[k], on_monitor, f);
     if (r < 0)
         return r;
@@ -302,22 +300,22 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
     f->userdata = userdata;
     f->ctx = zmq_ctx_new();
     if (!f->ctx)
-        return -errno;
+        return negative_errno();
 
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         f->jobs[k] = zmq_socket(f->ctx, ZMQ_PUSH);
         if (!f->jobs[k])
-            return -errno;
+            return negative_errno();
         /* Few messages per worker: what ZeroMQ holds cannot be cancelled when its request times
          * out. Jobs beyond wait in this module's queue, where a timeout does cancel them. */
-        r = set_int(f->jobs[k], ZMQ_SNDHWM, FANOUT_SNDHWM);
+        r = zmqutil_set_int(f->jobs[k], ZMQ_SNDHWM, FANOUT_SNDHWM);
         if (r < 0)
             return r;
-        r = set_int(f->jobs[k], ZMQ_LINGER, 0);
+        r = zmqutil_set_int(f->jobs[k], ZMQ_LINGER, 0);
         if (r < 0)
             return r;
         if (zmq_bind(f->jobs[k], c->endpoint[job_endpoint[k]]) < 0)
-            return -errno;
+            return negative_errno();
         r = watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
         if (r < 0)
             return r;
@@ -328,18 +326,19 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
 
     f->results = zmq_socket(f->ctx, ZMQ_PULL);
     if (!f->results)
-        return -errno;
+        return negative_errno();
     if (zmq_setsockopt(f->results, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
-        return -errno;
-    r = set_int(f->results, ZMQ_LINGER, 0);
+        return negative_errno();
+    r = zmqutil_set_int(f->results, ZMQ_LINGER, 0);
     if (r < 0)
         return r;
     /* Two replies per pending request may be in flight, and a burst must queue, not be lost. */
-    r = set_int(f->results, ZMQ_RCVHWM, c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
+    r = zmqutil_set_int(f->results, ZMQ_RCVHWM,
+                        c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
     if (r < 0)
         return r;
     if (zmq_bind(f->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
-        return -errno;
+        return negative_errno();
     r = watch(e, f->results, &f->results_source, on_results, f);
     if (r < 0)
         return r;

@@ -47,7 +47,7 @@ typedef struct FanoutJob {
     uint64_t id;
     const char *data; /* the encoded job object */
     size_t len;
-    char *taken; /* data, when fanout frees it */
+    char *taken;    /* data, when fanout frees it */
     uint8_t unsent; /* bit (1 << WireKind) */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
 } FanoutJob;

@@ -97,22 +97,21 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
         if (i == 0 || strcmp(events[i].name, events[i - 1].name) != 0)
             metrics_family(m, events[i].name, METRICS_COUNTER,
-                           strstr(events[i].name, "closed") ? "Client connections closed by the connection budget, by reason."
-                                                            : "Times accepting paused, by reason.");
+                           strstr(events[i].name, "closed")
+                               ? "Client connections closed by the connection budget, by reason."
+                               : "Times accepting paused, by reason.");
         metrics_sample(m, events[i].name, (const char *const[]){ "reason", events[i].reason, NULL },
                        in->server->events[events[i].ev]);
     }
 }
 
 static void write_requests(const FrontendMetricsInput *in, MetricsText *m) {
-    counter(m, "sqdiff_requests_answered_total", "Requests answered with their result (200).", in->answered);
-    counter(m, "sqdiff_requests_failed_total", "Requests answered with a server error (5xx), timeouts included.",
-            in->failed);
     counter(m, "sqdiff_requests_timed_out_total", "Requests answered 504: no reply from the workers in time.",
-            in->timed_out);
+            in->stats->count[STATS_TIMED_OUT]);
     counter(m, "sqdiff_requests_refused_total", "Requests answered 503 at once: max-pending or max-queued-bytes.",
-            in->busy);
-    counter(m, "sqdiff_replies_dropped_total", "Worker replies dropped: late, duplicate or invalid.", in->dropped);
+            in->stats->count[STATS_BUSY]);
+    counter(m, "sqdiff_replies_dropped_total", "Worker replies dropped: late, duplicate or invalid.",
+            in->stats->count[STATS_DROPPED_REPLIES]);
     gauge(m, "sqdiff_requests_pending", "Requests waiting for their workers.", in->pending);
 }
 
@@ -131,9 +130,13 @@ static void write_fanout(const FanoutStats *f, MetricsText *m) {
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         metrics_family(m, families[i].name, families[i].type, families[i].help);
         for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-            uint64_t v = i == 0 ? f->jobs_sent[k] : i == 1 ? f->batches_sent[k] : i == 2 ? f->queued_bytes[k] : f->big_bytes_out[k];
+            uint64_t v = i == 0   ? f->jobs_sent[k]
+                         : i == 1 ? f->batches_sent[k]
+                         : i == 2 ? f->queued_bytes[k]
+                                  : f->big_bytes_out[k];
 
-            metrics_sample(m, families[i].name, (const char *const[]){ "kind", wire_kind_to_string((WireKind)k), NULL }, v);
+            metrics_sample(m, families[i].name, (const char *const[]){ "kind", wire_kind_to_string((WireKind)k), NULL },
+                           v);
         }
     }
 }
@@ -143,19 +146,22 @@ static void write_process(const FrontendMetricsInput *in, MetricsText *m) {
     uint64_t rss;
 
     if (read_self_stat(&cpu, &rss)) {
-        metrics_family(m, "process_cpu_seconds_total", METRICS_COUNTER, "Total user and system CPU time spent in seconds.");
+        metrics_family(m, "process_cpu_seconds_total", METRICS_COUNTER,
+                       "Total user and system CPU time spent in seconds.");
         metrics_sample_double(m, "process_cpu_seconds_total", NULL, cpu);
         gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.", rss);
     }
     gauge(m, "process_open_fds", "Number of open file descriptors.", count_open_fds());
     gauge(m, "process_max_fds", "Maximum number of open file descriptors.", in->max_fds);
-    metrics_family(m, "process_start_time_seconds", METRICS_GAUGE, "Start time of the process since unix epoch in seconds.");
+    metrics_family(m, "process_start_time_seconds", METRICS_GAUGE,
+                   "Start time of the process since unix epoch in seconds.");
     metrics_sample_double(m, "process_start_time_seconds", NULL, in->start_time_seconds);
 }
 
 void frontend_metrics_write(const FrontendMetricsInput *in, MetricsText *m) {
     metrics_family(m, "sqdiff_build_info", METRICS_GAUGE, "The version of sqdiff-httpd and its mode; always 1.");
-    metrics_sample(m, "sqdiff_build_info", (const char *const[]){ "version", SQDIFF_VERSION, "mode", in->mode, NULL }, 1);
+    metrics_sample(m, "sqdiff_build_info", (const char *const[]){ "version", SQDIFF_VERSION, "mode", in->mode, NULL },
+                   1);
     write_http(in, m);
     write_requests(in, m);
     if (in->fanout)

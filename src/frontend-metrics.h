@@ -5,7 +5,8 @@
  * The front end's /metrics page: what frontend.c, server.c and fanout.c count,
  * and the process_* figures Prometheus's client libraries export, named by
  * Prometheus's conventions (sqdiff_ prefix, base units, _total counters).
- * The counters are the same ones STATUS= shows; this module only writes them.
+ * The counters are the ones STATUS= shows (stats.h, server.h); this module only
+ * writes them.
  */
 
 #include <stdbool.h>
@@ -15,10 +16,11 @@
 #include "fanout.h"
 #include "metrics.h"
 #include "server.h"
+#include "stats.h"
 
 typedef struct FrontendMetricsInput {
     const char *mode;
-    uint64_t answered, failed, timed_out, busy, dropped;
+    const Stats *stats; /* the STATUS= counters */
     size_t pending, connections;
     const ServerStats *server;
     const FanoutStats *fanout; /* NULL in local mode */

@@ -6,18 +6,22 @@
  * pending table with it: nothing dangles.
  * Ids are the wall-clock time of start-up in nanoseconds plus a counter, so
  * they never repeat across restarts (at fewer than 10^9 requests a second).
+ *
+ * Every response is counted once, by status, where the edge reports it
+ * (on_answer, stats.h); nothing else here counts answers.
+ * Out of memory for a request's own state (the query copy, the pending entry,
+ * the job) answers that request 500; out of memory at set-up fails
+ * frontend_new() with -ENOMEM.
  */
 
 #include "frontend.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include "fanout.h"
 #include "frontend-metrics.h"
@@ -27,17 +31,17 @@
 #include "request-parse.h"
 #include "server.h"
 #include "sqmath.h"
+#include "stats.h"
+#include "time-util.h"
 #include "wire.h"
 
 #define TIMEOUT_BODY "{\"success\": false}"
-#define SHUTDOWN_POLL_USEC (20 * 1000)
-#define SHUTDOWN_GRACE_USEC (1000 * 1000)
-#define SHUTDOWN_FLUSH_USEC (200 * 1000)
+#define SHUTDOWN_POLL_USEC (20 * USEC_PER_MSEC)
+#define SHUTDOWN_GRACE_USEC (1 * USEC_PER_SEC)
+#define SHUTDOWN_FLUSH_USEC (200 * USEC_PER_MSEC)
 
 /* Jobs up to this size are encoded into the request's memory pool; larger ones into their own buffer. */
 #define JOB_IN_POOL_MAX WIRE_BATCH_BYTES
-/* Blocks this large get a mapping of their own, unmapped when freed (see frontend_new). */
-#define FRONTEND_MMAP_THRESHOLD (1024 * 1024)
 
 typedef struct Request {
     PendingEntry entry;
@@ -55,35 +59,26 @@ struct Frontend {
     sd_event_source *reaper, *shutdown_timer;
     uint64_t next_id;
     bool stopping;
-    uint64_t shutdown_deadline_usec, drained_since_usec;
-    struct {
-        uint64_t answered, failed, timed_out, busy, dropped;
-        uint64_t server_events[_SERVER_EVENT_MAX];
-    } stats;
+    usec_t shutdown_deadline_usec, drained_since_usec;
+    Stats stats;
     RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed;
     double start_time_seconds;
 };
 
-static uint64_t now_usec(clockid_t clock) {
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void log_request(Frontend *f, uint64_t id, int status, uint64_t started_usec) {
+static void log_request(Frontend *f, uint64_t id, int status, usec_t started_usec) {
     if (!f->config->log_requests)
         return;
     int64_t latency = started_usec ? (int64_t)(now_usec(CLOCK_MONOTONIC) - started_usec) : 0;
     log_event(LOG_INFO,
-              &(LogFields){ .message_id = SQ_MSG_REQUEST, .request_id = id, .status = status,
-                            .latency_usec = latency, .has_latency = started_usec != 0 },
+              &(LogFields){ .message_id = SQ_MSG_REQUEST,
+                            .request_id = id,
+                            .status = status,
+                            .latency_usec = latency,
+                            .has_latency = started_usec != 0 },
               "Request %" PRIu64 " answered %d after %" PRId64 " us", id, status, latency);
 }
 
 static void send_error(Frontend *f, ServerRequest *req, int status, const char *message) {
-    if (status >= 500)
-        f->stats.failed++;
     server_send_error(req, status, message, status == 503 ? "retry-after" : NULL, status == 503 ? "1" : NULL);
     log_request(f, 0, status, 0);
 }
@@ -97,7 +92,6 @@ static void answer_local(Frontend *f, ServerRequest *req, const SqAcc *a) {
         send_error(f, req, 500, "internal error computing the result");
         return;
     }
-    f->stats.answered++;
     server_send(req, 200, body, (size_t)len, NULL, NULL);
     log_request(f, 0, 200, 0);
 }
@@ -116,23 +110,17 @@ static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
     size_t size = wire_job_size_max(l->n);
     Request *r;
     char *job;
-    uint64_t suppressed;
 
     if (f->pending.count >= f->pending.max) {
-        f->stats.busy++;
-        if (ratelimit_allow(&f->rl_failed, now_usec(CLOCK_MONOTONIC), &suppressed))
-            log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
-                      "Refused a request: %zu requests pending, the limit (%" PRIu64 " similar suppressed)",
-                      f->pending.count, suppressed);
+        log_warning_ratelimited(&f->rl_failed, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
+                                "Refused a request: %zu requests pending, the limit", f->pending.count);
         send_error(f, req, 503, "too many requests in progress, try again shortly");
         return;
     }
     if (fanout_queued_bytes(f->fanout) + size > f->config->max_queued_bytes) {
-        f->stats.busy++;
-        if (ratelimit_allow(&f->rl_failed, now_usec(CLOCK_MONOTONIC), &suppressed))
-            log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
-                      "Refused a request: %zu bytes of jobs wait for a worker, the limit (%" PRIu64 " similar suppressed)",
-                      fanout_queued_bytes(f->fanout), suppressed);
+        log_warning_ratelimited(&f->rl_failed, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
+                                "Refused a request: %zu bytes of jobs wait for a worker, the limit",
+                                fanout_queued_bytes(f->fanout));
         send_error(f, req, 503, "the workers are behind, try again shortly");
         return;
     }
@@ -153,8 +141,8 @@ static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
     fanout_submit(f->fanout, &r->job, r->entry.id, job, wire_encode_job(r->entry.id, l->v, l->n, job),
                   size > JOB_IN_POOL_MAX);
     server_hold(req);
-    /* Cannot fail: the count was checked above and ids are unique. */
-    (void)pending_add(&f->pending, &r->entry);
+    /* The count was checked above, and ids only grow. */
+    assert_se(pending_add(&f->pending, &r->entry) == 0);
 }
 
 static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *userdata) {
@@ -171,13 +159,16 @@ static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *
         /* The parser decodes in place: give it a copy. */
         char *q = info->query_len ? server_request_alloc(req, info->query_len, NULL) : NULL;
 
+        if (info->query_len && !q) {
+            send_error(f, req, 500, "out of memory");
+            return;
+        }
         if (q)
             memcpy(q, info->query, info->query_len);
-        k = request_parse_query(q, q ? info->query_len : 0, &l, err, sizeof(err));
+        k = request_parse_query(q, info->query_len, &l, err, sizeof(err));
     } else if (info->method == SERVER_POST)
         k = request_parse_body(info->body, info->body_len, &l, err, sizeof(err));
     else {
-        f->stats.failed++;
         server_send_error(req, 405, "method not allowed: use GET or POST", "allow", "GET, HEAD, POST");
         return;
     }
@@ -199,29 +190,29 @@ static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *
 static void on_server_event(ServerEvent ev, const char *detail, size_t connections, void *userdata) {
     Frontend *f = userdata;
     bool paused = ev == SERVER_EVENT_PAUSED_AT_CAP || ev == SERVER_EVENT_PAUSED_NO_FDS;
-    uint64_t suppressed;
 
-    f->stats.server_events[ev]++;
     if (ev == SERVER_EVENT_RESUMED)
         return;
-    if (!ratelimit_allow(paused ? &f->rl_paused : &f->rl_closed, now_usec(CLOCK_MONOTONIC), &suppressed))
-        return;
     if (paused)
-        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_ACCEPT_PAUSED, .reason = detail },
-                  "Stopped accepting connections until one closes: %s, %zu open (%" PRIu64 " similar suppressed)",
-                  detail, connections, suppressed);
+        log_warning_ratelimited(&f->rl_paused, &(LogFields){ .message_id = SQ_MSG_ACCEPT_PAUSED, .reason = detail },
+                                "Stopped accepting connections until one closes: %s, %zu open", detail, connections);
     else
-        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_CONNECTION_CLOSED, .reason = detail },
-                  "Closed a client connection: %s (%" PRIu64 " similar suppressed)", detail, suppressed);
+        log_warning_ratelimited(&f->rl_closed, &(LogFields){ .message_id = SQ_MSG_CONNECTION_CLOSED, .reason = detail },
+                                "Closed a client connection: %s", detail);
+}
+
+/* Every response the edge sends, once: the one place answers are counted. */
+static void on_answer(int status, void *userdata) {
+    Frontend *f = userdata;
+
+    stats_count_answer(&f->stats, status);
 }
 
 static void drop_reply(Frontend *f, uint64_t id, const char *why) {
-    uint64_t suppressed;
-
-    f->stats.dropped++;
-    if (ratelimit_allow(&f->rl_dropped, now_usec(CLOCK_MONOTONIC), &suppressed))
-        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = id, .reason = why },
-                  "Dropped a reply from a worker: %s (%" PRIu64 " similar suppressed)", why, suppressed);
+    f->stats.count[STATS_DROPPED_REPLIES]++;
+    log_warning_ratelimited(&f->rl_dropped,
+                            &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .request_id = id, .reason = why },
+                            "Dropped a reply from a worker: %s", why);
 }
 
 static void apply_reply(Frontend *f, const WireReply *reply) {
@@ -235,12 +226,22 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
         return;
     }
     k = pending_set_result(e, reply->kind, reply->value, reply->value_len);
-    if (k == -EALREADY) {
+    switch (k) {
+    case 1:
+        break; /* both halves are in */
+    case 0:
+        return; /* the other half is still to come */
+    case -EALREADY:
         drop_reply(f, e->id, "duplicate reply");
         return;
+    case -EINVAL:
+        /* wire_read_reply() bounds values below this, but the table decides what it stores. */
+        drop_reply(f, e->id, "result too long to store");
+        return;
+    default:
+        assert(!"pending_set_result() returned a value it does not document");
+        return;
     }
-    if (k == 0)
-        return; /* the other half is still to come */
 
     r = e->userdata;
     pending_remove(&f->pending, e);
@@ -249,7 +250,6 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
         send_error(f, r->req, 502, "the workers sent an invalid result");
         return;
     }
-    f->stats.answered++;
     server_send(r->req, 200, body, (size_t)k, NULL, NULL);
     log_request(f, e->id, 200, e->added_usec);
 }
@@ -283,42 +283,44 @@ static void on_loop_pass(void *userdata) {
 }
 
 void frontend_status(Frontend *f, char *buf, size_t size) {
-    snprintf(buf, size,
-             "%s mode: %" PRIu64 " answered, %zu pending, %" PRIu64 " timed out, %" PRIu64 " refused busy, %" PRIu64
-             " failed, %" PRIu64 " dropped replies, %zu connections%s",
-             sq_mode_to_string(f->config->mode), f->stats.answered, f->pending.count, f->stats.timed_out,
-             f->stats.busy, f->stats.failed, f->stats.dropped, f->server ? server_connections(f->server) : 0,
-             f->stopping ? ", stopping" : "");
+    char answers[384];
+
+    (void)stats_format_answers(&f->stats, answers, sizeof(answers));
+    snprintf(buf, size, "%s mode: %zu pending, %zu connections, answers %s, %" PRIu64 " dropped replies%s",
+             sq_mode_to_string(f->config->mode), f->pending.count, f->server ? server_connections(f->server) : 0,
+             answers, f->stats.count[STATS_DROPPED_REPLIES], f->stopping ? ", stopping" : "");
 }
 
 static void notify_status(Frontend *f) {
-    char status[256];
+    char status[FRONTEND_STATUS_MAX];
 
     frontend_status(f, status, sizeof(status));
     sd_notifyf(0, "STATUS=%s", status);
 }
 
-static void reap(Frontend *f, uint64_t now) {
+static void reap(Frontend *f, usec_t now) {
     PendingEntry *e;
-    uint64_t suppressed;
 
     while ((e = pending_oldest(&f->pending)) && now - e->added_usec >= f->config->request_timeout_usec) {
         Request *r = e->userdata;
         WireKind missing = e->have & (1u << WIRE_SUM) ? WIRE_SQUARE : WIRE_SUM;
         char why[96];
 
-        snprintf(why, sizeof(why), r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
+        snprintf(why, sizeof(why),
+                 r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
                  wire_kind_to_string(missing));
         pending_remove(&f->pending, e);
         fanout_cancel(f->fanout, &r->job);
-        f->stats.timed_out++;
-        if (ratelimit_allow(&f->rl_timeout, now, &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT, .request_id = e->id, .status = 504,
-                                    .kind = wire_kind_to_string(missing), .reason = why,
-                                    .latency_usec = (int64_t)(now - e->added_usec), .has_latency = true },
-                      "Request %" PRIu64 " timed out after %" PRIu64 " ms: %s (%" PRIu64 " similar suppressed)",
-                      e->id, (now - e->added_usec) / 1000, why, suppressed);
+        log_warning_ratelimited(&f->rl_timeout,
+                                &(LogFields){ .message_id = SQ_MSG_REQUEST_TIMEOUT,
+                                              .request_id = e->id,
+                                              .status = 504,
+                                              .kind = wire_kind_to_string(missing),
+                                              .reason = why,
+                                              .latency_usec = (int64_t)(now - e->added_usec),
+                                              .has_latency = true },
+                                "Request %" PRIu64 " timed out after %" PRIu64 " ms: %s", e->id,
+                                (now - e->added_usec) / USEC_PER_MSEC, why);
         server_send(r->req, 504, TIMEOUT_BODY, sizeof(TIMEOUT_BODY) - 1, NULL, NULL);
         log_request(f, e->id, 504, e->added_usec);
     }
@@ -359,7 +361,7 @@ bool frontend_idle(Frontend *f) {
 
 void frontend_shutdown(Frontend *f) {
     sd_event *e = loop_event(f->loop);
-    uint64_t now;
+    usec_t now;
     int r;
 
     if (f->stopping)
@@ -369,7 +371,8 @@ void frontend_shutdown(Frontend *f) {
     notify_status(f);
 
     (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
-    f->shutdown_deadline_usec = now + f->config->request_timeout_usec + f->config->reaper_interval_usec + SHUTDOWN_GRACE_USEC;
+    f->shutdown_deadline_usec =
+        now + f->config->request_timeout_usec + f->config->reaper_interval_usec + SHUTDOWN_GRACE_USEC;
     r = sd_event_add_time(e, &f->shutdown_timer, CLOCK_MONOTONIC, now, 0, on_shutdown_poll, f);
     if (r >= 0)
         r = sd_event_source_set_enabled(f->shutdown_timer, SD_EVENT_ON);
@@ -385,21 +388,18 @@ static void on_metrics(ServerRequest *req, void *userdata) {
 
     if (f->fanout)
         fanout_stats(f->fanout, &fs);
-    frontend_metrics_write(&(FrontendMetricsInput){
-                               .mode = sq_mode_to_string(f->config->mode),
-                               .answered = f->stats.answered,
-                               .failed = f->stats.failed,
-                               .timed_out = f->stats.timed_out,
-                               .busy = f->stats.busy,
-                               .dropped = f->stats.dropped,
-                               .pending = f->pending.count,
-                               .connections = server_connections(f->server),
-                               .server = server_stats(f->server),
-                               .fanout = f->fanout ? &fs : NULL,
-                               .start_time_seconds = f->start_time_seconds,
-                               .max_fds = f->config->nofile_limit,
-                           },
-                           &m);
+    frontend_metrics_write(
+        &(FrontendMetricsInput){
+            .mode = sq_mode_to_string(f->config->mode),
+            .stats = &f->stats,
+            .pending = f->pending.count,
+            .connections = server_connections(f->server),
+            .server = server_stats(f->server),
+            .fanout = f->fanout ? &fs : NULL,
+            .start_time_seconds = f->start_time_seconds,
+            .max_fds = f->config->nofile_limit,
+        },
+        &m);
     if (metrics_done(&m) < 0) {
         server_send_error(req, 500, "out of memory", NULL, NULL);
         return;
@@ -411,7 +411,7 @@ static void on_metrics(ServerRequest *req, void *userdata) {
 int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, size_t n_listeners, Frontend **ret) {
     _cleanup_(frontend_freep) Frontend *f = calloc(1, sizeof(*f));
     sd_event *e = loop_event(loop);
-    uint64_t now;
+    usec_t now;
     int r;
 
     if (!f)
@@ -419,21 +419,15 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     f->config = c;
     f->loop = loop;
     f->next_id = now_usec(CLOCK_REALTIME) * 1000;
-    f->rl_dropped = RATELIMIT_INIT(10 * 1000000, 10);
-    f->rl_timeout = RATELIMIT_INIT(10 * 1000000, 10);
-    f->rl_failed = RATELIMIT_INIT(10 * 1000000, 10);
-    f->rl_paused = RATELIMIT_INIT(10 * 1000000, 1);
-    f->rl_closed = RATELIMIT_INIT(10 * 1000000, 10);
+    f->rl_dropped = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_timeout = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_failed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_paused = RATELIMIT_INIT(10 * USEC_PER_SEC, 1);
+    f->rl_closed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
         return r;
-    /*
-     * glibc raises its mmap threshold to the size of the last big block freed and then keeps
-     * such blocks in the heap: after a million-number request the front end held 45 MB on a
-     * live connection (measured). A fixed threshold maps and unmaps every big block.
-     */
-    (void)mallopt(M_MMAP_THRESHOLD, FRONTEND_MMAP_THRESHOLD);
     if (c->mode == SQ_MODE_WORKERS) {
         r = fanout_new(e, c, on_replies, f, &f->fanout);
         if (r < 0)
@@ -449,7 +443,10 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     }
     f->start_time_seconds = (double)now_usec(CLOCK_REALTIME) / 1e6;
     r = server_new(loop_h2o(loop), c, listeners, n_listeners,
-                   &(ServerCallbacks){ .on_request = on_request, .on_metrics = on_metrics, .on_event = on_server_event,
+                   &(ServerCallbacks){ .on_request = on_request,
+                                       .on_metrics = on_metrics,
+                                       .on_event = on_server_event,
+                                       .on_answer = on_answer,
                                        .userdata = f },
                    &f->server);
     if (r < 0)

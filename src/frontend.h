@@ -33,5 +33,8 @@ void frontend_shutdown(Frontend *f);
 /* True when no client connection is open. */
 bool frontend_idle(Frontend *f);
 
-/* One line for STATUS=: counters and the pending count. */
+/* Room for any frontend_status() line. */
+#define FRONTEND_STATUS_MAX 512
+
+/* One line for STATUS=: the pending count, connections, and the counters of stats.h. */
 void frontend_status(Frontend *f, char *buf, size_t size);

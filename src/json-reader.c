@@ -55,7 +55,10 @@ static bool is_digit(char c) {
 /* What may follow a number: whitespace, or the end of an element or member. */
 static bool is_delimiter(char c) {
     switch (c) {
+    /* the set of characters, on one line as the grammar writes it */
+    // clang-format off
     case ' ': case '\t': case '\r': case '\n': case ',': case ']': case '}':
+        // clang-format on
         return true;
     default:
         return false;
@@ -366,6 +369,8 @@ static size_t decode_one(const char **pp, const char *end, char out[4]) {
         return 1;
     }
     switch (p[1]) {
+    /* a table of escapes, one per line */
+    // clang-format off
     case 'b': out[0] = '\b'; break;
     case 'f': out[0] = '\f'; break;
     case 'n': out[0] = '\n'; break;
@@ -373,6 +378,7 @@ static size_t decode_one(const char **pp, const char *end, char out[4]) {
     case 't': out[0] = '\t'; break;
     case 'u': break;
     default: out[0] = p[1];
+        // clang-format on
     }
     if (p[1] != 'u') {
         *pp = p + 2;

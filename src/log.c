@@ -14,6 +14,8 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include "time-util.h"
+
 static const char *log_ident = "sqdiff";
 static bool journal;
 static int max_level = LOG_INFO;
@@ -61,11 +63,11 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
     struct iovec iov[12];
     size_t n = 0, k = 0;
 
-#define FIELD(...)                                                                                 \
-    do {                                                                                           \
-        int _l = snprintf(fields[k], sizeof(fields[k]), __VA_ARGS__);                              \
-        iov[n++] = (struct iovec){ fields[k], (size_t)_l < sizeof(fields[k]) ? (size_t)_l : sizeof(fields[k]) - 1 }; \
-        k++;                                                                                       \
+#define FIELD(...)                                                                                                     \
+    do {                                                                                                               \
+        int _l = snprintf(fields[k], sizeof(fields[k]), __VA_ARGS__);                                                  \
+        iov[n++] = (struct iovec){ fields[k], (size_t)_l < sizeof(fields[k]) ? (size_t)_l : sizeof(fields[k]) - 1 };   \
+        k++;                                                                                                           \
     } while (0)
 
     char msgfield[sizeof(message) + 8];
@@ -94,19 +96,19 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
     return -err;
 }
 
-bool ratelimit_allow(RateLimit *rl, uint64_t now_usec, uint64_t *ret_suppressed) {
-    if (rl->begin_usec == 0 || now_usec - rl->begin_usec >= rl->interval_usec) {
-        *ret_suppressed = rl->suppressed;
-        rl->begin_usec = now_usec;
-        rl->count = 1;
-        rl->suppressed = 0;
-        return true;
-    }
-    if (rl->count < rl->burst) {
-        rl->count++;
-        *ret_suppressed = 0;
-        return true;
-    }
-    rl->suppressed++;
-    return false;
+bool log_warning_ratelimited(RateLimit *rl, const LogFields *f, const char *format, ...) {
+    int saved = errno;
+    char message[1024];
+    uint64_t suppressed;
+    va_list ap;
+
+    if (!ratelimit_allow(rl, now_usec(CLOCK_MONOTONIC), &suppressed))
+        return false;
+    errno = f->error < 0 ? -f->error : f->error; /* for %m */
+    va_start(ap, format);
+    vsnprintf(message, sizeof(message), format, ap);
+    va_end(ap);
+    errno = saved;
+    (void)log_event(LOG_WARNING, f, "%s (%" PRIu64 " similar suppressed)", message, suppressed);
+    return true;
 }

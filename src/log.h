@@ -10,7 +10,8 @@
  * Callers log once, where an error is handled; library-style modules never log.
  * log_event() returns -abs(error) when error is set, so that
  *     return log_event(LOG_ERR, &(LogFields){ .error = r }, "Failed to ...: %m");
- * both logs and propagates; "%m" renders that error.
+ * both logs and propagates; "%m" renders that error. Noisy warnings go
+ * through log_warning_ratelimited() and a RateLimit (ratelimit.h).
  */
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <syslog.h>
 
 #include "macro.h"
+#include "ratelimit.h"
 
 /* MESSAGE_IDs, documented in units/sqdiff.catalog. */
 #define SQ_MSG_HTTPD_STARTED "9effe4dda11c4953bb6dec6e2e8fc043"
@@ -42,7 +44,7 @@ typedef struct LogFields {
     const char *reason;     /* SQDIFF_REASON=, free text (quoted by the caller if from a peer) */
     int64_t latency_usec;   /* SQDIFF_LATENCY_USEC=, only when has_latency */
     bool has_latency;
-    int status;             /* SQDIFF_HTTP_STATUS=, 0 for none */
+    int status; /* SQDIFF_HTTP_STATUS=, 0 for none */
 } LogFields;
 
 /* Chooses journal or stderr output; ident is the program name in entries. */
@@ -57,16 +59,7 @@ int log_event(int priority, const LogFields *f, const char *format, ...) _printf
 #define log_error_errno(r, ...) log_event(LOG_ERR, &(LogFields){ .error = (r) }, __VA_ARGS__)
 
 /*
- * A token bucket for noisy events (junk from the network): allows `burst`
- * events per `interval_usec`, then suppresses and counts the rest.
+ * For events a peer can cause at will: a warning, if rl allows one now, ending in
+ * " (N similar suppressed)". Returns whether it was logged.
  */
-typedef struct RateLimit {
-    uint64_t interval_usec, begin_usec;
-    unsigned burst, count;
-    uint64_t suppressed;
-} RateLimit;
-
-#define RATELIMIT_INIT(interval, b) ((RateLimit){ .interval_usec = (interval), .burst = (b) })
-
-/* True if the event may be logged now; *ret_suppressed gets how many were dropped before it. */
-bool ratelimit_allow(RateLimit *rl, uint64_t now_usec, uint64_t *ret_suppressed);
+bool log_warning_ratelimited(RateLimit *rl, const LogFields *f, const char *format, ...) _printf_(3, 4);

@@ -43,7 +43,7 @@ int loop_new(Loop **ret) {
     /* h2o closes the fds of its sockets: give it a duplicate of sd-event's epoll fd. */
     fd = fcntl(sd_event_get_fd(l->event), F_DUPFD_CLOEXEC, 3);
     if (fd < 0)
-        return -errno;
+        return negative_errno();
     l->event_sock = h2o_evloop_socket_create(l->h2o, fd, H2O_SOCKET_FLAG_DONT_READ);
     l->event_sock->data = l;
     h2o_socket_read_start(l->event_sock, on_event_fd);
@@ -99,7 +99,7 @@ int loop_run(Loop *l) {
             continue;
         }
         if (h2o_evloop_run(l->h2o, INT32_MAX) != 0 && errno != EINTR)
-            return -errno;
+            return negative_errno();
         if (l->on_pass)
             l->on_pass(l->pass_userdata);
     }

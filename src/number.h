@@ -40,9 +40,9 @@ static inline bool number_digits8_valid(uint64_t x) {
 /* The value of 8 ASCII digits loaded little-endian (the first digit in the lowest byte). */
 static inline uint64_t number_digits8_value(uint64_t x) {
     x -= UINT64_C(0x3030303030303030);
-    x = (x * 10 + (x >> 8)) & UINT64_C(0x00FF00FF00FF00FF);     /* pairs: 10 * d0 + d1, ... */
-    x = (x * 100 + (x >> 16)) & UINT64_C(0x0000FFFF0000FFFF);   /* fours */
-    return (x * 10000 + (x >> 32)) & UINT64_C(0xFFFFFFFF);      /* eight */
+    x = (x * 10 + (x >> 8)) & UINT64_C(0x00FF00FF00FF00FF);   /* pairs: 10 * d0 + d1, ... */
+    x = (x * 100 + (x >> 16)) & UINT64_C(0x0000FFFF0000FFFF); /* fours */
+    return (x * 10000 + (x >> 32)) & UINT64_C(0xFFFFFFFF);    /* eight */
 }
 
 /*

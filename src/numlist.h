@@ -26,8 +26,10 @@ typedef struct NumList {
     int64_t inline_v[NUMLIST_INLINE];
 } NumList;
 
-#define NUMLIST_INIT(limit) { .max = (limit) }
-#define NUMLIST_INIT_SUMMING(limit, sqacc) { .max = (limit), .acc = (sqacc) }
+#define NUMLIST_INIT(limit)                                                                                            \
+    { .max = (limit) }
+#define NUMLIST_INIT_SUMMING(limit, sqacc)                                                                             \
+    { .max = (limit), .acc = (sqacc) }
 
 /* Grows the storage, then appends x: the slow path of numlist_push(). */
 int numlist_grow_push(NumList *l, int64_t x);

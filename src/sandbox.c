@@ -25,9 +25,9 @@
 
 typedef struct SandboxRule {
     const char *name;
-    int arg; /* -1: any arguments */
+    int arg;              /* -1: any arguments */
     uint64_t mask, value; /* allowed when (argument & mask) == value */
-    int error; /* not 0: fail with this errno instead */
+    int error;            /* not 0: fail with this errno instead */
 } SandboxRule;
 
 #include "seccomp-lists.h"

@@ -154,8 +154,7 @@ static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
 static void read_ahead(Conn *c) {
     size_t have = c->sock->input->size - c->h1.req_size + c->h1.ahead_len, n;
 
-    if (have >= SERVER_HOLD_INPUT_MAX ||
-        (!c->h1.ahead && !(c->h1.ahead = malloc(SERVER_HOLD_INPUT_MAX)))) {
+    if (have >= SERVER_HOLD_INPUT_MAX || (!c->h1.ahead && !(c->h1.ahead = malloc(SERVER_HOLD_INPUT_MAX)))) {
         /* A pipelining client with its budget full: its end of stream, if sent, waits behind
          * the bytes not read yet. TCP tells whether it came (CLOSE_WAIT). */
         if (peer_finished(h2o_socket_get_fd(c->sock))) {
@@ -242,7 +241,8 @@ static void take_absolute_form(h2o_req_t *req) {
     if (end < t.len && t.base[end] == '/')
         req->input.path = h2o_iovec_init(t.base + end, t.len - end);
     else
-        req->input.path = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(t.base + end, t.len - end));
+        req->input.path =
+            h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/")), h2o_iovec_init(t.base + end, t.len - end));
 }
 
 /* Fills c->h1.req from the parsed head; NULL, or why the request cannot be taken (400). */
@@ -283,8 +283,7 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
             if (token)
                 h2o_add_header(&req->pool, &req->headers, token, NULL, h->value, h->value_len);
             else
-                h2o_add_header_by_str(&req->pool, &req->headers, h->name, h->name_len, 0, NULL, h->value,
-                                      h->value_len);
+                h2o_add_header_by_str(&req->pool, &req->headers, h->name, h->name_len, 0, NULL, h->value, h->value_len);
             if (token == H2O_TOKEN_CONNECTION)
                 connection = h2o_iovec_init(h->value, h->value_len);
         }
@@ -302,9 +301,8 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
     if (connection.base && h2o_contains_token(connection.base, connection.len, H2O_STRLIT("close"), ','))
         req->http1_is_persistent = 0;
     else
-        req->http1_is_persistent = minor != 0 ||
-                                   (connection.base &&
-                                    h2o_contains_token(connection.base, connection.len, H2O_STRLIT("keep-alive"), ','));
+        req->http1_is_persistent = minor != 0 || (connection.base && h2o_contains_token(connection.base, connection.len,
+                                                                                        H2O_STRLIT("keep-alive"), ','));
     if (c->server->ctx.shutdown_requested)
         req->http1_is_persistent = 0;
     req->timestamps.request_begin_at = *h2o_get_timestamp(&c->server->ctx, NULL, NULL);
@@ -447,7 +445,8 @@ static void handle_input(Conn *c) {
     if (c->h1.content_length != SIZE_MAX && c->h1.content_length > c->server->max_body) {
         char msg[96];
 
-        snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted", c->server->max_body);
+        snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted",
+                 c->server->max_body);
         fail(c, 413, "Payload Too Large", msg);
         return;
     }
@@ -579,7 +578,8 @@ static size_t write_head(char *buf, h2o_req_t *req) {
 /* The end of h2o's filter chain: the bytes go out on the socket. */
 static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state) {
     Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, h1.ostream, self);
-    h2o_iovec_t small[8], *vecs = bufcnt < ELEMENTSOF(small) ? small : h2o_mem_alloc_pool(&req->pool, (bufcnt + 1) * sizeof(*vecs));
+    h2o_iovec_t small[8],
+        *vecs = bufcnt < ELEMENTSOF(small) ? small : h2o_mem_alloc_pool(&req->pool, (bufcnt + 1) * sizeof(*vecs));
     size_t n = 0;
 
     if (state == H2O_SEND_STATE_ERROR || req->res.content_length == SIZE_MAX)

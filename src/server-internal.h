@@ -68,12 +68,12 @@ struct Server {
     h2o_linklist_t conns;
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
-    bool context_ready, sweeping, paused, stopped;
+    bool context_ready, sweeping, paused, stopped, scraping;
 };
 
 void server_report(Server *s, ServerEvent ev, const char *detail);
 
-/* Counts an answer (server.c); http2 picks the protocol. */
+/* Every answer, once (server.c): counted by protocol and status, and told to on_answer. */
 void server_count_response(Server *s, bool http2, int status);
 
 /* server.c: the connection turned HTTP/2 (prior knowledge): hand the socket to h2o's HTTP/2. */

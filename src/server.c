@@ -64,6 +64,7 @@ typedef struct JsonErrorStream {
 typedef struct JsonErrorFilter {
     h2o_filter_t super;
     uint64_t max_body;
+    Server *server; /* every response passes here once: ServerCallbacks.on_answer */
 } JsonErrorFilter;
 
 const uint64_t server_duration_bounds_usec[SERVER_DURATION_BUCKETS] = {
@@ -121,7 +122,6 @@ static void on_conn_close(void *data) {
     }
 }
 
-
 static bool listener_is_metrics(Server *s, h2o_socket_t *listener) {
     for (size_t i = 0; i < s->n_listeners; i++)
         if (s->listeners[i] == listener)
@@ -154,7 +154,10 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
             /* h2o would keep the listener polled and fail in a tight loop: step back instead. */
             set_accepting(s, false);
-            server_report(s, SERVER_EVENT_PAUSED_NO_FDS, e == EMFILE ? "EMFILE" : e == ENFILE ? "ENFILE" : "out of memory");
+            server_report(s, SERVER_EVENT_PAUSED_NO_FDS,
+                          e == EMFILE   ? "EMFILE"
+                          : e == ENFILE ? "ENFILE"
+                                        : "out of memory");
         }
         return;
     }
@@ -185,8 +188,7 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
         *ret_why = "connection over its budget";
         return -1;
     }
-    if (type != FRAME_DATA && type != FRAME_HEADERS &&
-        type != FRAME_CONTINUATION)
+    if (type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION)
         return 0;
     if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
         ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
@@ -272,8 +274,12 @@ static struct timeval monotonic_timeval(void) {
 }
 
 void server_count_response(Server *s, bool http2, int status) {
+    if (s->scraping)
+        return;
     if (status >= 0 && status < SERVER_STATUS_MAX)
         s->stats.responses[http2 ? SERVER_PROTO_HTTP2 : SERVER_PROTO_HTTP1][status]++;
+    if (s->cb.on_answer)
+        s->cb.on_answer(status, s->cb.userdata);
 }
 
 /* The time from complete request to answer, into the histogram. */
@@ -443,15 +449,14 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
 
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
     ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    Server *server = ((JsonErrorFilter *)self)->server;
+
+    server_count_response(server, req->version >= 0x200, req->res.status);
 
     if (req->res.status >= 400 && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) &&
         !(ct >= 0 && h2o_memis(req->res.headers.entries[ct].value.base, req->res.headers.entries[ct].value.len,
                                H2O_STRLIT("application/json")))) {
         JsonErrorStream *s = (JsonErrorStream *)h2o_add_ostream(req, sizeof(*s), slot);
-
-        /* An error of h2o's own (its answers of ours are JSON already): count it here. */
-        server_count_response(H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx), req->version >= 0x200,
-                              req->res.status);
 
         s->super.do_send = json_error_send;
         s->len = 0;
@@ -465,44 +470,54 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-static void add_json_error_filter(h2o_pathconf_t *path, uint64_t max_body) {
+static void add_json_error_filter(h2o_pathconf_t *path, Server *s) {
     JsonErrorFilter *f = (JsonErrorFilter *)h2o_create_filter(path, sizeof(*f));
 
     f->super.on_setup_ostream = json_error_setup;
-    f->max_body = max_body;
+    f->max_body = s->max_body;
+    f->server = s;
 }
 
 void server_send(ServerRequest *r, int status, const char *body, size_t len, const char *extra_header,
                  const char *extra_value) {
     static const char *const reasons[] = {
-        [200] = "OK", [400] = "Bad Request", [404] = "Not Found", [405] = "Method Not Allowed",
-        [413] = "Payload Too Large", [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
-        [502] = "Bad Gateway", [503] = "Service Unavailable", [504] = "Gateway Timeout",
+        [200] = "OK",
+        [400] = "Bad Request",
+        [404] = "Not Found",
+        [405] = "Method Not Allowed",
+        [413] = "Payload Too Large",
+        [431] = "Request Header Fields Too Large",
+        [500] = "Internal Server Error",
+        [502] = "Bad Gateway",
+        [503] = "Service Unavailable",
+        [504] = "Gateway Timeout",
     };
     h2o_req_t *req = (h2o_req_t *)r;
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
 
     release_hold(req);
-    server_count_response(s, req->version >= 0x200, status);
     observe_duration(s, req);
     req->res.status = status;
     req->res.reason = status >= 0 && (size_t)status < ELEMENTSOF(reasons) && reasons[status] ? reasons[status] : "";
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     if (extra_header)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL,
-                              extra_value, strlen(extra_value));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, extra_header, strlen(extra_header), 1, NULL, extra_value,
+                              strlen(extra_value));
     h2o_send_inline(req, body, len);
 }
 
 void server_send_text(ServerRequest *r, int status, const char *content_type, const char *body, size_t len) {
     h2o_req_t *req = (h2o_req_t *)r;
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
 
     req->res.status = status;
     req->res.reason = status == 200 ? "OK" : "Not Found";
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    s->scraping = true; /* the answer passes the counting filter now: not a request to count */
     h2o_send_inline(req, body, len);
+    s->scraping = false;
 }
 
 void server_send_error(ServerRequest *req, int status, const char *message, const char *extra_header,
@@ -554,8 +569,8 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     h = (ServerHandler *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
     h->server = s;
-    add_json_error_filter(path, c->max_body_size);
-    add_json_error_filter(&host->fallback_path, c->max_body_size);
+    add_json_error_filter(path, s);
+    add_json_error_filter(&host->fallback_path, s);
 
     h2o_context_init(&s->ctx, loop, &s->globalconf);
     s->context_ready = true;
@@ -576,7 +591,7 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     for (size_t i = 0; i < n_fds; i++) {
         int flags = fcntl(ls[i].fd, F_GETFL);
         if (flags < 0 || fcntl(ls[i].fd, F_SETFL, flags | O_NONBLOCK) < 0)
-            return -errno;
+            return negative_errno();
         s->listener_metrics[i] = ls[i].metrics;
         s->listeners[i] = h2o_evloop_socket_create(loop, ls[i].fd, H2O_SOCKET_FLAG_DONT_READ);
         s->listeners[i]->data = s;
@@ -678,7 +693,7 @@ int server_listen(const char *address, int *ret_fd) {
 
     fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return -errno;
+        return negative_errno();
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
         bind(fd, (struct sockaddr *)&ss,

@@ -70,12 +70,12 @@ typedef struct ServerRequestInfo {
 } ServerRequestInfo;
 
 typedef enum ServerEvent {
-    SERVER_EVENT_PAUSED_AT_CAP,    /* max-connections reached: accepting paused */
-    SERVER_EVENT_PAUSED_NO_FDS,    /* accept failed with EMFILE/ENFILE: accepting paused */
-    SERVER_EVENT_RESUMED,          /* accepting again */
-    SERVER_EVENT_CLOSED_IDLE,      /* no request completed for idle-timeout with nothing waiting */
-    SERVER_EVENT_CLOSED_BUDGET,    /* HTTP/2 header list, body bytes or empty frames over budget */
-    SERVER_EVENT_BAD_FRAMING,      /* HTTP/1.1 message framing refused (400) */
+    SERVER_EVENT_PAUSED_AT_CAP, /* max-connections reached: accepting paused */
+    SERVER_EVENT_PAUSED_NO_FDS, /* accept failed with EMFILE/ENFILE: accepting paused */
+    SERVER_EVENT_RESUMED,       /* accepting again */
+    SERVER_EVENT_CLOSED_IDLE,   /* no request completed for idle-timeout with nothing waiting */
+    SERVER_EVENT_CLOSED_BUDGET, /* HTTP/2 header list, body bytes or empty frames over budget */
+    SERVER_EVENT_BAD_FRAMING,   /* HTTP/1.1 message framing refused (400) */
     _SERVER_EVENT_MAX,
 } ServerEvent;
 
@@ -89,6 +89,9 @@ typedef struct ServerCallbacks {
     server_handler_fn on_request;
     server_metrics_fn on_metrics; /* may be NULL: no metrics listeners then */
     server_event_fn on_event;     /* may be NULL */
+    /* Every response sent, once, with its status: the handler's, the edge's own (HTTP/1 heads
+     * it cannot take included) and h2o's error pages; not scrapes. May be NULL. */
+    void (*on_answer)(int status, void *userdata);
     void *userdata;
 } ServerCallbacks;
 

@@ -24,8 +24,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
     Frontend *f = userdata;
 
     sd_notify(0, "STOPPING=1");
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STOPPING }, "Received %s, answering what is pending and stopping",
-              strsignal((int)si->ssi_signo));
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STOPPING },
+              "Received %s, answering what is pending and stopping", strsignal((int)si->ssi_signo));
     frontend_shutdown(f);
     return 0;
 }
@@ -55,7 +55,8 @@ static int collect_listeners(const CliOptions *o, ServerListener **ret, size_t *
         return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
     if (n == 0 && o->n_listen == 0) {
         free_names(names);
-        return log_error_errno(EINVAL, "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
+        return log_error_errno(EINVAL,
+                               "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
     }
     total = (n > 0 ? (size_t)n : o->n_listen) + o->n_metrics_listen;
     ls = calloc(total, sizeof(*ls));
@@ -127,7 +128,7 @@ static int run(CliOptions *o) {
     size_t n_listeners = 0;
     bool inet;
     sd_event *e;
-    char status[256];
+    char status[FRONTEND_STATUS_MAX];
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STARTED }, "sqdiff-httpd %s starting in %s mode",

@@ -34,14 +34,14 @@ static int run(CliOptions *o) {
     _cleanup_(sd_event_unrefp) sd_event *e = NULL;
     _cleanup_(worker_freep) Worker *w = NULL;
     _cleanup_(sd_event_source_disable_unrefp) sd_event_source *status_timer = NULL;
-    const char *kind = wire_kind_to_string((WireKind)o->kind);
+    const char *kind = wire_kind_to_string(o->kind);
     const char *jobs = o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE];
     bool inet = sandbox_endpoint_needs_inet(jobs) || sandbox_endpoint_needs_inet(o->config.endpoint[ENDPOINT_RESULTS]);
     char status[256];
     int r;
 
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind }, "sqdiff-worker %s (%s) starting",
-              SQDIFF_VERSION, kind);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind },
+              "sqdiff-worker %s (%s) starting", SQDIFF_VERSION, kind);
 
     r = sd_event_new(&e);
     if (r < 0)
@@ -50,7 +50,7 @@ static int run(CliOptions *o) {
     r = sandbox_apply(SANDBOX_WORKER, SANDBOX_SETUP, inet);
     if (r < 0)
         return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
-    r = worker_new(e, &o->config, (WireKind)o->kind, &w);
+    r = worker_new(e, &o->config, o->kind, &w);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the %s worker (endpoints in %s): %m", kind, o->config.runtime_dir);
 
@@ -71,8 +71,8 @@ static int run(CliOptions *o) {
         return log_error_errno(r, "Failed to load the seccomp filter: %m");
 
     /* Logged before READY=1, so the journal has it before systemd's "Started". */
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind }, "Ready: %s worker taking jobs from %s",
-              kind, jobs);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_READY, .kind = kind },
+              "Ready: %s worker taking jobs from %s", kind, jobs);
     worker_status(w, status, sizeof(status));
     sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 

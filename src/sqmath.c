@@ -12,7 +12,6 @@
 
 #include "number.h"
 
-
 static size_t format_u128(unsigned __int128 v, int negative, char *buf) {
     char tmp[48];
     size_t n = 0, len = 0;
@@ -123,10 +122,10 @@ int sqmath_answer(const char *sum, size_t sum_len, const char *square, size_t sq
         mpz_clear(b);
     }
 
-#define APPEND(p, n)                                                                               \
-    do {                                                                                           \
-        memcpy(out + len, (p), (n));                                                               \
-        len += (n);                                                                                \
+#define APPEND(p, n)                                                                                                   \
+    do {                                                                                                               \
+        memcpy(out + len, (p), (n));                                                                                   \
+        len += (n);                                                                                                    \
     } while (0)
     APPEND("{\"sum\":", 7);
     APPEND(sum, sum_len);

@@ -41,40 +41,91 @@ static int scan_taking(const char *s, int64_t *taken, size_t max, size_t *n_take
     }
 }
 
-int main(void) {
+TEST(json_reader) {
     const char *valid[] = {
-        "{}", "[]", "0", "-0", "1.5", "-1.5e+10", "1E-2", "\"\"", "true", "false", "null",
+        "{}",
+        "[]",
+        "0",
+        "-0",
+        "1.5",
+        "-1.5e+10",
+        "1E-2",
+        "\"\"",
+        "true",
+        "false",
+        "null",
         " { \"a\" : [ 1 , 2 , { \"b\" : null } ] , \"c\" : \"\\u00e9\\n\" } ",
-        "{\"numbers\":[1,2,3]}", "[[[[[]]]]]", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
-        "123456789012345678901234567890", "{\"a\":{},\"b\":[]}", "\"\\ud83d\\ude00\"",
+        "{\"numbers\":[1,2,3]}",
+        "[[[[[]]]]]",
+        "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+        "123456789012345678901234567890",
+        "{\"a\":{},\"b\":[]}",
+        "\"\\ud83d\\ude00\"",
     };
     const char *invalid[] = {
-        "", " ", "{", "}", "[", "]", "[1,]", "[1 2]", "[1,,2]", "{,}", "{\"a\":1,}", "{\"a\" 1}",
-        "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\"}", "{\"numbers\":[1,2]}{}", "1 2", "01", "-",
-        "1.", ".5", "1e", "+1", "0x10", "tru", "nul", "True", "\"abc", "\"\\q\"", "\"\\u12\"",
-        "\"a\nb\"", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "[-]", "NaN", "Infinity", "1x",
-        "{\"a\":1}x", "[1]]",
+        "",
+        " ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "[1,]",
+        "[1 2]",
+        "[1,,2]",
+        "{,}",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":1:2}",
+        "[\"a\":1]",
+        "{1:2}",
+        "{\"a\"}",
+        "{\"numbers\":[1,2]}{}",
+        "1 2",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "+1",
+        "0x10",
+        "tru",
+        "nul",
+        "True",
+        "\"abc",
+        "\"\\q\"",
+        "\"\\u12\"",
+        "\"a\nb\"",
+        "\"\xff\"",
+        "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"",
+        "[-]",
+        "NaN",
+        "Infinity",
+        "1x",
+        "{\"a\":1}x",
+        "[1]]",
     };
 
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
         if (scan(valid[i]) != 0)
             fprintf(stderr, "rejected valid: %s\n", valid[i]);
-        check(scan(valid[i]) == 0);
+        ASSERT_EQ(scan(valid[i]), 0);
     }
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
         if (scan(invalid[i]) == 0)
             fprintf(stderr, "accepted invalid: %s\n", invalid[i]);
-        check(scan(invalid[i]) != 0);
+        ASSERT_NE(scan(invalid[i]), 0);
     }
-    check(scan("1\0") != 0 || 1); /* strlen stops at NUL: same as "1" */
+    ASSERT_EQ(scan("1\0"), scan("1")); /* strlen stops at NUL: same as "1" */
     {
         JsonReader r;
         JsonToken t;
         const char nul[] = "[1\0]";
         json_reader_init(&r, nul, 4);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_ARRAY);
-        check(json_reader_next(&r, &t) == -EINVAL);
-        check(r.error_offset == 2);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_BEGIN_ARRAY);
+        ASSERT_EQ(json_reader_next(&r, &t), -EINVAL);
+        ASSERT_EQ(r.error_offset, 2);
     }
 
     /* Nesting is bounded. */
@@ -84,13 +135,13 @@ int main(void) {
         memset(deep, '[', n);
         memset(deep + n, ']', n);
         deep[2 * n] = '\0';
-        check(scan(deep) == -EINVAL);
+        ASSERT_EQ(scan(deep), -EINVAL);
         deep[JSON_MAX_DEPTH] = ']';
         deep[JSON_MAX_DEPTH + 1] = '\0';
         memset(deep, '[', JSON_MAX_DEPTH);
         memset(deep + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
         deep[2 * JSON_MAX_DEPTH] = '\0';
-        check(scan(deep) == 0);
+        ASSERT_EQ(scan(deep), 0);
     }
 
     /* Tokens carry raw text; keys compare with escapes decoded. */
@@ -100,48 +151,85 @@ int main(void) {
         JsonToken t;
 
         json_reader_init(&r, s, strlen(s));
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_OBJECT);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && t.escaped);
-        check(json_token_equals(&t, "numbers"));
-        check(!json_token_equals(&t, "number"));
-        check(!json_token_equals(&t, "numbersx"));
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_ARRAY);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_NUMBER && t.is_integer);
-        check(t.len == 23 && memcmp(t.text, "12345678901234567890123", 23) == 0);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_NUMBER && !t.is_integer);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END_ARRAY);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && json_token_equals(&t, "x"));
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_BEGIN_OBJECT);
-        check(json_reader_skip(&r, &t) == 0);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_KEY && json_token_equals(&t, "z"));
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_STRING && json_token_equals(&t, "\""));
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END_OBJECT);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
-        check(json_reader_next(&r, &t) == 0 && t.type == JSON_END);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_BEGIN_OBJECT);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_KEY);
+        ASSERT_TRUE(t.escaped);
+        ASSERT_TRUE(json_token_equals(&t, "numbers"));
+        ASSERT_FALSE(json_token_equals(&t, "number"));
+        ASSERT_FALSE(json_token_equals(&t, "numbersx"));
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_BEGIN_ARRAY);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_NUMBER);
+        ASSERT_TRUE(t.is_integer);
+        ASSERT_MEMEQ(t.text, t.len, "12345678901234567890123", 23);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_NUMBER);
+        ASSERT_FALSE(t.is_integer);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_END_ARRAY);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_KEY);
+        ASSERT_TRUE(json_token_equals(&t, "x"));
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_BEGIN_OBJECT);
+        ASSERT_EQ(json_reader_skip(&r, &t), 0);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_KEY);
+        ASSERT_TRUE(json_token_equals(&t, "z"));
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_STRING);
+        ASSERT_TRUE(json_token_equals(&t, "\""));
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_END_OBJECT);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_END);
+        ASSERT_EQ(json_reader_next(&r, &t), 0);
+        ASSERT_EQ(t.type, JSON_END);
     }
     {
         /* The integer fast path takes array elements of at most 19 digits within int64, and leaves the rest. */
         int64_t v[8];
         size_t n;
-        check(scan_taking(" [ 1 ,-0, 9223372036854775807,-9223372036854775808 ,42]", v, 8, &n) == 0 && n == 5);
-        check(v[0] == 1 && v[1] == 0 && v[2] == INT64_MAX && v[3] == INT64_MIN && v[4] == 42);
-        check(scan_taking("[9223372036854775808, 12345678901234567890, 1.5, 1e3, \"7\", 3]", v, 8, &n) == 0 && n == 1);
-        check(v[0] == 3);
-        check(scan_taking("{\"a\":1,\"b\":[2,[3]]}", v, 8, &n) == 0 && n == 2 && v[0] == 2 && v[1] == 3);
-        check(scan_taking("[01]", v, 8, &n) == -EINVAL && n == 0);
-        check(scan_taking("[1,02]", v, 8, &n) == -EINVAL && n == 1);
-        check(scan_taking("[1 2]", v, 8, &n) == -EINVAL && n == 1);
-        check(scan_taking("[1,]", v, 8, &n) == -EINVAL && n == 1);
-        check(scan_taking("[-]", v, 8, &n) == -EINVAL && n == 0);
-        check(scan_taking("[1x]", v, 8, &n) == -EINVAL && n == 0);
-        check(scan_taking("[1", v, 8, &n) == -EINVAL && n == 1);
-        check(scan_taking("5", v, 8, &n) == 0 && n == 0); /* not an array element */
+        ASSERT_EQ(scan_taking(" [ 1 ,-0, 9223372036854775807,-9223372036854775808 ,42]", v, 8, &n), 0);
+        ASSERT_EQ(n, 5);
+        ASSERT_EQ(v[0], 1);
+        ASSERT_EQ(v[1], 0);
+        ASSERT_EQ(v[2], INT64_MAX);
+        ASSERT_EQ(v[3], INT64_MIN);
+        ASSERT_EQ(v[4], 42);
+        ASSERT_EQ(scan_taking("[9223372036854775808, 12345678901234567890, 1.5, 1e3, \"7\", 3]", v, 8, &n), 0);
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(v[0], 3);
+        ASSERT_EQ(scan_taking("{\"a\":1,\"b\":[2,[3]]}", v, 8, &n), 0);
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(v[0], 2);
+        ASSERT_EQ(v[1], 3);
+        ASSERT_EQ(scan_taking("[01]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 0);
+        ASSERT_EQ(scan_taking("[1,02]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(scan_taking("[1 2]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(scan_taking("[1,]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(scan_taking("[-]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 0);
+        ASSERT_EQ(scan_taking("[1x]", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 0);
+        ASSERT_EQ(scan_taking("[1", v, 8, &n), -EINVAL);
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(scan_taking("5", v, 8, &n), 0);
+        ASSERT_EQ(n, 0); /* not an array element */
     }
     {
         JsonToken t = { .type = JSON_STRING, .text = "\\u00e9", .len = 6, .escaped = true };
-        check(json_token_equals(&t, "\xc3\xa9"));
+        ASSERT_TRUE(json_token_equals(&t, "\xc3\xa9"));
         JsonToken t2 = { .type = JSON_STRING, .text = "\\ud83d\\ude00", .len = 12, .escaped = true };
-        check(json_token_equals(&t2, "\xf0\x9f\x98\x80"));
+        ASSERT_TRUE(json_token_equals(&t2, "\xf0\x9f\x98\x80"));
     }
-    return 0;
 }
+
+TEST_MAIN()

@@ -38,8 +38,10 @@ typedef struct Case {
 } Case;
 
 static const Case cases[] = {
-    { SANDBOX_HTTPD, SANDBOX_SETUP, false },  { SANDBOX_HTTPD, SANDBOX_RUNTIME, false },
-    { SANDBOX_WORKER, SANDBOX_SETUP, false }, { SANDBOX_WORKER, SANDBOX_RUNTIME, false },
+    { SANDBOX_HTTPD, SANDBOX_SETUP, false },
+    { SANDBOX_HTTPD, SANDBOX_RUNTIME, false },
+    { SANDBOX_WORKER, SANDBOX_SETUP, false },
+    { SANDBOX_WORKER, SANDBOX_RUNTIME, false },
 };
 
 /* Runs fn in a child under the case's filter; returns the raw wait status. */
@@ -47,14 +49,14 @@ static int in_sandbox(const Case *c, void (*fn)(void)) {
     pid_t pid = fork();
     int status;
 
-    check(pid >= 0);
+    ASSERT_GE(pid, 0);
     if (pid == 0) {
         if (sandbox_apply(c->profile, c->stage, c->inet) < 0)
             _exit(99);
         fn();
         _exit(0);
     }
-    check(waitpid(pid, &status, 0) == pid);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
     return status;
 }
 
@@ -74,14 +76,14 @@ static void allowed(void) {
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     void *big = malloc(8 << 20);
 
-    check(getpid() > 0);
-    check(fd >= 0);
+    ASSERT_TRUE(getpid() > 0);
+    ASSERT_TRUE(fd >= 0);
     close(fd);
-    check(big);
+    ASSERT_TRUE(big);
     free(big);
-    check(prctl(PR_SET_NAME, "sandboxed") == 0);
+    ASSERT_TRUE(prctl(PR_SET_NAME, "sandboxed") == 0);
     fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    check(fd >= 0);
+    ASSERT_TRUE(fd >= 0);
     close(fd);
 }
 
@@ -121,7 +123,7 @@ static void forbidden_inet_socket(void) {
 
 static void inet_socket(void) {
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    check(fd >= 0);
+    ASSERT_TRUE(fd >= 0);
     close(fd);
 }
 
@@ -129,9 +131,9 @@ static void bind_unix(void) {
     struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "\0sqdiff-sandbox-test" };
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    check(fd >= 0);
-    check(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    check(listen(fd, 1) == 0);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_TRUE(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    ASSERT_TRUE(listen(fd, 1) == 0);
     close(fd);
 }
 
@@ -149,8 +151,8 @@ static void *idle_thread(void *p) {
 
 static void thread_creation(void) {
     pthread_t t;
-    check(pthread_create(&t, NULL, idle_thread, NULL) == 0);
-    check(pthread_join(t, NULL) == 0);
+    ASSERT_TRUE(pthread_create(&t, NULL, idle_thread, NULL) == 0);
+    ASSERT_TRUE(pthread_join(t, NULL) == 0);
 }
 
 /* --- A thread that exists before the filter, as ZeroMQ's do --------------------------- */
@@ -164,10 +166,10 @@ static bool own_status_has(const char *line) {
     int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
     ssize_t n;
 
-    check(fd >= 0);
+    ASSERT_TRUE(fd >= 0);
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    check(n > 0);
+    ASSERT_TRUE(n > 0);
     buf[n] = '\0';
     return strstr(buf, line) != NULL;
 }
@@ -175,9 +177,9 @@ static bool own_status_has(const char *line) {
 static void *early_thread(void *p) {
     char c;
 
-    check(read(go[0], &c, 1) == 1); /* the filter is loaded by now */
-    check(own_status_has("\nSeccomp:\t2\n"));
-    check(own_status_has("\nNoNewPrivs:\t1\n"));
+    ASSERT_TRUE(read(go[0], &c, 1) == 1); /* the filter is loaded by now */
+    ASSERT_TRUE(own_status_has("\nSeccomp:\t2\n"));
+    ASSERT_TRUE(own_status_has("\nNoNewPrivs:\t1\n"));
     if (thread_misbehaves)
         forbidden_mkdir();
     return p;
@@ -188,27 +190,27 @@ static void thread_started_before_the_filter(bool misbehave) {
     int st;
 
     thread_misbehaves = misbehave;
-    check(pipe2(go, O_CLOEXEC) == 0);
+    ASSERT_TRUE(pipe2(go, O_CLOEXEC) == 0);
     pid = fork();
-    check(pid >= 0);
+    ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
         pthread_t t;
 
-        check(pthread_create(&t, NULL, early_thread, NULL) == 0);
+        ASSERT_TRUE(pthread_create(&t, NULL, early_thread, NULL) == 0);
         if (sandbox_apply(SANDBOX_WORKER, SANDBOX_RUNTIME, false) < 0)
             _exit(99);
-        check(write(go[1], "x", 1) == 1);
+        ASSERT_TRUE(write(go[1], "x", 1) == 1);
         pthread_join(t, NULL);
         _exit(0);
     }
     close(go[0]);
     close(go[1]);
-    check(waitpid(pid, &st, 0) == pid);
-    check(misbehave ? killed_by_sigsys(st) : exited_0(st));
+    ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
+    ASSERT_TRUE(misbehave ? killed_by_sigsys(st) : exited_0(st));
 }
 
 int main(void) {
-    void (*bad[])(void) = { forbidden_mkdir, forbidden_exec, forbidden_ptrace, forbidden_fork,
+    void (*bad[])(void) = { forbidden_mkdir, forbidden_exec,  forbidden_ptrace,     forbidden_fork,
                             forbidden_ioctl, forbidden_prctl, forbidden_inet_socket };
 
     if (SANITIZED) {
@@ -220,23 +222,24 @@ int main(void) {
         const Case *c = &cases[i];
         bool worker = c->profile == SANDBOX_WORKER, setup = c->stage == SANDBOX_SETUP;
 
-        check(exited_0(in_sandbox(c, allowed)));
+        ASSERT_TRUE(exited_0(in_sandbox(c, allowed)));
         for (size_t j = 0; j < ELEMENTSOF(bad); j++)
-            check(killed_by_sigsys(in_sandbox(c, bad[j])));
+            ASSERT_TRUE(killed_by_sigsys(in_sandbox(c, bad[j])));
         /* Threads only while setting up (ZeroMQ's); no process, ever. */
-        check(setup ? exited_0(in_sandbox(c, thread_creation)) : killed_by_sigsys(in_sandbox(c, thread_creation)));
+        ASSERT_TRUE(setup ? exited_0(in_sandbox(c, thread_creation))
+                          : killed_by_sigsys(in_sandbox(c, thread_creation)));
         /* The worker never binds, listens, accepts or unlinks; the front end binds only in set-up. */
-        check(!worker && setup ? exited_0(in_sandbox(c, bind_unix)) : killed_by_sigsys(in_sandbox(c, bind_unix)));
-        check(worker ? killed_by_sigsys(in_sandbox(c, forbidden_accept)) : true);
-        check(worker ? killed_by_sigsys(in_sandbox(c, forbidden_unlink)) : true);
+        ASSERT_TRUE(!worker && setup ? exited_0(in_sandbox(c, bind_unix)) : killed_by_sigsys(in_sandbox(c, bind_unix)));
+        ASSERT_TRUE(worker ? killed_by_sigsys(in_sandbox(c, forbidden_accept)) : true);
+        ASSERT_TRUE(worker ? killed_by_sigsys(in_sandbox(c, forbidden_unlink)) : true);
         /* Nothing opens an existing file for writing. */
-        check(killed_by_sigsys(in_sandbox(c, forbidden_open_for_writing)));
+        ASSERT_TRUE(killed_by_sigsys(in_sandbox(c, forbidden_open_for_writing)));
         /* Network sockets only for tcp:// endpoints. */
-        check(exited_0(in_sandbox(&(Case){ c->profile, c->stage, true }, inet_socket)));
+        ASSERT_TRUE(exited_0(in_sandbox(&(Case){ c->profile, c->stage, true }, inet_socket)));
     }
 
     thread_started_before_the_filter(false);
     thread_started_before_the_filter(true);
-    check(access(NOT_THERE, F_OK) != 0);
+    ASSERT_TRUE(access(NOT_THERE, F_OK) != 0);
     return 0;
 }

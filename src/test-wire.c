@@ -75,11 +75,15 @@ static int jobs_both(const char *msg, uint64_t max_numbers) {
 
         r = wire_read_job(&fast, max_numbers, &id, &a, err, sizeof(err));
         r2 = wire_read_job(&general, max_numbers, &id2, &b, err2, sizeof(err2));
-        check(r == r2);
-        if (r > 0)
-            check(id == id2 && a.count == b.count && a.sum == b.sum && a.sumsq_lo == b.sumsq_lo);
+        ASSERT_EQ(r, r2);
+        if (r > 0) {
+            ASSERT_EQ(id, id2);
+            ASSERT_EQ(a.count, b.count);
+            ASSERT_EQ(a.sum, b.sum);
+            ASSERT_EQ(a.sumsq_lo, b.sumsq_lo);
+        }
         if (r < 0)
-            check_streq(err, err2);
+            ASSERT_STREQ(err, err2);
     } while (r > 0);
     return r;
 }
@@ -96,16 +100,20 @@ static int replies_both(const char *msg) {
 
         r = wire_read_reply(&fast, &a, err, sizeof(err));
         r2 = wire_read_reply(&general, &b, err2, sizeof(err2));
-        check(r == r2);
-        if (r > 0)
-            check(a.id == b.id && a.kind == b.kind && a.value == b.value && a.value_len == b.value_len);
+        ASSERT_EQ(r, r2);
+        if (r > 0) {
+            ASSERT_EQ(a.id, b.id);
+            ASSERT_EQ(a.kind, b.kind);
+            ASSERT_PTR_EQ(a.value, b.value);
+            ASSERT_EQ(a.value_len, b.value_len);
+        }
         if (r < 0)
-            check_streq(err, err2);
+            ASSERT_STREQ(err, err2);
     } while (r > 0);
     return r;
 }
 
-int main(void) {
+TEST(wire) {
     int64_t v[] = { 1, -2, INT64_MAX, INT64_MIN, 0 };
     char buf[512], dec[SQMATH_DECIMAL_MAX];
     size_t n;
@@ -113,125 +121,145 @@ int main(void) {
     SqAcc a, b = SQACC_INIT;
     WireReply r;
 
-    check(wire_kind_from_string("sum") == WIRE_SUM);
-    check(wire_kind_from_string("square") == WIRE_SQUARE);
-    check(wire_kind_from_string("diff") == -EINVAL);
-    check_streq(wire_kind_to_string(WIRE_SQUARE), "square");
+    ASSERT_EQ(wire_kind_from_string("sum"), WIRE_SUM);
+    ASSERT_EQ(wire_kind_from_string("square"), WIRE_SQUARE);
+    ASSERT_EQ(wire_kind_from_string("diff"), -EINVAL);
+    ASSERT_STREQ(wire_kind_to_string(WIRE_SQUARE), "square");
 
     /* A job round-trips, and its encoded size is within the bound. */
     n = wire_encode_job(INT64_MAX, v, 5, buf);
-    check(n <= wire_job_size_max(5));
+    ASSERT_LE(n, wire_job_size_max(5));
     buf[n] = '\0';
-    check_streq(buf, "{\"id\":9223372036854775807,\"numbers\":[1,-2,9223372036854775807,-9223372036854775808,0]}");
-    check(job(buf, &id, &a) == 0 && id == (uint64_t)INT64_MAX && a.count == 5);
+    ASSERT_STREQ(buf, "{\"id\":9223372036854775807,\"numbers\":[1,-2,9223372036854775807,-9223372036854775808,0]}");
+    ASSERT_EQ(job(buf, &id, &a), 0);
+    ASSERT_EQ(id, (uint64_t)INT64_MAX);
+    ASSERT_EQ(a.count, 5);
     for (int i = 0; i < 5; i++)
         sqacc_add(&b, v[i]);
-    check(a.sum == b.sum && a.sumsq_lo == b.sumsq_lo && a.sumsq_hi == b.sumsq_hi);
+    ASSERT_EQ(a.sum, b.sum);
+    ASSERT_EQ(a.sumsq_lo, b.sumsq_lo);
+    ASSERT_EQ(a.sumsq_hi, b.sumsq_hi);
     n = wire_encode_job(7, NULL, 0, buf);
-    check(n == strlen("{\"id\":7,\"numbers\":[]}") && memcmp(buf, "{\"id\":7,\"numbers\":[]}", n) == 0);
+    ASSERT_MEMEQ(buf, n, "{\"id\":7,\"numbers\":[]}", strlen("{\"id\":7,\"numbers\":[]}"));
 
     /* Jobs as another implementation may write them. */
-    check(job(" { \"numbers\" : [ 1 , 2 , 3 ] , \"extra\" : {\"a\":[1]}, \"id\" : 5 } ", &id, &a) == 0);
-    check(id == 5 && a.count == 3 && a.sum == 6);
+    ASSERT_EQ(job(" { \"numbers\" : [ 1 , 2 , 3 ] , \"extra\" : {\"a\":[1]}, \"id\" : 5 } ", &id, &a), 0);
+    ASSERT_EQ(id, 5);
+    ASSERT_EQ(a.count, 3);
+    ASSERT_EQ(a.sum, 6);
 
     /* Malformed, out-of-range and oversized jobs are refused. */
-    check(job("{\"id\":1,\"numbers\":[9223372036854775808]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"numbers\":[1.5]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"numbers\":[\"1\"]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"numbers\":1}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1}", &id, &a) == -EINVAL);
-    check(job("{\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":0,\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":-1,\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":\"1\",\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"id\":2,\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"numbers\":[1],\"numbers\":[2]}", &id, &a) == -EINVAL);
-    check(job("{\"id\":1,\"numbers\":[1,]}", &id, &a) == -EINVAL);
-    check(job("[1]", &id, &a) == -EINVAL);
-    check(job("[]", &id, &a) == -EINVAL);
-    check(job("[{\"id\":1,\"numbers\":[1]}", &id, &a) == -EINVAL);
-    check(job("garbage", &id, &a) == -EINVAL);
-    check(job("", &id, &a) == -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":[9223372036854775808]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":[1.5]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":[\"1\"]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":1}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":0,\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":-1,\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":\"1\",\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"id\":2,\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":[1],\"numbers\":[2]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("{\"id\":1,\"numbers\":[1,]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("[1]", &id, &a), -EINVAL);
+    ASSERT_EQ(job("[]", &id, &a), -EINVAL);
+    ASSERT_EQ(job("[{\"id\":1,\"numbers\":[1]}", &id, &a), -EINVAL);
+    ASSERT_EQ(job("garbage", &id, &a), -EINVAL);
+    ASSERT_EQ(job("", &id, &a), -EINVAL);
     {
         char big[1024];
         size_t len = (size_t)sprintf(big, "{\"id\":1,\"numbers\":[");
         for (int i = 0; i < 101; i++)
             len += (size_t)sprintf(big + len, i ? ",%d" : "%d", i);
         sprintf(big + len, "]}");
-        check(job(big, &id, &a) == -E2BIG);
+        ASSERT_EQ(job(big, &id, &a), -E2BIG);
     }
 
     /* Batches: an array of jobs, read in order; a fault anywhere fails the message. */
     {
         int64_t sums[4];
-        check(jobs("[{\"id\":1,\"numbers\":[1,2]},{\"id\":2,\"numbers\":[5]} , {\"numbers\":[-1],\"id\":3}]", sums, 4) == 3);
-        check(sums[0] == 3 && sums[1] == 5 && sums[2] == -1);
-        check(jobs("[{\"id\":1,\"numbers\":[1]}]", sums, 4) == 1);
-        check(jobs("[{\"id\":1,\"numbers\":[1]},1]", sums, 4) == -EINVAL);
-        check(jobs("[{\"id\":1,\"numbers\":[1]},{\"id\":2}]", sums, 4) == -EINVAL);
-        check(jobs("[{\"id\":1,\"numbers\":[1]},]", sums, 4) == -EINVAL);
-        check(jobs("[{\"id\":1,\"numbers\":[1]}] x", sums, 4) == -EINVAL);
-        check(jobs("[[{\"id\":1,\"numbers\":[1]}]]", sums, 4) == -EINVAL);
-        check(jobs("{\"id\":1,\"numbers\":[1]}{\"id\":2,\"numbers\":[1]}", sums, 4) == -EINVAL);
+        ASSERT_EQ(
+            jobs("[{\"id\":1,\"numbers\":[1,2]},{\"id\":2,\"numbers\":[5]} , {\"numbers\":[-1],\"id\":3}]", sums, 4),
+            3);
+        ASSERT_EQ(sums[0], 3);
+        ASSERT_EQ(sums[1], 5);
+        ASSERT_EQ(sums[2], -1);
+        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1]}]", sums, 4), 1);
+        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1]},1]", sums, 4), -EINVAL);
+        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1]},{\"id\":2}]", sums, 4), -EINVAL);
+        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1]},]", sums, 4), -EINVAL);
+        ASSERT_EQ(jobs("[{\"id\":1,\"numbers\":[1]}] x", sums, 4), -EINVAL);
+        ASSERT_EQ(jobs("[[{\"id\":1,\"numbers\":[1]}]]", sums, 4), -EINVAL);
+        ASSERT_EQ(jobs("{\"id\":1,\"numbers\":[1]}{\"id\":2,\"numbers\":[1]}", sums, 4), -EINVAL);
     }
     {
         /* WIRE_BATCH_MAX jobs are one message; one more is refused. */
         char *big = malloc(30 * (WIRE_BATCH_MAX + 1) + 2);
         size_t len = 0;
         uint64_t ids[1];
-        check(big);
+        ASSERT_TRUE(big);
         big[len++] = '[';
         for (int i = 0; i < WIRE_BATCH_MAX; i++)
             len += (size_t)sprintf(big + len, "%s{\"id\":%d,\"sum\":1}", i ? "," : "", i + 1);
         strcpy(big + len, "]");
-        check(replies(big, ids, 1) == WIRE_BATCH_MAX && ids[0] == 1);
+        ASSERT_EQ(replies(big, ids, 1), WIRE_BATCH_MAX);
+        ASSERT_EQ(ids[0], 1);
         sprintf(big + len, ",{\"id\":9,\"sum\":1}]");
-        check(replies(big, ids, 1) == -EINVAL);
-        check(strstr(err, "more than 256") != NULL);
+        ASSERT_EQ(replies(big, ids, 1), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "more than 256"));
         free(big);
     }
     /* The canonical scanner and the general reader agree, also where the scanner gives up midway. */
-    check(jobs_both("[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]", 100) == 0);
-    check(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100) == 0);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[ 2]},{\"id\":3,\"numbers\":[3]}]", 100) == 0);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[2,3]}]", 1) == -E2BIG);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[01]}]", 100) == -EINVAL);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":0,\"numbers\":[1]}]", 100) == -EINVAL);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]}] ", 100) == 0);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1]}]x", 100) == -EINVAL);
-    check(jobs_both("{\"id\":1,\"numbers\":[1]}{", 100) == -EINVAL);
-    check(jobs_both("[{\"id\":1,\"numbers\":[92233720368547758070]}]", 100) == -EINVAL);
-    check(jobs_both("[{\"id\":1,\"numbers\":[1],\"x\":1}]", 100) == 0);
-    check(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":0},{\"id\":5,\"sum\":00}]") == -EINVAL);
-    check(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]") == 0);
+    ASSERT_EQ(
+        jobs_both(
+            "[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]",
+            100),
+        0);
+    ASSERT_EQ(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100), 0);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[ 2]},{\"id\":3,\"numbers\":[3]}]", 100), 0);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[2,3]}]", 1), -E2BIG);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[01]}]", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":0,\"numbers\":[1]}]", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]}] ", 100), 0);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]}]x", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("{\"id\":1,\"numbers\":[1]}{", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[92233720368547758070]}]", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1],\"x\":1}]", 100), 0);
+    ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":0},{\"id\":5,\"sum\":00}]"), -EINVAL);
+    ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]"), 0);
     {
         /* What our encoders write stays with the scanner; a space sends the reader to the general path. */
-        const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]", *spaced = "[{\"id\":3, \"sum\":14}]";
+        const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]",
+                   *spaced = "[{\"id\":3, \"sum\":14}]";
         WireReader w;
         WireReply rep;
         wire_reader_init(&w, canonical, strlen(canonical));
         while (wire_read_reply(&w, &rep, err, sizeof(err)) > 0)
             ;
-        check(w.fast != NULL && w.returned == 2);
+        ASSERT_NOT_NULL(w.fast);
+        ASSERT_EQ(w.returned, 2);
         wire_reader_init(&w, spaced, strlen(spaced));
         while (wire_read_reply(&w, &rep, err, sizeof(err)) > 0)
             ;
-        check(w.fast == NULL && w.returned == 1);
+        ASSERT_NULL(w.fast);
+        ASSERT_EQ(w.returned, 1);
     }
-    check(replies_both("{\"id\":3,\"square\":123456789012345678901234567890}") == 0);
-    check(replies_both("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4},{\"id\":5,\"sum\":1}]") == 0);
-    check(replies_both("[{\"id\":3,\"sum\":-14}]") == -EINVAL);
-    check(replies_both("[{\"id\":3,\"sum\":14,\"square\":1}]") == -EINVAL);
+    ASSERT_EQ(replies_both("{\"id\":3,\"square\":123456789012345678901234567890}"), 0);
+    ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4},{\"id\":5,\"sum\":1}]"), 0);
+    ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":-14}]"), -EINVAL);
+    ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14,\"square\":1}]"), -EINVAL);
     {
         char big[300];
         sprintf(big, "{\"id\":3,\"sum\":%0*d}", SQMATH_DECIMAL_MAX - 1, 1);
         big[14] = '1'; /* no leading zero: SQMATH_DECIMAL_MAX - 1 digits, one too many */
-        check(replies_both(big) == -EINVAL && strstr(err, "non-negative integer"));
+        ASSERT_EQ(replies_both(big), -EINVAL);
+        ASSERT_STRCONTAINS(err, "non-negative integer");
         sprintf(big, "{\"id\":3,\"sum\":%0*d}", SQMATH_DECIMAL_MAX - 2, 1);
         big[14] = '1'; /* the longest allowed */
-        check(replies_both(big) == 0);
+        ASSERT_EQ(replies_both(big), 0);
     }
-    check(wire_job_message_max(1) >= WIRE_BATCH_BYTES && wire_job_message_max(1000000) >= wire_job_size_max(1000000));
+    ASSERT_GE(wire_job_message_max(1), WIRE_BATCH_BYTES);
+    ASSERT_GE(wire_job_message_max(1000000), wire_job_size_max(1000000));
 
     /* Replies round-trip; big exact values are carried as text. */
     SqAcc c = SQACC_INIT;
@@ -239,35 +267,42 @@ int main(void) {
     sqacc_add(&c, INT64_MAX);
     n = sqmath_square_decimal(&c, dec);
     n = wire_encode_reply(42, WIRE_SQUARE, dec, n, buf);
-    check(n <= WIRE_REPLY_MAX);
+    ASSERT_LE(n, WIRE_REPLY_MAX);
     buf[n] = '\0';
-    check(reply(buf, &r) == 0 && r.id == 42 && r.kind == WIRE_SQUARE);
-    check(r.value_len == strlen(dec) && memcmp(r.value, dec, r.value_len) == 0);
-    check(reply("{\"sum\":14,\"id\":3,\"numbers\":[1,2,3]}", &r) == 0 && r.kind == WIRE_SUM && r.id == 3);
-    check(r.value_len == 2 && memcmp(r.value, "14", 2) == 0);
+    ASSERT_EQ(reply(buf, &r), 0);
+    ASSERT_EQ(r.id, 42);
+    ASSERT_EQ(r.kind, WIRE_SQUARE);
+    ASSERT_MEMEQ(r.value, r.value_len, dec, strlen(dec));
+    ASSERT_EQ(reply("{\"sum\":14,\"id\":3,\"numbers\":[1,2,3]}", &r), 0);
+    ASSERT_EQ(r.kind, WIRE_SUM);
+    ASSERT_EQ(r.id, 3);
+    ASSERT_MEMEQ(r.value, r.value_len, "14", 2);
 
     {
         uint64_t ids[3];
-        check(replies("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4}]", ids, 3) == 2 && ids[0] == 3 && ids[1] == 4);
-        check(replies("[{\"id\":3,\"sum\":14},{\"square\":-36,\"id\":4}]", ids, 3) == -EINVAL);
-        check(replies("[]", ids, 3) == -EINVAL);
+        ASSERT_EQ(replies("[{\"id\":3,\"sum\":14},{\"square\":36,\"id\":4}]", ids, 3), 2);
+        ASSERT_EQ(ids[0], 3);
+        ASSERT_EQ(ids[1], 4);
+        ASSERT_EQ(replies("[{\"id\":3,\"sum\":14},{\"square\":-36,\"id\":4}]", ids, 3), -EINVAL);
+        ASSERT_EQ(replies("[]", ids, 3), -EINVAL);
     }
-    check(reply("{\"id\":3}", &r) == -EINVAL);
-    check(reply("{\"sum\":14}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":14,\"square\":36}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":-14}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":1.5}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":\"14\"}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":014}", &r) == -EINVAL);
-    check(reply("{\"id\":3,\"sum\":14", &r) == -EINVAL);
-    check(reply("{\"id\":99999999999999999999,\"sum\":14}", &r) == -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"sum\":14}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":14,\"square\":36}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":-14}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":1.5}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":\"14\"}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":014}", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":3,\"sum\":14", &r), -EINVAL);
+    ASSERT_EQ(reply("{\"id\":99999999999999999999,\"sum\":14}", &r), -EINVAL);
     {
         char huge[300];
         memset(huge, '9', 200);
         sprintf(huge + 200, "}");
         char msg[400];
         sprintf(msg, "{\"id\":3,\"sum\":%s", huge);
-        check(reply(msg, &r) == -EINVAL);
+        ASSERT_EQ(reply(msg, &r), -EINVAL);
     }
-    return 0;
 }
+
+TEST_MAIN()

@@ -24,11 +24,11 @@ const char *wire_kind_to_string(WireKind k) {
     return k >= 0 && k < _WIRE_KIND_MAX ? kind_names[k] : NULL;
 }
 
-int wire_kind_from_string(const char *s) {
+WireKind wire_kind_from_string(const char *s) {
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         if (strcmp(s, kind_names[k]) == 0)
-            return k;
-    return -EINVAL;
+            return (WireKind)k;
+    return _WIRE_KIND_INVALID;
 }
 
 size_t wire_job_size_max(size_t n) {
@@ -413,8 +413,9 @@ static int read_object(WireReader *w, const WireTarget *to, char *err, size_t er
         uint64_t id;
         SqAcc acc;
         WireReply reply;
-        const WireTarget scratch = { .max_numbers = to->max_numbers, .id = &id, .acc = &acc,
-                                     .reply = to->reply ? &reply : NULL };
+        const WireTarget scratch = {
+            .max_numbers = to->max_numbers, .id = &id, .acc = &acc, .reply = to->reply ? &reply : NULL
+        };
 
         for (size_t i = 0, n = w->returned; i < n; i++) {
             r = general_read(w, &scratch, err, errlen);

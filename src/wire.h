@@ -18,6 +18,7 @@
  * has reached the end of the message.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include <stddef.h>
@@ -30,6 +31,7 @@ typedef enum WireKind {
     WIRE_SUM,    /* the sum of the squares */
     WIRE_SQUARE, /* the square of the sum */
     _WIRE_KIND_MAX,
+    _WIRE_KIND_INVALID = -EINVAL,
 } WireKind;
 
 #define WIRE_ERROR_MAX 160
@@ -43,7 +45,7 @@ typedef enum WireKind {
 #define WIRE_REPLY_MESSAGE_MAX WIRE_BATCH_BYTES
 
 const char *wire_kind_to_string(WireKind k);
-int wire_kind_from_string(const char *s); /* a WireKind, or -EINVAL */
+WireKind wire_kind_from_string(const char *s); /* or _WIRE_KIND_INVALID */
 
 /* An upper bound of the encoded size of a job carrying n numbers. */
 size_t wire_job_size_max(size_t n);

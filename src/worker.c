@@ -16,22 +16,19 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "log.h"
 #include "number.h"
 #include "sqmath.h"
+#include "zmq-util.h"
 
 #define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor"
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
-/* Blocks this large get a mapping of their own, unmapped when freed (see worker_new). */
-#define WORKER_MMAP_THRESHOLD (1024 * 1024)
 /* Room for the replies to one whole job message, and the batch's '[' and ']'. */
 #define REPLIES_OF_ONE_MESSAGE_MAX (WIRE_BATCH_MAX * (WIRE_REPLY_MAX + 1) + 2)
 _Static_assert(REPLIES_OF_ONE_MESSAGE_MAX <= WIRE_REPLY_MESSAGE_MAX, "a job message's replies fit in one batch");
@@ -48,27 +45,16 @@ struct Worker {
     size_t out_len, out_count;
 };
 
-static uint64_t now_usec(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void send_replies(Worker *w) {
-    uint64_t suppressed;
-
     if (w->out_count == 0)
         return;
     w->out[w->out_len++] = ']';
     if (zmq_send(w->results, w->out, w->out_len, ZMQ_DONTWAIT) < 0) {
         w->unsent += w->out_count;
-        if (ratelimit_allow(&w->rl_unsent, now_usec(), &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind),
-                                    .error = errno },
-                      "Could not queue the replies to %zu jobs: %m (%" PRIu64 " similar suppressed)", w->out_count,
-                      suppressed);
+        log_warning_ratelimited(
+            &w->rl_unsent,
+            &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind), .error = errno },
+            "Could not queue the replies to %zu jobs: %m", w->out_count);
     } else
         w->done += w->out_count;
     w->out_len = w->out_count = 0;
@@ -98,7 +84,7 @@ static void send_earlier_replies(Worker *w, size_t *mark_len, size_t *mark_count
 static void handle_message(Worker *w, const char *msg, size_t len) {
     char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX];
     size_t mark_len, mark_count, n;
-    uint64_t id, suppressed;
+    uint64_t id;
     WireReader reader;
     SqAcc acc;
     int r;
@@ -121,11 +107,10 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
         w->out_len = mark_len;
         w->out_count = mark_count;
         w->rejected++;
-        if (ratelimit_allow(&w->rl_rejected, now_usec(), &suppressed))
-            log_event(LOG_WARNING,
-                      &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind),
-                                    .reason = err },
-                      "Rejected a job message of %zu bytes: %s (%" PRIu64 " similar suppressed)", len, err, suppressed);
+        log_warning_ratelimited(
+            &w->rl_rejected,
+            &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind), .reason = err },
+            "Rejected a job message of %zu bytes: %s", len, err);
     }
 }
 
@@ -186,71 +171,60 @@ static int on_first_read(sd_event_source *s, void *userdata) {
     return on_jobs(NULL, -1, 0, userdata);
 }
 
-static int set_int(void *sock, int option, int value) {
-    return zmq_setsockopt(sock, option, &value, sizeof(value)) < 0 ? -errno : 0;
-}
-
 int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(*w));
     int64_t maxmsg = (int64_t)wire_job_message_max(c->max_numbers);
-    size_t fdlen = sizeof(int);
     int fd, r;
 
     if (!w)
         return -ENOMEM;
     w->config = c;
     w->kind = kind;
-    w->rl_rejected = RATELIMIT_INIT(10 * 1000000, 10);
-    w->rl_unsent = RATELIMIT_INIT(10 * 1000000, 10);
+    w->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    w->rl_unsent = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
-    /*
-     * A big job message is allocated by ZeroMQ's I/O thread and freed here. glibc then raises
-     * its mmap threshold to that size, and the next big message stays in the I/O thread's
-     * arena, which malloc_trim() does not shrink: after two 20 MB jobs a worker kept 20 MB
-     * for good (measured). A fixed threshold keeps every big block in its own mapping.
-     */
-    (void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD);
     w->ctx = zmq_ctx_new();
     if (!w->ctx)
-        return -errno;
+        return negative_errno();
     w->jobs = zmq_socket(w->ctx, ZMQ_PULL);
     w->results = zmq_socket(w->ctx, ZMQ_PUSH);
     if (!w->jobs || !w->results)
-        return -errno;
+        return negative_errno();
     if (zmq_setsockopt(w->jobs, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
-        return -errno;
-    if ((r = set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = set_int(w->results, ZMQ_LINGER, 0)) < 0)
+        return negative_errno();
+    if ((r = zmqutil_set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = zmqutil_set_int(w->results, ZMQ_LINGER, 0)) < 0)
         return r;
     /* Few jobs wait here (each may be as large as the message limit): the front end queues the rest. */
-    if ((r = set_int(w->jobs, ZMQ_RCVHWM, WORKER_JOBS_HWM)) < 0)
+    if ((r = zmqutil_set_int(w->jobs, ZMQ_RCVHWM, WORKER_JOBS_HWM)) < 0)
         return r;
     /* Replies are small and every one matters: a burst of them must queue, not be dropped. */
-    if ((r = set_int(w->results, ZMQ_SNDHWM, WORKER_REPLIES_HWM)) < 0)
+    if ((r = zmqutil_set_int(w->results, ZMQ_SNDHWM, WORKER_REPLIES_HWM)) < 0)
         return r;
     /* Find a (re)started front end quickly, backing off to a few attempts a second while it is away. */
     for (int i = 0; i < 2; i++) {
         void *sock = i ? w->results : w->jobs;
-        if ((r = set_int(sock, ZMQ_RECONNECT_IVL, 10)) < 0 || (r = set_int(sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
+        if ((r = zmqutil_set_int(sock, ZMQ_RECONNECT_IVL, 10)) < 0 ||
+            (r = zmqutil_set_int(sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
             return r;
     }
     w->jobs_endpoint = c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE];
     if (zmq_socket_monitor(w->jobs, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
-        return -errno;
+        return negative_errno();
     w->monitor = zmq_socket(w->ctx, ZMQ_PAIR);
     if (!w->monitor || zmq_connect(w->monitor, MONITOR_ENDPOINT) < 0)
-        return -errno;
-    if (zmq_getsockopt(w->monitor, ZMQ_FD, &fd, &fdlen) < 0)
-        return -errno;
+        return negative_errno();
+    if ((r = zmqutil_get_fd(w->monitor, &fd)) < 0)
+        return r;
     r = sd_event_add_io(e, &w->monitor_source, fd, EPOLLIN, on_monitor, w);
     if (r < 0)
         return r;
     if (zmq_connect(w->jobs, w->jobs_endpoint) < 0)
-        return -errno;
+        return negative_errno();
     if (zmq_connect(w->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
-        return -errno;
+        return negative_errno();
 
-    if (zmq_getsockopt(w->jobs, ZMQ_FD, &fd, &fdlen) < 0)
-        return -errno;
+    if ((r = zmqutil_get_fd(w->jobs, &fd)) < 0)
+        return r;
     r = sd_event_add_io(e, &w->source, fd, EPOLLIN, on_jobs, w);
     if (r < 0)
         return r;
@@ -288,6 +262,7 @@ Worker *worker_free(Worker *w) {
 }
 
 void worker_status(Worker *w, char *buf, size_t size) {
-    snprintf(buf, size, "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
+    snprintf(buf, size,
+             "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
              wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
 }

@@ -5,7 +5,7 @@ SQDIFF_TARGET selects what the tests run against:
            build/) as plain processes, the front end socket-activated by
            systemd-socket-activate. Used for the sanitizer build.
   systemd  the suite installed from SQDIFF_BUILDDIR into a real systemd booted in a
-           throwaway container (tests/sdbox.py) and enabled as a user would; with
+           throwaway container (tools/sdbox.py) and enabled as a user would; with
            SQDIFF_DEB=path/sqdiff_*.deb installed from that package with apt instead.
 """
 
@@ -14,18 +14,20 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The tests' own modules, and the systemd box, whose home is tools/ (tools/sqdiff-box uses it too).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.join(ROOT, "tools"))
 
 from suite import ProcessSuite  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILDDIR = os.path.abspath(os.environ.get("SQDIFF_BUILDDIR", os.path.join(ROOT, "build")))
 TARGET = os.environ.get("SQDIFF_TARGET", "process")
 
 
 def make_suite(mode="workers", extra_config=""):
     if TARGET == "systemd":
-        from sdbox import SystemdSuite
+        from systemd_suite import SystemdSuite
         return SystemdSuite(BUILDDIR, mode=mode, extra_config=extra_config, deb=os.environ.get("SQDIFF_DEB"))
     return ProcessSuite(BUILDDIR, mode=mode, extra_config=extra_config)
 

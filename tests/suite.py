@@ -6,7 +6,7 @@ A Suite is a front end plus one sum worker and one square worker, reachable at
   ProcessSuite (here)     plain processes: the front end behind
                           systemd-socket-activate, workers started directly,
                           binaries from a meson build directory.
-  SystemdSuite (sdbox.py) the installed suite under a real systemd booted in a
+  SystemdSuite            the installed suite under a real systemd booted in a
                           throwaway container, enabled as a user would.
 
 Tests only use the methods below, so every black-box test runs against both.
@@ -14,11 +14,13 @@ Tests only use the methods below, so every black-box test runs against both.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -142,6 +144,18 @@ class Suite:
         """The front end's pid as this machine sees it (the suite must have answered a request)."""
         raise NotImplementedError
 
+    def status(self):
+        """The front end's latest STATUS= text, as systemd shows it ("" before the first)."""
+        raise NotImplementedError
+
+    def wait_pending(self, n, timeout=10):
+        """Waits for a STATUS= line that shows n requests pending for the workers (the front end
+        sends one every reaper-interval): the event that says requests were taken in."""
+        def shown():
+            m = re.search(r"\b(\d+) pending\b", self.status())
+            return m is not None and int(m.group(1)) == n
+        wait_for(shown, timeout, f"STATUS= with {n} requests pending (last: {self.status()!r})")
+
     def run_python(self, code, timeout=30):
         """Run a Python snippet where the suite runs (same machine or container), as root.
 
@@ -175,12 +189,23 @@ class ProcessSuite(Suite):
                 self._start_worker(kind)
 
     def _start_httpd(self):
+        # The front end's notifications (READY=1, STATUS=), received as systemd would, and read
+        # as they come: a datagram socket holds few, and sd_notify() blocks when it is full.
+        path = os.path.join(self.tmp, "notify-httpd")
+        if getattr(self, "httpd_notify", None):
+            self._close_notify()
+        if os.path.exists(path):
+            os.unlink(path)
+        self.httpd_notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.httpd_notify.bind(path)
+        self.last_status = ""
+        threading.Thread(target=self._read_notify, args=(self.httpd_notify,), daemon=True).start()
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
         self.httpd = subprocess.Popen(
             # Two sockets, named as the socket units name them: HTTP, and metrics.
             ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "-l", f"127.0.0.1:{self.metrics_port}",
-             "--fdname=http:metrics", *passenv,
+             "--fdname=http:metrics", *passenv, "-E", f"NOTIFY_SOCKET={path}",
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -227,6 +252,26 @@ class ProcessSuite(Suite):
 
     def frontend_pid(self):
         return self.httpd.pid  # systemd-socket-activate execs the front end in place
+
+    def _read_notify(self, sock):
+        while True:
+            try:
+                msg = sock.recv(4096)
+            except OSError:
+                return  # closed: the front end restarted, or the suite is closing
+            for line in msg.decode(errors="replace").split("\n"):
+                if line.startswith("STATUS="):
+                    self.last_status = line[len("STATUS="):]
+
+    def status(self):
+        return self.last_status
+
+    def _close_notify(self):
+        try:
+            self.httpd_notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
+        except OSError:
+            pass
+        self.httpd_notify.close()
 
     def stop_workers(self, kind):
         p = self.workers[kind]
@@ -276,6 +321,7 @@ class ProcessSuite(Suite):
                 failed.append(f"{' '.join(map(str, p.args[:3]))} exited with {p.returncode}")
         logs = self.logs()
         self.log.close()
+        self._close_notify()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if failed:
             raise AssertionError("; ".join(failed) + "\n--- daemon output:\n" + logs[-5000:])

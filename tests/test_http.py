@@ -4,6 +4,7 @@ import json
 import random
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -202,6 +203,35 @@ def test_too_large_a_body_is_413_in_json(small_suite):
     assert resp.headers["content-type"] == "application/json"
     assert "4096 bytes" in resp.json()["error"]
     check_answer(small_suite.get("/?n=5"), [5])  # nothing harmed
+
+
+# --- the counters of STATUS= ------------------------------------------------------------------
+
+def answers_by_status(status):
+    """{"200": n, ..., "other": n} from a STATUS= line's "answers 200=N ... other=N" part."""
+    part = status.split("answers ", 1)[1].split(",", 1)[0] if "answers " in status else ""
+    return {k: int(v) for k, v in (item.split("=") for item in part.split())}
+
+
+def test_status_counts_each_answer_once_by_status(small_suite):
+    """Every answer is counted once, under its own status: 400, 404 and 405 as much as 413 or
+    200, and the edge's own answers (404, 413 for a body) like the front end's. A restarted
+    front end counts from 0; its STATUS= line comes with the reaper, once a second: wait for
+    the one that shows exactly these answers."""
+    small_suite.restart_frontend()
+    sent = {"200": [small_suite.get("/?n=1"), small_suite.request("/?n=1", method="HEAD")],
+            "400": [small_suite.get("/?n=x")],
+            "404": [small_suite.get("/elsewhere?n=1")],
+            "405": [small_suite.request("/?n=1", method="DELETE", body=b"")],
+            "413": [small_suite.get(query(range(101))), post(small_suite, "[" + " " * 5000 + "]")]}
+    for status, responses in sent.items():
+        assert [r.status for r in responses] == [int(status)] * len(responses)
+    expected = {s: 0 for s in ("200", "400", "404", "405", "413", "431", "500", "502", "503", "504", "other")}
+    expected.update({s: len(r) for s, r in sent.items()})
+    deadline = time.monotonic() + 10
+    while answers_by_status(small_suite.status()) != expected:
+        assert time.monotonic() < deadline, f"STATUS= says {small_suite.status()!r}; expected answers {expected}"
+        time.sleep(0.1)
 
 
 # --- protocols ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Once per session the fixtures build, from the work tree, the .deb at the project's
 version and at a higher one (packaging/build-deb.sh) and the RPM (packaging/build-rpm.sh,
 with Debian's rpmbuild). TestDebLifeCycle then runs, in order, on one SystemdBox
-(tests/sdbox.py): apt installs the .deb, the rebuilt higher version replaces it while
+(tools/sdbox.py): apt installs the .deb, the rebuilt higher version replaces it while
 clients keep sending requests, apt removes it, then purges it. The socket is moved to a
 free port by a drop-in written before the installation, so the package's own start
 already uses it (the box shares the host's network).
@@ -29,9 +29,10 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 from sdbox import SystemdBox  # noqa: E402
-from suite import free_port  # noqa: E402
+from suite import free_port, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTROL = os.path.join(ROOT, "packaging", "debian", "control")
@@ -265,6 +266,7 @@ def man_text(deb, page, tmp_path):
 def test_man_pages_match_cli(deb, tmp_path):
     """Every option of --help and every setting of the shipped sqdiff.conf is documented."""
     run(["dpkg-deb", "-x", deb, str(tmp_path / "root")])
+    keys = None
     for prog in ("sqdiff-httpd", "sqdiff-worker"):
         page = man_text(deb, f"man8/{prog}.8", tmp_path)
         help_text = run([str(tmp_path / "root/usr/sbin" / prog), "--help"]).stdout
@@ -272,10 +274,13 @@ def test_man_pages_match_cli(deb, tmp_path):
         assert len(options) > 10, help_text
         undocumented = sorted(o for o in options if o not in page)
         assert not undocumented, f"{prog}(8) lacks {undocumented}"
+        # every setting is also an option: those after the help's "can be overridden" line
+        keys = set(re.findall(r"^\s+--([a-z][a-z-]+)\s", help_text.split("can be overridden", 1)[1], re.M))
     conf = (tmp_path / "root/etc/sqdiff/sqdiff.conf").read_text()
     settings = set(re.findall(r"^#?([a-z][a-z-]+) = ", conf, re.M))
     page = man_text(deb, "man5/sqdiff.conf.5", tmp_path)
-    assert len(settings) == 11 and not sorted(s for s in settings if s not in page), settings
+    assert settings == keys, f"the shipped sqdiff.conf shows {sorted(settings)}, the program has {sorted(keys)}"
+    assert not sorted(s for s in settings if s not in page), settings
     for page in MAN_PAGES:
         p = run(["man", "--warnings", "-l", "-Tutf8", "-Z", str(tmp_path / "root/usr/share/man" / f"{page}.gz")],
                 env={"MANROFFSEQ": "", "MANWIDTH": "80"})
@@ -356,6 +361,57 @@ def journal_tail(box):
     return box.journal("-n", "40", "-o", "short-monotonic", units=("sqdiff*",))
 
 
+# --- debian/tests: the package's autopkgtests, run in a box ----------------------------------
+
+AUTOPKGTEST_DIR = os.path.join(ROOT, "packaging", "debian", "tests")
+# What a systemd box gives a test, as autopkgtest's container runners would.
+AUTOPKGTEST_RESTRICTIONS = {"needs-root", "isolation-container", "allow-stderr"}
+
+
+def autopkgtests():
+    """[(name, depends, restrictions)] from debian/tests/control (deb822, '#' comments)."""
+    with open(os.path.join(AUTOPKGTEST_DIR, "control")) as f:
+        text = "\n".join(line for line in f.read().splitlines() if not line.startswith("#"))
+    tests = []
+    for stanza in re.split(r"\n\s*\n", text.strip()):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line[:1].isspace() and key:
+                fields[key] += " " + line.strip()
+            else:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        for name in fields["Tests"].replace(",", " ").split():
+            depends = [d.strip() for d in fields.get("Depends", "@").split(",") if d.strip()]
+            tests.append((name, depends, set(fields.get("Restrictions", "").replace(",", " ").split())))
+    return tests
+
+
+def test_autopkgtest(deb, pkgdir):
+    """The package's own autopkgtests, as autopkgtest runs them in a container: the .deb
+    installed with apt in a fresh box (the socket moved to a free port), each test's other
+    dependencies installed, then the test run as root from the source tree with
+    $AUTOPKGTEST_TMP; it fails on a non-zero exit and, without allow-stderr, on any stderr."""
+    tests = autopkgtests()
+    assert tests, "debian/tests/control lists no test"
+    port = free_port()
+    with SystemdBox(expose=(pkgdir, ROOT)) as box:
+        box.write_file("/etc/systemd/system/sqdiff-httpd.socket.d/50-test-port.conf",
+                       f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{port}\n")
+        apt(box, "install", deb)
+        for name, depends, restrictions in tests:
+            assert restrictions <= AUTOPKGTEST_RESTRICTIONS, f"{name}: {restrictions - AUTOPKGTEST_RESTRICTIONS}"
+            others = [d for d in depends if d not in ("@", "sqdiff")]
+            if others:
+                apt(box, "install", *others)
+            tmp = box.run(["mktemp", "-d"]).stdout.strip()
+            p = box.run(["/bin/sh", "-c", 'cd "$1" && exec "$2"', "sh", ROOT, os.path.join(AUTOPKGTEST_DIR, name)],
+                        check=False, env={"AUTOPKGTEST_TMP": tmp}, timeout=300)
+            report = f"--- stdout:\n{p.stdout[-3000:]}\n--- stderr:\n{p.stderr[-3000:]}"
+            assert p.returncode == 0, f"debian/tests/{name} exited with {p.returncode}\n{report}"
+            assert not p.stderr or "allow-stderr" in restrictions, f"debian/tests/{name} wrote to stderr\n{report}"
+
+
 class TestDebLifeCycle:
     """Runs in order: install, upgrade, remove, purge."""
 
@@ -393,10 +449,12 @@ class TestDebLifeCycle:
         before = {u: box.show(u, "MainPID", "ExecMainStartTimestampMonotonic") for u in RESTARTED_UNITS}
 
         with Clients(port) as clients:
-            time.sleep(1)
+            wait_for(lambda: clients.ok >= 20, 30, "the clients' first answers")
             ok_before = clients.ok
             apt(box, "install", upgrade_deb)
-            time.sleep(1)
+            ok_upgraded = clients.ok
+            wait_for(lambda: clients.ok >= max(ok_upgraded + 20, ok_before + 51), 30,
+                     "answers from the upgraded suite")
         assert version() == os.path.basename(upgrade_deb).split("_")[1]
         assert not clients.failures, \
             f"{len(clients.failures)} failed requests: {clients.failures[:10]}\n{journal_tail(box)}"

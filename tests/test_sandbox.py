@@ -13,7 +13,7 @@ import pytest
 
 from conftest import TARGET, make_suite
 from expected import answer
-from suite import free_port, wait_for
+from suite import free_port
 
 seccomp_off = os.environ.get("SQDIFF_SECCOMP") == "0"
 needs_seccomp = pytest.mark.skipif(seccomp_off, reason="SQDIFF_SECCOMP=0 (sanitized build)")

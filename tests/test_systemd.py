@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, TARGET, make_suite
+from conftest import TARGET, make_suite
 from expected import answer, query
 from suite import wait_for
 

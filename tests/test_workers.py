@@ -27,10 +27,10 @@ def expand(j):
         return json.dumps({"id": 1, "numbers": [4611686018427387904 + i for i in range(int(j[5:]))]})
     return j
 jobs = [expand(j) for j in jobs]
-time.sleep(0.2)  # let the worker connect, or the first jobs queue for a peer that is not there yet
 d = tempfile.mkdtemp()
 ctx = zmq.Context()
 push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
+connected = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
 pull = ctx.socket(zmq.PULL); pull.bind(f"ipc://{d}/results.sock")
 import ctypes, signal
 def die_with_parent():  # no worker outlives this snippet, even if it is killed on a timeout
@@ -41,7 +41,12 @@ w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d
 def status_kib(key):
     return int(next(l.split()[1] for l in open(f"/proc/{w.pid}/status") if l.startswith(key + ":")))
 try:
-    time.sleep(0.2)
+    # The worker's jobs connection is up (a job sent before would wait for it, and a stopped
+    # worker would never make it): then its memory is set up too.
+    if not connected.poll(10000):
+        raise TimeoutError("the worker did not connect")
+    connected.recv_multipart()
+    push.disable_monitor(); connected.close()
     anon_start = status_kib("RssAnon")
     for j in jobs:
         if j.startswith("@SLEEP:"):
@@ -220,7 +225,7 @@ def test_requests_pipelined_behind_one_that_waits(suite):
         suite.signal_workers("square", signal.SIGSTOP)
         try:
             sock.sendall(f"GET {query([5])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            time.sleep(0.3)  # the first request now waits for the square worker
+            suite.wait_pending(1)  # the first request now waits for the square worker
             sock.sendall(b"".join(f"GET {query(n)} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for n in later))
             time.sleep(0.3)
         finally:
@@ -232,7 +237,7 @@ def test_clients_vanishing_while_pending(suite):
     suite.signal_workers("square", signal.SIGSTOP)
     try:
         socks = open_requests(suite.port, [f"/?n={i}" for i in range(50)], timeout=5)
-        time.sleep(0.3)  # let the front end take them in before the clients go
+        suite.wait_pending(50)  # the front end took them in: now the clients go
         for s in socks:
             s.close()
     finally:
@@ -339,7 +344,7 @@ def test_jobs_that_waited_for_a_worker_leave_in_one_batch(suite):
     lists = [[i, -2 * i, 3] for i in range(20)]
     try:
         socks = open_requests(suite.port, [query(numbers) for numbers in lists])
-        time.sleep(0.5)  # all twenty are taken in and queued before the worker comes
+        suite.wait_pending(20)  # all twenty are taken in and queued before the worker comes
         code = "import sys; sys.argv = ['x', '20']\n" + PYTHON_SUM_WORKER
         t = threading.Thread(target=lambda: out.update(text=suite.run_python(code, timeout=60)))
         t.start()
@@ -358,7 +363,7 @@ def test_refusals_say_when_to_retry(small_suite):
     socks = []
     try:
         socks += open_requests(small_suite.port, [f"/?n={i}" for i in range(20)])  # fill max-pending
-        time.sleep(0.3)
+        small_suite.wait_pending(20)
         extra = socket.create_connection(("127.0.0.1", small_suite.port), timeout=10)
         socks.append(extra)
         extra.sendall(b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""A real systemd for the tests, on a machine whose PID 1 is not systemd.
+"""A real systemd on a machine whose PID 1 is not systemd, for the tests and for
+tools/sqdiff-box (`make run`): the one home of the box, which tests/ imports.
 
 SystemdBox boots systemd in a throwaway container whose root is an overlay over
 the host's own "/" (docs/systemd-box.md explains each step): everything
@@ -7,9 +8,8 @@ written inside lands in the overlay's upper dir and disappears on close(), while
 the host's packages and the meson build tree are visible inside. The units the
 host enables are masked, so only what a test enables runs in the box.
 
-SystemdSuite is the installed sqdiff suite in such a box: `meson install` inside,
-users from sysusers.d, the socket moved to a free port with a drop-in, then
-`systemctl enable --now` exactly as a user would.
+The black-box suite's view of sqdiff installed in a box is SystemdSuite, in
+tests/systemd_suite.py.
 
 Needs root, systemd-nspawn (Debian's systemd-container) and nsenter.
 """
@@ -27,8 +27,6 @@ import subprocess
 import tempfile
 import time
 import weakref
-
-from suite import Suite, free_port
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 UNIT_DIR = "/etc/systemd/system"
@@ -395,158 +393,3 @@ class SystemdBox:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class SystemdSuite(Suite):
-    """The sqdiff suite installed from a meson build dir and enabled in a SystemdBox.
-
-    config: text of /etc/sqdiff/sqdiff.conf. Without it, mode and extra_config
-    write one as ProcessSuite does, unless they are the defaults: then the box
-    keeps what `meson install` installed.
-    worker_pids() returns host pids (like ProcessSuite); box.show() gives the
-    box's view. close() raises, like ProcessSuite's, if a daemon did not exit 0
-    on SIGTERM."""
-
-    KINDS = ("sum", "square")
-    HTTPD = "sqdiff-httpd.service"
-    SOCKET = "sqdiff-httpd.socket"
-    worker_binary = "/usr/sbin/sqdiff-worker"
-
-    def __init__(self, builddir, mode="workers", extra_config="", config=None, deb=None):
-        self.builddir = os.path.abspath(builddir)
-        self.mode = mode
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(os.path.join(self.builddir, "meson-info", "meson-info.json")) as f:
-            srcdir = json.load(f)["directories"]["source"]
-        self.deb = os.path.abspath(deb) if deb else None
-        expose = (self.builddir, srcdir) + ((os.path.dirname(self.deb),) if self.deb else ())
-        self.box = SystemdBox(keep=("sqdiff*",), expose=expose)
-        try:
-            self._setup(mode, extra_config, config)
-        except Exception as e:
-            with contextlib.suppress(Exception):
-                e.add_note("journal of the box:\n" + self.box.journal("-n", "60", "-o", "short-monotonic"))
-            self.box.close()
-            raise
-        except BaseException:
-            self.box.close()
-            raise
-
-    def _setup(self, mode, extra_config, config):
-        box = self.box
-        box.write_file(f"{UNIT_DIR}/{self.SOCKET}.d/50-test-port.conf",
-                       f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{self.port}\n")
-        if self.deb:
-            # As users get it: apt installs the package, whose scripts start the suite.
-            box.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", self.deb],
-                    env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
-        else:
-            box.run(["meson", "install", "-C", self.builddir, "--no-rebuild", "--quiet"])
-            box.run(["systemd-sysusers"])
-            box.run(["journalctl", "--update-catalog"])
-        if config is None and (mode != "workers" or extra_config):
-            config = f"[httpd]\nmode = {mode}\n{extra_config}\n"
-        if config is not None:
-            box.write_file("/etc/sqdiff/sqdiff.conf", config)
-            if self.deb:
-                # The package started its units already: they must read the new file.
-                box.systemctl("stop", "sqdiff-httpd.service", "sqdiff-worker@sum.service",
-                              "sqdiff-worker@square.service")
-                if mode != "workers":
-                    box.systemctl("disable", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
-        # The metrics socket too, on a port of its own (the box shares the host's network).
-        self.metrics_port = free_port()
-        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        box.write_file(f"{UNIT_DIR}/sqdiff-httpd-metrics.socket.d/50-test-port.conf",
-                       f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{self.metrics_port}\n")
-        box.systemctl("daemon-reload")
-        units = [self.SOCKET, "sqdiff-httpd-metrics.socket"]
-        if mode == "workers":
-            units += [f"sqdiff-worker@{k}" for k in self.KINDS]
-        box.systemctl("enable", "--now", *units)
-        # A front end already running takes the metrics socket at its next start.
-        box.systemctl("try-restart", "sqdiff-httpd.service")
-
-    def worker_unit(self, kind):
-        return f"sqdiff-worker@{kind}.service"
-
-    def signal_workers(self, kind, sig):
-        self.box.systemctl("kill", "-s", signal.Signals(sig).name, self.worker_unit(kind))
-
-    def worker_pids(self, kind):
-        pid = int(self.box.show(self.worker_unit(kind), "MainPID")["MainPID"])
-        if pid == 0:
-            return []
-        host = self.box.host_pid(pid)
-        return [host] if host is not None else []
-
-    def frontend_pid(self):
-        pid = int(self.box.show(self.HTTPD, "MainPID")["MainPID"])
-        return self.box.host_pid(pid) if pid else None
-
-    def restart_workers(self):
-        if self.mode != "workers":
-            return
-        for kind in self.KINDS:
-            unit = self.worker_unit(kind)
-            self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-            self.box.systemctl("reset-failed", unit, check=False)
-            self.box.systemctl("start", unit)
-
-    def stop_workers(self, kind):
-        unit = self.worker_unit(kind)
-        self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-        self.box.systemctl("stop", unit)
-
-    def start_workers(self, kind):
-        self.box.systemctl("start", self.worker_unit(kind))
-
-    def restart_frontend(self):
-        # The socket unit keeps listening while the service is down.
-        problems = self._stop_checked([self.HTTPD])
-        if problems:
-            raise AssertionError("; ".join(problems))
-        self.box.systemctl("start", self.HTTPD)
-
-    def _stop_checked(self, units, also=()):
-        """Stops units (and also) and says which of their running main processes did not
-        exit 0 on SIGTERM. A process a test killed, or the watchdog, and not yet
-        replaced does not count: only the ones running when the stop begins."""
-        running = {u: self.box.show(u, "MainPID")["MainPID"] for u in units}
-        self.box.systemctl("kill", "-s", "SIGCONT", *units, check=False)
-        self.box.systemctl("stop", *also, *units)
-        problems = []
-        for unit, pid in running.items():
-            if pid == "0":
-                continue
-            p = self.box.show(unit, "Result", "ExecMainPID", "ExecMainCode", "ExecMainStatus")
-            # ExecMainCode: 1 exited (CLD_EXITED), 2 killed, 3 dumped core.
-            if p["ExecMainPID"] != pid:
-                continue  # replaced while stopping: not the process we asked to stop
-            if p["ExecMainCode"] != "1" or p["ExecMainStatus"] != "0" or p["Result"] != "success":
-                how = "exited with" if p["ExecMainCode"] == "1" else "killed by signal"
-                problems.append(f"{unit}: result {p['Result']}, main process {how} {p['ExecMainStatus']}")
-        return problems
-
-    def run_python(self, code, timeout=30):
-        return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
-                            env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
-
-    def logs(self):
-        return self.box.journal(units=("sqdiff*",))
-
-    def close(self):
-        """Stops the suite, then the box; raises if a daemon did not stop cleanly."""
-        failed, logs = [], ""
-        try:
-            failed = self._stop_checked([self.HTTPD, *map(self.worker_unit, self.KINDS)],
-                                        also=[self.SOCKET])
-            if failed:
-                logs = self.logs()
-        except Exception as e:
-            failed.append(f"stopping the suite: {e}")
-        finally:
-            self.box.close()
-        if failed:
-            raise AssertionError("; ".join(failed) + "\n--- journal:\n" + logs[-5000:])
