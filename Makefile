@@ -13,14 +13,14 @@ PACKAGES   ?= build-packages
 DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
-	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint
+	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint reprepro gnupg gpgv
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan build-clang check-prose test packages run stop bench clean
+.PHONY: all deps build build-asan build-clang check-prose test packages repo run stop bench clean
 
 all: build
 
@@ -75,6 +75,15 @@ test: check-prose build build-asan build-clang
 packages: deps
 	packaging/build-deb.sh $(PACKAGES)
 	packaging/build-rpm.sh $(PACKAGES)
+
+# A signed apt repository of the .deb and its source package in $(REPO_DIR)
+# (packaging/build-repo.sh): REPO_KEY=FINGERPRINT, a secret key in GNUPGHOME (default ~/.gnupg).
+REPO_DIR ?= $(PACKAGES)/repo
+repo: deps
+	@[ -n "$(REPO_KEY)" ] || { echo "make repo: set REPO_KEY to the fingerprint of the signing key" \
+		"(gpg --list-secret-keys; GNUPGHOME for another keyring)" >&2; exit 2; }
+	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
+	REPO_KEY=$(REPO_KEY) packaging/build-repo.sh $(REPO_DIR) $$deb $${deb%_*}.dsc
 
 # Starts the suite under a real systemd: on a machine whose PID 1 is systemd, installs it
 # there; elsewhere in a container (tools/sqdiff-box), on port $(PORT). `make stop` ends it.
