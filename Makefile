@@ -60,7 +60,9 @@ check-prose: deps
 # black-box suite against the sanitized build as plain processes, and its sandbox tests against
 # the plain build (the sanitized one runs without seccomp); then the .deb is built and the black-box
 # suite, the systemd-only checks, the harness's own tests and the package life cycle run
-# against it, installed with apt in a real systemd booted in a throwaway container.
+# against it, installed with apt in a real systemd booted in a throwaway container; with it the
+# signed repository (tests/test_repo.py) and the suite run inside a box against the installed
+# .deb as on a live machine (SQDIFF_TARGET=host, tests/test_host.py).
 test: check-prose build build-asan build-clang
 	meson test -C $(BUILD) --print-errorlogs
 	meson test -C $(BUILD_CLANG) --print-errorlogs
