@@ -13,12 +13,15 @@ PACKAGES   ?= build-packages
 DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
-	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint reprepro gnupg gpgv
+	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
+# The signed apt repository (make repo, tests/test_repo.py).
+DEPS += reprepro gnupg gpgv
 
 .PHONY: all deps build build-asan build-clang check-prose test packages repo run stop bench clean
 
