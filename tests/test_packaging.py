@@ -275,7 +275,7 @@ def test_man_pages_match_cli(deb, tmp_path):
     conf = (tmp_path / "root/etc/sqdiff/sqdiff.conf").read_text()
     settings = set(re.findall(r"^#?([a-z][a-z-]+) = ", conf, re.M))
     page = man_text(deb, "man5/sqdiff.conf.5", tmp_path)
-    assert len(settings) == 11 and not sorted(s for s in settings if s not in page), settings
+    assert len(settings) == 13 and not sorted(s for s in settings if s not in page), settings
     for page in MAN_PAGES:
         p = run(["man", "--warnings", "-l", "-Tutf8", "-Z", str(tmp_path / "root/usr/share/man" / f"{page}.gz")],
                 env={"MANROFFSEQ": "", "MANWIDTH": "80"})
