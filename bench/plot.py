@@ -118,9 +118,10 @@ def grouped_bars(ax, data, servers, conns_list, key, scale=1.0):
             hi.append(dhi)
         bars = ax.bar(xs, ys, width * 0.92, yerr=[lo, hi], capsize=3, label=LABELS.get(server, server),
                       color=COLOURS.get(server), error_kw={"elinewidth": 1, "ecolor": "black"})
-        for bar, y in zip(bars, ys):
+        for bar, y, top in zip(bars, ys, hi):
+            # Above the whisker, so that the figure stays readable.
             ax.annotate(f"{y:,.0f}" if y >= 100 else f"{y:.1f}",
-                        (bar.get_x() + bar.get_width() / 2, y), xytext=(0, 2),
+                        (bar.get_x() + bar.get_width() / 2, y + top), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(conns_list)))
     ax.set_xticklabels([f"{c} connection{'s' if c != 1 else ''}" for c in conns_list])
