@@ -21,7 +21,10 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan build-clang check-prose format-check lint test packages run stop bench clean
+# The signed apt repository (make repo, tests/test_repo.py).
+DEPS += reprepro gnupg gpgv
+
+.PHONY: all deps build build-asan build-clang check-prose format-check lint test packages repo run stop bench clean
 
 all: build
 
@@ -78,7 +81,8 @@ lint: deps
 # seccomp); then the .deb is built and the black-box suite, the systemd-only checks, the
 # harness's own tests, the package life cycle and the package's autopkgtests (debian/tests/)
 # run against it, installed with apt in a real systemd booted in a throwaway container
-# (tools/sdbox.py).
+# (tools/sdbox.py); with it the signed repository (tests/test_repo.py) and the suite run inside
+# a box against the installed .deb as on a live machine (SQDIFF_TARGET=host, tests/test_host.py).
 test: check-prose format-check lint build build-asan build-clang
 	meson test -C $(BUILD) --print-errorlogs
 	meson test -C $(BUILD_CLANG) --print-errorlogs
@@ -93,6 +97,15 @@ test: check-prose format-check lint build build-asan build-clang
 packages: deps
 	packaging/build-deb.sh $(PACKAGES)
 	packaging/build-rpm.sh $(PACKAGES)
+
+# A signed apt repository of the .deb and its source package in $(REPO_DIR)
+# (packaging/build-repo.sh): REPO_KEY=FINGERPRINT, a secret key in GNUPGHOME (default ~/.gnupg).
+REPO_DIR ?= $(PACKAGES)/repo
+repo: deps
+	@[ -n "$(REPO_KEY)" ] || { echo "make repo: set REPO_KEY to the fingerprint of the signing key" \
+		"(gpg --list-secret-keys; GNUPGHOME for another keyring)" >&2; exit 2; }
+	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
+	REPO_KEY=$(REPO_KEY) packaging/build-repo.sh $(REPO_DIR) $$deb $${deb%_*}.dsc
 
 # Starts the suite under a real systemd: on a machine whose PID 1 is systemd, installs it
 # there; elsewhere in a container (tools/sqdiff-box), on port $(PORT). `make stop` ends it.
@@ -113,13 +126,14 @@ stop:
 		$(PYTHON) tools/sqdiff-box down; \
 	fi
 
-# The side-by-side benchmark against nginx and the request-size benchmark (bench/README.md).
-# Run it on an otherwise idle machine.
+# The side-by-side benchmark against nginx and the request-size benchmark (bench/README.md),
+# then their pictures (bench/plot.py). Run it on an otherwise idle machine.
 bench: deps
-	@for p in wrk nginx-light; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
+	@for p in wrk nginx-light python3-matplotlib; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/size.py
+	$(PYTHON) bench/plot.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES)

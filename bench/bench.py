@@ -54,6 +54,8 @@ def parse_args():
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
                     help="where the optimised sqdiff is built (default build-bench/)")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    ap.add_argument("--progress", action="store_true",
+                    help="a progress line on stderr even when it is not a terminal")
     args = ap.parse_args()
     args.connections = [int(c) for c in args.connections.split(",")]
     only = args.only.split(",")
@@ -259,9 +261,11 @@ def run_rounds(servers, args, expected):
             log(f"warm-up: {LABELS[name]}, {max(args.connections)} connections, {args.warmup} s")
             run_wrk(servers[name].port, max(args.connections), args.threads, args.warmup)
     runs = []
+    progress = common.Progress(args.rounds * len(args.connections) * len(args.servers), args.progress)
     for rnd in range(1, args.rounds + 1):
         for conns in args.connections:
             for name in args.servers:
+                progress.step(len(runs), f"round {rnd}/{args.rounds}, {conns} conn, {LABELS[name]}")
                 rec = measure(name, servers[name], conns, args, expected)
                 rec["round"] = rnd
                 runs.append(rec)
@@ -269,6 +273,7 @@ def run_rounds(servers, args, expected):
                     f"{rec['rps']:>10,.0f} req/s  p99 {fmt_time_us(rec['p99_us']):>9}  "
                     f"cpu/req {rec['cpu_us_per_req'] or 0:6.1f} µs  errors "
                     f"{rec['non2xx'] + sum(rec['socket_errors'].values())}")
+    progress.done()
     return runs
 
 

@@ -24,7 +24,49 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
+    if Progress.showing:
+        sys.stderr.write("\r\033[K")   # the progress line gives way; the next update redraws it
+        Progress.showing = False
     print(msg, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """A progress line on stderr for a run of `total` steps: what runs now, how far, how long
+    is left (from the average step so far). Redrawn in place when stderr is a terminal; with
+    force (--progress) and no terminal, one plain line per step. Otherwise silent."""
+
+    showing = False   # a line without its newline is on the terminal
+
+    def __init__(self, total, force=False):
+        self.total = total
+        self.tty = sys.stderr.isatty()
+        self.enabled = self.tty or force
+        self.start = time.monotonic()
+
+    def step(self, done, what):
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.start
+        left = f", ~{fmt_duration(elapsed / done * (self.total - done))} left" if done else ""
+        line = f"[{done}/{self.total} {100 * done // max(self.total, 1):3d}%] {what} · " \
+               f"{fmt_duration(elapsed)} elapsed{left}"
+        if self.tty:
+            sys.stderr.write("\r\033[K" + line)
+            sys.stderr.flush()
+            Progress.showing = True
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def done(self):
+        self.step(self.total, "done")
+        if Progress.showing:
+            sys.stderr.write("\n")
+            Progress.showing = False
+
+
+def fmt_duration(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def exit_on_sigterm():

@@ -40,6 +40,8 @@ def parse_args():
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
                     help="where the optimised sqdiff is built (default build-bench/)")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    ap.add_argument("--progress", action="store_true",
+                    help="a progress line on stderr even when it is not a terminal")
     args = ap.parse_args()
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     args.modes = [m for m in MODES if m in args.modes.split(",")]
@@ -132,12 +134,14 @@ def timed_requests(conn, server, request, expected, args):
 
 def run_sizes(servers, args):
     results = []
+    progress = common.Progress(len(args.sizes) * len(args.modes), args.progress)
     for size in args.sizes:
         numbers = random_numbers(size, args.seed)
         expected = expected_answer(numbers)
         request = build_request(numbers, args.get_max)
         del numbers
         for mode in args.modes:
+            progress.step(len(results), f"{mode}, {size:,} numbers")
             rec = {"mode": mode, "numbers": size, "method": request[0],
                    "request_bytes": request_bytes(*request[:3]),
                    **measure(servers[mode], request, expected, args)}
@@ -146,6 +150,7 @@ def run_sizes(servers, args):
             log(f"{mode:<8} {size:>9,} numbers ({rec['method']}): median "
                 f"{fmt_time_us(rec['median_s'] * 1e6)}, best {fmt_time_us(rec['best_s'] * 1e6)}, "
                 f"{rec['numbers_per_s']:,.0f} numbers/s, {rec['reps']} reps")
+    progress.done()
     return results
 
 

@@ -7,6 +7,11 @@ SQDIFF_TARGET selects what the tests run against:
   systemd  the suite installed from SQDIFF_BUILDDIR into a real systemd booted in a
            throwaway container (tools/sdbox.py) and enabled as a user would; with
            SQDIFF_DEB=path/sqdiff_*.deb installed from that package with apt instead.
+  host     the suite installed and running on this machine, whose PID 1 is systemd, at
+           SQDIFF_URL (default http://localhost:8080/): tests/hostsuite.py. Tests that would
+           stop, kill, signal or reconfigure its units skip unless SQDIFF_ALLOW_DISRUPTIVE=1;
+           tests that need a configuration of their own skip; the tests that build packages
+           or boot containers are not collected.
 """
 
 import os
@@ -25,7 +30,14 @@ BUILDDIR = os.path.abspath(os.environ.get("SQDIFF_BUILDDIR", os.path.join(ROOT, 
 TARGET = os.environ.get("SQDIFF_TARGET", "process")
 
 
+# On a live machine, nothing that builds packages or boots containers.
+collect_ignore = ["test_packaging.py", "test_repo.py", "test_sdbox.py", "test_host.py"] if TARGET == "host" else []
+
+
 def make_suite(mode="workers", extra_config=""):
+    if TARGET == "host":
+        from hostsuite import HostSuite
+        return HostSuite(mode=mode, extra_config=extra_config)
     if TARGET == "systemd":
         from systemd_suite import SystemdSuite
         return SystemdSuite(BUILDDIR, mode=mode, extra_config=extra_config, deb=os.environ.get("SQDIFF_DEB"))
@@ -57,6 +69,8 @@ def small_suite():
 
 @pytest.fixture
 def builddir():
+    if TARGET == "host" and not os.access(os.path.join(BUILDDIR, "src", "sqdiff-httpd"), os.X_OK):
+        pytest.skip(f"no meson build in {BUILDDIR} (SQDIFF_BUILDDIR) to run the binaries from")
     return BUILDDIR
 
 
