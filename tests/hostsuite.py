@@ -109,6 +109,8 @@ class HostSuite(Suite):
         if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
             raise ValueError(f"SQDIFF_URL={url!r}: want http://HOST:PORT/ on this machine")
         self.url = f"http://{parts.netloc}"
+        # The metrics socket is off unless enabled: only where the operator says.
+        self.metrics_url = os.environ.get("SQDIFF_METRICS_URL")
         self.port = parts.port or 80
         self.mode = mode
         self.box = HostMachine()
