@@ -438,11 +438,17 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
                  s->max_body);
 
     o = json_object_new_object();
-    json_object_object_add(o, "success", json_object_new_boolean(0));
-    json_object_object_add(o, "error", json_object_new_string(s->text));
-    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    out = h2o_strdup(&req->pool, text, strlen(text));
-    json_object_put(o);
+    if (!o) {
+        static const char fallback[] = "{\"success\":false,\"error\":\"out of memory\"}";
+
+        out = h2o_iovec_init(fallback, sizeof(fallback) - 1);
+    } else {
+        json_object_object_add(o, "success", json_object_new_boolean(0));
+        json_object_object_add(o, "error", json_object_new_string(s->text));
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        out = h2o_strdup(&req->pool, text, strlen(text));
+        json_object_put(o);
+    }
     req->res.content_length = out.len;
     h2o_ostream_send_next(self, req, &out, 1, state);
 }

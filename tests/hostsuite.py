@@ -140,6 +140,9 @@ class HostSuite(Suite):
         pid = self._main_pid(self.worker_unit(kind))
         return [pid] if pid else []
 
+    def status(self):
+        return self.box.show("sqdiff-httpd.service", "StatusText").get("StatusText", "")
+
     def frontend_pid(self):
         return self._main_pid(self.HTTPD)
 
