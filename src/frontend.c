@@ -25,6 +25,7 @@
 #include "pending.h"
 #include "request-parse.h"
 #include "server.h"
+#include "text.h"
 #include "sqmath.h"
 #include "wire.h"
 
@@ -59,7 +60,7 @@ struct Frontend {
         uint64_t answered, failed, timed_out, busy, dropped;
         uint64_t server_events[_SERVER_EVENT_MAX];
     } stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected;
 };
 
 static uint64_t now_usec(clockid_t clock) {
@@ -252,8 +253,11 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
     log_request(f, e->id, 200, e->added_usec);
 }
 
-/* A message from a worker: one reply or a batch. Nothing of it is used unless all of it is valid. */
-static void on_replies(const char *msg, size_t len, void *userdata) {
+/*
+ * A message from a worker of kind `kind`: one reply or a batch. Nothing of it is used unless all
+ * of it is valid, and all of it is of the worker's kind.
+ */
+static void on_replies(const char *msg, size_t len, WireKind kind, void *userdata) {
     Frontend *f = userdata;
     WireReply replies[WIRE_BATCH_MAX];
     char err[WIRE_ERROR_MAX];
@@ -268,10 +272,28 @@ static void on_replies(const char *msg, size_t len, void *userdata) {
         drop_reply(f, 0, err);
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        if (replies[i].kind != kind) {
+            drop_reply(f, 0, "a reply of the other kind, from a worker connected for this one");
+            return;
+        }
     for (size_t i = 0; i < n; i++) {
         fanout_settle(f->fanout, replies[i].kind, replies[i].id);
         apply_reply(f, &replies[i]);
     }
+}
+
+/* A peer turned away at the ZeroMQ side: a key not allowed, no CURVE, a failed handshake. */
+static void on_peer_rejected(const char *who, const char *key, const char *reason, void *userdata) {
+    Frontend *f = userdata;
+    uint64_t suppressed;
+    char q[TEXT_QUOTE_MAX];
+
+    if (!ratelimit_allow(&f->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
+        return;
+    log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason },
+              "Turned away a worker from %s%s%s: %s (%" PRIu64 " similar suppressed)",
+              text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
 }
 
 static void on_loop_pass(void *userdata) {
@@ -391,6 +413,7 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
     f->rl_failed = RATELIMIT_INIT(10 * 1000000, 10);
     f->rl_paused = RATELIMIT_INIT(10 * 1000000, 1);
     f->rl_closed = RATELIMIT_INIT(10 * 1000000, 10);
+    f->rl_rejected = RATELIMIT_INIT(10 * 1000000, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
@@ -402,7 +425,9 @@ int frontend_new(Loop *loop, const Config *c, const int *fds, size_t n_fds, Fron
      */
     (void)mallopt(M_MMAP_THRESHOLD, FRONTEND_MMAP_THRESHOLD);
     if (c->mode == SQ_MODE_WORKERS) {
-        r = fanout_new(e, c, on_replies, f, &f->fanout);
+        r = fanout_new(e, c,
+                       &(FanoutCallbacks){ .on_reply = on_replies, .on_rejected = on_peer_rejected, .userdata = f },
+                       &f->fanout);
         if (r < 0)
             return r;
         loop_on_pass(loop, on_loop_pass, f);

@@ -18,7 +18,7 @@ int main(void) {
 
     check(config_parse_text(&c,
                             "# comment\n[global]\nmax-numbers = 50\nlog-requests = yes\n"
-                            "results-endpoint = tcp://127.0.0.1:5555\n"
+                            "curve-secret-key = t.secret\n"
                             "[httpd]\nmode = local\nrequest-timeout = 1.5s\nreaper-interval = 250ms\n"
                             "max-body-size = 16K\nidle-timeout=1min\n",
                             "t.conf", err, sizeof(err)) == 0);
@@ -54,7 +54,7 @@ int main(void) {
     check_streq(c.runtime_dir, "/run/x");
     check_streq(c.endpoint[ENDPOINT_JOBS_SUM], "ipc:///run/x/jobs-sum.sock");
     check_streq(c.endpoint[ENDPOINT_JOBS_SQUARE], "ipc:///run/x/jobs-square.sock");
-    check_streq(c.endpoint[ENDPOINT_RESULTS], "tcp://127.0.0.1:5555");
+    check_streq(c.curve_secret_key, "t.secret");
     config_done(&c);
 
     config_init(&c);

@@ -191,7 +191,10 @@ int main(void) {
         free(big);
     }
     /* The canonical scanner and the general reader agree, also where the scanner gives up midway. */
-    check(jobs_both("[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]", 100) == 0);
+    check(jobs_both("[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[3]}]", 100) == 0);
+    /* A job without numbers is refused, by both. */
+    check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[]}]", 100) == -EINVAL);
+    check(jobs_both("{\"id\":2,\"numbers\":[ ]}", 100) == -EINVAL && strstr(err, "empty"));
     check(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100) == 0);
     check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[ 2]},{\"id\":3,\"numbers\":[3]}]", 100) == 0);
     check(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[2,3]}]", 1) == -E2BIG);
@@ -268,6 +271,22 @@ int main(void) {
         char msg[400];
         sprintf(msg, "{\"id\":3,\"sum\":%s", huge);
         check(reply(msg, &r) == -EINVAL);
+    }
+    /* Grants: {"ready":N}, canonical or not; anything else is not one (0), a bad one -EINVAL. */
+    {
+        uint64_t credit = 0;
+        char grant[WIRE_READY_MAX];
+        size_t len = wire_encode_ready(7, grant);
+
+        check(wire_read_ready(grant, len, &credit) == 1 && credit == 7);
+        check(wire_read_ready("{ \"ready\" : 3, \"x\": [1] }", strlen("{ \"ready\" : 3, \"x\": [1] }"), &credit) == 1 && credit == 3);
+        check(wire_read_ready("{\"id\":1,\"sum\":1}", strlen("{\"id\":1,\"sum\":1}"), &credit) == 0);
+        check(wire_read_ready("[{\"ready\":1}]", strlen("[{\"ready\":1}]"), &credit) == 0);
+        check(wire_read_ready("{\"ready\":0}", strlen("{\"ready\":0}"), &credit) == -EINVAL);
+        check(wire_read_ready("{\"ready\":-1}", strlen("{\"ready\":-1}"), &credit) == -EINVAL);
+        check(wire_read_ready("{\"ready\":1.5}", strlen("{\"ready\":1.5}"), &credit) == -EINVAL);
+        check(wire_read_ready("{\"ready\":1} x", strlen("{\"ready\":1} x"), &credit) == -EINVAL);
+        check(credit == 3);
     }
     return 0;
 }
