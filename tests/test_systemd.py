@@ -125,7 +125,7 @@ def test_journal_has_structured_entries_from_all_three_units(sd):
     junk = r"""
 import os, zmq
 ctx = zmq.Context()
-s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+s = ctx.socket(zmq.DEALER); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/jobs-sum.sock")
 s.send(b"not a reply"); s.close(linger=3000); ctx.term()
 """
 
@@ -222,7 +222,7 @@ def test_junk_from_the_network_is_logged_rate_limited(sd):
     code = r"""
 import os, zmq
 ctx = zmq.Context()
-s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+s = ctx.socket(zmq.DEALER); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/jobs-sum.sock")
 for i in range(500):
     s.send(b"junk %d" % i)
 s.close(linger=3000); ctx.term()
