@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "transport.h"
@@ -445,9 +446,14 @@ static int bind_kind(sd_event *e, Fanout *f, const Config *c, const TransportKey
     r = monitor(e, f, k); /* before the binds: no event may be missed */
     if (r < 0)
         return r;
-    while (config_endpoint_next(&cursor, endpoint))
+    while (config_endpoint_next(&cursor, endpoint)) {
         if (zmq_bind(f->jobs[k], endpoint) < 0)
             return -errno;
+        /* Workers run as another user of the group: the socket file is group-writable whatever
+         * the umask, so a unit may run with UMask=0077 (the directory keeps others out). */
+        if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && chmod(endpoint + 6, 0660) < 0)
+            return -errno;
+    }
     r = watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
     if (r < 0)
         return r;
@@ -526,13 +532,4 @@ size_t fanout_queued_bytes(Fanout *f) {
         if (f->queued_bytes[k] > most)
             most = f->queued_bytes[k];
     return most;
-}
-
-void fanout_peer_stats(Fanout *f, WireKind k, size_t *ret_peers, uint64_t *ret_messages) {
-    uint64_t m = 0;
-
-    for (size_t i = 0; i < f->peers[k].n; i++)
-        m += f->peers[k].peer[i].messages;
-    *ret_peers = f->peers[k].n;
-    *ret_messages = m;
 }

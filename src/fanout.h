@@ -94,6 +94,3 @@ void fanout_cancel(Fanout *f, FanoutJob *job);
 
 /* Bytes of jobs waiting for a worker, of the kind that has most waiting. */
 size_t fanout_queued_bytes(Fanout *f);
-
-/* Workers of kind k connected now (said hello), and how many job messages went to them. */
-void fanout_peer_stats(Fanout *f, WireKind k, size_t *ret_peers, uint64_t *ret_messages);
