@@ -265,9 +265,13 @@ static void read_monitor(Fanout *f, int k) {
             Peer *p;
             while ((p = peers_find_fd(&f->peers[k], (int)value)))
                 drop_peer(f, k, p);
-        } else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
-            f->cb.on_rejected(endpoint, NULL, "handshake failed (a peer without CURVE, or the wrong server key?)",
+        } else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+            char who[CONFIG_ENDPOINT_MAX + 16];
+
+            snprintf(who, sizeof(who), "on %s", endpoint);
+            f->cb.on_rejected(who, NULL, "handshake failed (a peer without CURVE, or the wrong server key?)",
                               f->cb.userdata);
+        }
     }
 }
 

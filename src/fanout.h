@@ -65,7 +65,7 @@ typedef struct Fanout Fanout;
 typedef struct FanoutCallbacks {
     /* A message from a worker of kind k that is neither hello nor grant: replies, or junk. */
     void (*on_reply)(const char *msg, size_t len, WireKind k, void *userdata);
-    /* A peer was turned away: who (an address or endpoint), its key if known, and why. */
+    /* A peer was turned away: who (its address, or "on ENDPOINT"), its key if known, and why. */
     void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
     void *userdata;
 } FanoutCallbacks;

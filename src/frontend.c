@@ -292,7 +292,7 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
     if (!ratelimit_allow(&f->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
         return;
     log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason },
-              "Turned away a worker from %s%s%s: %s (%" PRIu64 " similar suppressed)",
+              "Turned away a peer (%s)%s%s: %s (%" PRIu64 " similar suppressed)",
               text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
 }
 

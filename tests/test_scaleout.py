@@ -204,6 +204,20 @@ def test_two_frontends_uneven_traffic_nothing_misrouted(cluster):
     assert all(d > 0 for d in done.values()), f"both worker hosts used: {done}"
 
 
+def test_a_stalled_worker_costs_at_most_its_credit(cluster):
+    """Credit-based dispatch: w1's sum worker stopped, 200 requests to fe1 lose at most the 4 job
+    messages it had asked for; with round robin (PUSH, before) half of them timed out."""
+    os.kill(cluster.workers["w1", "sum"].pid, signal.SIGSTOP)
+    try:
+        nums = lists(200, 10)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in nums])
+    finally:
+        os.kill(cluster.workers["w1", "sum"].pid, signal.SIGCONT)
+    failed = exact(results, nums)
+    assert all(results[i][0] == 504 for i in failed)
+    assert len(failed) <= 4, f"{len(failed)} of 200 lost to a stalled worker"
+
+
 ROGUE = r"""
 import json, sys, time, zmq
 endpoint, secret, server, curve = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "curve"
