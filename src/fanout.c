@@ -348,22 +348,29 @@ static bool receive(Fanout *f, int k) {
     }
 }
 
-/* Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is read here. */
-static void pump(Fanout *f) {
+/*
+ * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
+ * read here. True if anything was received.
+ */
+static bool pump(Fanout *f) {
+    bool any = false;
+
     if (f->pumping)
-        return; /* a callback of receive() flushed: the loop below goes on anyway */
+        return false; /* a callback of receive() flushed: the loop below goes on anyway */
     f->pumping = true;
     for (bool again = true; again;) {
         again = false;
         send_all(f);
         for (int k = 0; k < _WIRE_KIND_MAX; k++)
             again |= receive(f, k);
+        any |= again;
     }
     f->pumping = false;
+    return any;
 }
 
-void fanout_flush(Fanout *f) {
-    pump(f);
+bool fanout_flush(Fanout *f) {
+    return pump(f);
 }
 
 static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -86,8 +86,11 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 /* A reply of kind k for job id arrived (whether or not its request still waits). */
 void fanout_settle(Fanout *f, WireKind k, uint64_t id);
 
-/* Sends what is queued, in batches, as far as workers can take it now. */
-void fanout_flush(Fanout *f);
+/*
+ * Sends what is queued, in batches, as far as workers can take it now; then receives what
+ * came meanwhile (sending hides it from ZMQ_FD). True if that handed the callbacks anything.
+ */
+bool fanout_flush(Fanout *f);
 
 /* Forgets whatever part of job is still unsent. Harmless on a job that was all sent. */
 void fanout_cancel(Fanout *f, FanoutJob *job);

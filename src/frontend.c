@@ -296,10 +296,10 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
               text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
 }
 
-static void on_loop_pass(void *userdata) {
+static bool on_loop_pass(void *userdata) {
     Frontend *f = userdata;
 
-    fanout_flush(f->fanout);
+    return fanout_flush(f->fanout);
 }
 
 void frontend_status(Frontend *f, char *buf, size_t size) {

@@ -39,6 +39,9 @@
 #define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor-%zu"
 /* Job messages a link asks for at a time: what a stalled worker holds up at most, per front end. */
 #define WORKER_CREDIT 4
+/* Credit is given back once this much is owed: half the messages of grants, while the front end
+ * still holds WORKER_CREDIT - WORKER_GRANT_MIN + 1 or more, so it never waits for a grant. */
+#define WORKER_GRANT_MIN 2
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
 /* Blocks this large get a mapping of their own, unmapped when freed (see worker_new). */
@@ -162,7 +165,7 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
 static void grant(Link *l) {
     char msg[WIRE_READY_MAX];
 
-    if (l->owed > 0 && zmq_send(l->sock, msg, wire_encode_ready(l->owed, msg), ZMQ_DONTWAIT) >= 0)
+    if (l->owed >= WORKER_GRANT_MIN && zmq_send(l->sock, msg, wire_encode_ready(l->owed, msg), ZMQ_DONTWAIT) >= 0)
         l->owed = 0; /* else it is owed still: a new connection's hello resets it anyway */
 }
 

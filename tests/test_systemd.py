@@ -243,3 +243,51 @@ s.close(linger=3000); ctx.term()
     dropped = [e for e in entries(sd) if e.get("MESSAGE_ID") == "1a796d5c42b94a298b30dc967a8dff31"]
     logged = len(dropped) - before
     assert 1 <= logged <= 20, f"{logged} log entries for 500 junk replies"
+
+
+def test_workers_over_tcp_with_curve_keys_as_credentials(sd):
+    """The network drop-ins as docs/scale-out.md installs them, toward loopback: keys from
+    sqdiff-keygen, the secret ones delivered by LoadCredential=, each readable by its own unit
+    only; the seccomp filters hold with CURVE; a peer without CURVE is turned away, logged under
+    its MESSAGE_ID. Last in this file: it leaves the suite on tcp://."""
+    from suite import free_port
+    box = sd.box
+    box.run(["sh", "-ec", "mkdir -p /etc/sqdiff/keys /etc/sqdiff/workers.d; cd /etc/sqdiff/keys; "
+                          "sqdiff-keygen frontend; sqdiff-keygen worker; cp worker.pub /etc/sqdiff/workers.d/"])
+    ports = (free_port(), free_port())
+    box.write_file("/etc/sqdiff/sqdiff.conf",
+                   f"[global]\njobs-sum-endpoint = tcp://127.0.0.1:{ports[0]}\n"
+                   f"jobs-square-endpoint = tcp://127.0.0.1:{ports[1]}\ncurve-secret-key = curve.secret\n"
+                   "curve-server-public-key = /etc/sqdiff/keys/frontend.pub\n")
+    for unit, dropin in (("sqdiff-httpd.service", "httpd-network.conf"), ("sqdiff-worker@.service", "worker-network.conf")):
+        box.run(["sh", "-ec", f"mkdir -p /etc/systemd/system/{unit}.d; "
+                              f"sed s,198.51.100.0/24,localhost, /usr/share/sqdiff/network/{dropin} "
+                              f"> /etc/systemd/system/{unit}.d/network.conf"])
+    box.systemctl("daemon-reload")
+    box.systemctl("restart", "sqdiff-worker@sum", "sqdiff-worker@square", "sqdiff-httpd.service")
+    wait_until(lambda: sd.get("/?n=1&n=2&n=3").status == 200, 20, "answers over tcp:// with CURVE")
+    for numbers in ([1, 2, 3], [2**63 - 1] * 3):
+        resp = sd.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    # Each secret key is its own unit's: the front end's user cannot read the worker's.
+    cred = "/run/credentials/sqdiff-worker@sum.service/curve.secret"
+    assert box.run(["test", "-s", cred], check=False).returncode == 0
+    assert box.run(["runuser", "-u", "sqdiff-httpd", "--", "cat", cred], check=False).returncode != 0
+    rogue = f"""
+import zmq, time
+s = zmq.Context().socket(zmq.DEALER); s.setsockopt(zmq.PROBE_ROUTER, 1); s.connect("tcp://127.0.0.1:{ports[0]}")
+s.send(b'{{"ready":8}}'); got = 0; end = time.monotonic() + 2
+while time.monotonic() < end:
+    if s.poll(100): s.recv(); got += 1
+print(got)
+"""
+    assert sd.run_python(rogue).strip() == "0"
+    resp = sd.get("/?n=4")
+    assert resp.status == 200 and resp.json() == answer([4])
+    wait_until(lambda: any(e.get("MESSAGE_ID") == PEER_REJECTED for e in entries(sd)), 10, "the rejection logged")
+    assert prop(sd, "sqdiff-httpd.service", "ActiveState") == "active"
+    assert prop(sd, "sqdiff-worker@sum.service", "NRestarts") == "0"
+
+
+PEER_REJECTED = next(line.split('"')[1] for line in open(os.path.join(SRCDIR, "src", "log.h"))
+                     if line.startswith("#define SQ_MSG_PEER_REJECTED"))
