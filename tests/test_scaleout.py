@@ -1,10 +1,12 @@
 """Scale-out across hosts (docs/scale-out.md): two front ends and workers on two other hosts,
 over tcp:// with CURVE, in network namespaces made here (tests/netns.py).
 
-Plain processes run in the namespaces (`ip netns exec`), the sanitized build under `make test`:
-what these tests check is the wire between hosts, which a systemd per namespace would not
-change; the units for network workers are checked by the systemd target
-(tests/test_systemd.py, their exposure). So they run with SQDIFF_TARGET=process only.
+Plain processes run in the namespaces (`ip netns exec`): what these tests check is the wire
+between hosts, which a systemd per namespace would not change; the units for network workers
+are checked in the systemd box (tests/test_systemd.py: their exposure, credentials, CURVE under
+the unit's sandbox). `make test` runs them twice, as the rest of tests/: against the sanitized
+build (seccomp off), and, with SQDIFF_TARGET=systemd, against the plain build, whose seccomp
+filters then hold with CURVE.
 
     fe1 198.18.0.1   sqdiff-httpd :8080, jobs on :5601 (sum) and :5602 (square)
     fe2 198.18.0.2   the same, the same key pair (the front ends' identity)
@@ -29,8 +31,6 @@ from expected import answer
 from netns import Net
 from suite import wait_for
 
-TARGET = os.environ.get("SQDIFF_TARGET", "process")
-pytestmark = pytest.mark.skipif(TARGET != "process", reason="network namespaces hold plain processes")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRONTENDS = ("fe1", "fe2")
 WORKER_HOSTS = ("w1", "w2")
