@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "transport.h"
@@ -424,6 +427,24 @@ static void on_zap_reject(const char *address, const char *key, const char *reas
     f->cb.on_rejected(address, key, reason, f->cb.userdata);
 }
 
+/*
+ * libzmq resolves the host of a tcp:// endpoint it binds as an interface name first, with
+ * getifaddrs(), and aborts when that fails (ip_resolver.cpp in 4.3.4): under a unit whose
+ * RestrictAddressFamilies= lacks AF_NETLINK it would. Only "*" skips it. -EAFNOSUPPORT then,
+ * which the caller reports, instead of an abort.
+ */
+static int check_bindable(const char *endpoint) {
+    int fd;
+
+    if (strncmp(endpoint, "tcp://", 6) != 0 || strncmp(endpoint + 6, "*:", 2) == 0)
+        return 0;
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return errno == EAFNOSUPPORT || errno == EPERM || errno == EACCES ? -EAFNOSUPPORT : 0;
+    close(fd);
+    return 0;
+}
+
 static int bind_kind(sd_event *e, Fanout *f, const Config *c, const TransportKeys *keys, int k) {
     static const ConfigEndpoint job_endpoint[_WIRE_KIND_MAX] = {
         [WIRE_SUM] = ENDPOINT_JOBS_SUM,
@@ -458,6 +479,9 @@ static int bind_kind(sd_event *e, Fanout *f, const Config *c, const TransportKey
     if (r < 0)
         return r;
     while (config_endpoint_next(&cursor, endpoint)) {
+        r = check_bindable(endpoint);
+        if (r < 0)
+            return r;
         if (zmq_bind(f->jobs[k], endpoint) < 0)
             return -errno;
         /* Workers run as another user of the group: the socket file is group-writable whatever

@@ -106,9 +106,11 @@ static int run(CliOptions *o) {
 
     r = frontend_new(loop, &o->config, fds, n_fds, &frontend);
     if (r < 0)
-        return log_error_errno(r, "Failed to set up the front end (endpoints %s, %s; CURVE key %s): %m",
+        return log_error_errno(r, "Failed to set up the front end (endpoints %s, %s; CURVE key %s): %m%s",
                                o->config.endpoint[ENDPOINT_JOBS_SUM], o->config.endpoint[ENDPOINT_JOBS_SQUARE],
-                               o->config.curve_secret_key ? o->config.curve_secret_key : "none");
+                               o->config.curve_secret_key ? o->config.curve_secret_key : "none",
+                               r == -EAFNOSUPPORT ? " (bind tcp://*:PORT, or allow AF_NETLINK: libzmq looks up "
+                                                    "interface names for any other host)" : "");
 
     if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, frontend)) < 0 ||
         (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, frontend)) < 0)

@@ -42,7 +42,8 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 # Units the packages enable and start, and those restarted on upgrade.
 ENABLED_UNITS = ("sqdiff-httpd.socket", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
 RESTARTED_UNITS = ("sqdiff-httpd.service", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
-MAN_PAGES = ("man5/sqdiff.conf.5", "man7/sqdiff.7", "man8/sqdiff-httpd.8", "man8/sqdiff-worker.8")
+MAN_PAGES = ("man5/sqdiff.conf.5", "man7/sqdiff.7", "man8/sqdiff-httpd.8", "man8/sqdiff-worker.8",
+             "man1/sqdiff-keygen.1")
 
 # Packages the fixtures need besides the build dependencies of packaging/debian/control.
 TOOLS = ("dpkg-dev", "debhelper", "lintian", "rpm", "rpmlint", "scdoc", "systemd-container",
@@ -275,7 +276,7 @@ def test_man_pages_match_cli(deb, tmp_path):
     conf = (tmp_path / "root/etc/sqdiff/sqdiff.conf").read_text()
     settings = set(re.findall(r"^#?([a-z][a-z-]+) = ", conf, re.M))
     page = man_text(deb, "man5/sqdiff.conf.5", tmp_path)
-    assert len(settings) == 11 and not sorted(s for s in settings if s not in page), settings
+    assert len(settings) == 16 and not sorted(s for s in settings if s not in page), settings
     for page in MAN_PAGES:
         p = run(["man", "--warnings", "-l", "-Tutf8", "-Z", str(tmp_path / "root/usr/share/man" / f"{page}.gz")],
                 env={"MANROFFSEQ": "", "MANWIDTH": "80"})
