@@ -14,7 +14,7 @@ DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
 	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint prometheus \
-	clang-format-14 shellcheck python3-pyflakes
+	clang-format-14 shellcheck python3-pyflakes iproute2 haproxy
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "workers", "nginx")
-LABELS = {"local": "sqdiff local", "workers": "sqdiff workers", "nginx": "nginx"}
+SERVERS = ("local", "workers", "curve", "nginx")
+LABELS = {"local": "sqdiff local", "workers": "sqdiff workers", "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
 NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
 # per run figures compared to nginx's in the same round; req/s is the only "higher is better"
@@ -48,7 +48,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,workers,nginx")
+                    help="comma-separated subset of local,workers,curve,nginx (curve: workers mode "
+                         "with the workers over tcp:// on loopback with CURVE)")
     ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
                     help="nginx worker_processes (default: the number of cores)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
@@ -73,6 +74,8 @@ def start_server(name, args, expected):
     if name == "nginx":
         return common.start_with_retry(common.start_nginx, LABELS[name], PATH, expected,
                                        args.nginx_workers)
+    if name == "curve":
+        return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
     return common.start_with_retry(common.start_sqdiff, LABELS[name], args.build_dir, name,
                                    PATH, expected)
 

@@ -344,9 +344,10 @@ def spawn_notified(server, argv, what):
     return p
 
 
-def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=()):
+def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(), worker_options=()):
     """sqdiff in `local` mode (front end only) or `workers` mode (front end + one sum and one
-    square worker), each process ready (READY=1), answering probe_path with expected."""
+    square worker), each process ready (READY=1), answering probe_path with expected. options
+    go to every process, worker_options to the workers after them (the later setting wins)."""
     server = Server(name, workdir)
     try:
         rundir = os.path.join(workdir, "run")
@@ -359,13 +360,32 @@ def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(
         if mode == "workers":
             for kind in ("sum", "square"):
                 spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-worker"),
-                                        f"--kind={kind}", *common], f"{kind} worker")
+                                        f"--kind={kind}", *common, *worker_options], f"{kind} worker")
         server.wait_answer(probe_path, expected)
         return server
     except BaseException:
         for problem in server.stop():
             log(problem)
         raise
+
+
+def start_sqdiff_curve(workdir, name, build_dir, probe_path, expected):
+    """sqdiff in workers mode with the workers reached over tcp:// on loopback with CURVE, as
+    workers on other hosts are (docs/scale-out.md): keys made by sqdiff-keygen, the workers'
+    public key in the front end's allow-list."""
+    keys = os.path.join(workdir, "keys")
+    allow = os.path.join(keys, "workers.d")
+    os.makedirs(allow)
+    for who in ("frontend", "worker"):
+        subprocess.run([sqdiff_binary(build_dir, "sqdiff-keygen"), os.path.join(keys, who)], check=True,
+                       stdout=subprocess.DEVNULL)
+    shutil.copy(os.path.join(keys, "worker.pub"), allow)
+    ports = (free_port(), free_port())
+    options = (f"--jobs-sum-endpoint=tcp://127.0.0.1:{ports[0]}", f"--jobs-square-endpoint=tcp://127.0.0.1:{ports[1]}",
+               f"--curve-secret-key={keys}/frontend.secret", f"--curve-allowed-keys={allow}",
+               f"--curve-server-public-key={keys}/frontend.pub")
+    return start_sqdiff(workdir, name, build_dir, "workers", probe_path, expected, options=options,
+                        worker_options=(f"--curve-secret-key={keys}/worker.secret",))
 
 
 def nginx_config(workdir, port, body, workers):

@@ -38,7 +38,9 @@ typedef struct Spec {
 static const Spec spec[] = {
     { "global", "jobs-sum-endpoint", K_STRING, offsetof(Config, endpoint[ENDPOINT_JOBS_SUM]), 0, 0 },
     { "global", "jobs-square-endpoint", K_STRING, offsetof(Config, endpoint[ENDPOINT_JOBS_SQUARE]), 0, 0 },
-    { "global", "results-endpoint", K_STRING, offsetof(Config, endpoint[ENDPOINT_RESULTS]), 0, 0 },
+    { "global", "curve-secret-key", K_STRING, offsetof(Config, curve_secret_key), 0, 0 },
+    { "global", "curve-server-public-key", K_STRING, offsetof(Config, curve_server_public_key), 0, 0 },
+    { "global", "allow-insecure-tcp", K_BOOL, offsetof(Config, allow_insecure_tcp), 0, 1 },
     { "global", "max-numbers", K_UINT, offsetof(Config, max_numbers), 1, 100000000 },
     { "global", "log-requests", K_BOOL, offsetof(Config, log_requests), 0, 1 },
     { "httpd", "mode", K_MODE, offsetof(Config, mode), 0, 0 },
@@ -47,6 +49,7 @@ static const Spec spec[] = {
     { "httpd", "idle-timeout", K_DURATION, offsetof(Config, idle_timeout_usec), 1000, 3600 * SEC },
     { "httpd", "max-pending", K_UINT, offsetof(Config, max_pending), 1, 10000000 },
     { "httpd", "max-body-size", K_SIZE, offsetof(Config, max_body_size), 16, UINT64_C(1) << 31 },
+    { "httpd", "curve-allowed-keys", K_STRING, offsetof(Config, curve_allowed_keys), 0, 0 },
 };
 #define N_SPEC (sizeof(spec) / sizeof(spec[0]))
 

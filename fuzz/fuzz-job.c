@@ -78,6 +78,7 @@ static int64_t *jsonc_job(struct json_object *o, uint64_t *ret_id, size_t *ret_n
     fuzz_assert(json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int));
     fuzz_assert(json_object_object_get_ex(o, "numbers", &numbers) && json_object_is_type(numbers, json_type_array));
     n = json_object_array_length(numbers);
+    fuzz_assert(n > 0); /* "numbers":[] is refused */
     v = malloc(n * sizeof(*v) + 1);
     fuzz_assert(v);
     for (size_t i = 0; i < n; i++) {

@@ -205,6 +205,8 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
             return -ENOMEM;
     }
     r = config_finish(&o->config, getenv("RUNTIME_DIRECTORY"), err, sizeof(err));
+    if (r >= 0 && (prog == CLI_WORKER || o->config.mode == SQ_MODE_WORKERS))
+        r = config_check_transport(&o->config, prog == CLI_WORKER, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "%s\n", err);
         return r;

@@ -37,11 +37,17 @@ typedef struct ConfigKey {
 
 static const ConfigKey keys[] = {
     KEY("global", "jobs-sum-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SUM], 0, 0, "ipc://RUNDIR/jobs-sum.sock",
-        "ZeroMQ endpoint of the sum jobs (front end binds, workers connect)"),
+        "ZeroMQ endpoints of the sum jobs and their replies, separated by spaces (front ends bind, "
+        "workers connect to every one)"),
     KEY("global", "jobs-square-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SQUARE], 0, 0,
-        "ipc://RUNDIR/jobs-square.sock", "ZeroMQ endpoint of the square jobs"),
-    KEY("global", "results-endpoint", T_STRING, endpoint[ENDPOINT_RESULTS], 0, 0, "ipc://RUNDIR/results.sock",
-        "ZeroMQ endpoint of the replies (front end binds, workers connect)"),
+        "ipc://RUNDIR/jobs-square.sock", "ZeroMQ endpoints of the square jobs and their replies"),
+    KEY("global", "curve-secret-key", T_STRING, curve_secret_key, 0, 0, "none",
+        "CURVE secret key file (sqdiff-keygen); a relative name is read from $CREDENTIALS_DIRECTORY"),
+    KEY("global", "curve-server-public-key", T_STRING, curve_server_public_key, 0, 0, "none",
+        "workers: the front ends' CURVE public key file, pinned"),
+    KEY("global", "allow-insecure-tcp", T_BOOL, allow_insecure_tcp, 0, 1, "no",
+        "allow endpoints other than ipc:// without CURVE keys: anyone who reaches them can take jobs and forge "
+        "answers"),
     KEY("global", "max-numbers", T_UINT, max_numbers, 1, UINT64_C(100000000), "1000000",
         "most numbers one request (or job) may carry; more get 413"),
     KEY("global", "log-requests", T_BOOL, log_requests, 0, 1, "no", "log one journal entry per request"),
@@ -61,6 +67,8 @@ static const ConfigKey keys[] = {
         "at the cap accepting pauses"),
     KEY("httpd", "max-queued-bytes", T_SIZE, max_queued_bytes, 65536, UINT64_C(1) << 40, "64M",
         "most bytes of jobs per kind waiting for a worker; past it requests get 503"),
+    KEY("httpd", "curve-allowed-keys", T_STRING, curve_allowed_keys, 0, 0, "/etc/sqdiff/workers.d",
+        "with curve-secret-key: directory of the public key files of the workers admitted"),
 };
 
 uint64_t config_max_connections(const Config *c, uint64_t nofile) {
@@ -161,6 +169,10 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
     bool b;
     int r;
 
+    if (!k && strcmp(name, "results-endpoint") == 0) {
+        snprintf(err, errlen, "results-endpoint: replies now travel back on the jobs endpoints; remove this setting");
+        return -ENOENT;
+    }
     if (!k) {
         snprintf(err, errlen, "unknown setting %s", text_quote(q, sizeof(q), name, strlen(name)));
         return -ENOENT;
@@ -240,6 +252,9 @@ void config_init(Config *c) {
 void config_done(Config *c) {
     for (size_t i = 0; i < _ENDPOINT_MAX; i++)
         free(c->endpoint[i]);
+    free(c->curve_secret_key);
+    free(c->curve_server_public_key);
+    free(c->curve_allowed_keys);
     free(c->runtime_dir);
     *c = (Config){ 0 };
 }
@@ -302,7 +317,7 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
 }
 
 int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen) {
-    static const char *const files[_ENDPOINT_MAX] = { "jobs-sum.sock", "jobs-square.sock", "results.sock" };
+    static const char *const files[_ENDPOINT_MAX] = { "jobs-sum.sock", "jobs-square.sock" };
 
     if (!c->runtime_dir) {
         /* systemd may list several directories separated by ':'; ours is the first. */
@@ -319,9 +334,65 @@ int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errl
             return -ENOMEM;
         }
     }
+    if (!c->curve_allowed_keys) {
+        c->curve_allowed_keys = strdup("/etc/sqdiff/workers.d");
+        if (!c->curve_allowed_keys)
+            return -ENOMEM;
+    }
     if (c->max_numbers > SQACC_MAX_COUNT) {
         snprintf(err, errlen, "max-numbers: more than %" PRIu64 " cannot be summed exactly", SQACC_MAX_COUNT);
         return -ERANGE;
+    }
+    return 0;
+}
+
+bool config_endpoint_next(const char **cursor, char *buf) {
+    const char *p = *cursor + strspn(*cursor, " \t");
+    size_t n = strcspn(p, " \t");
+
+    if (n == 0)
+        return false;
+    if (n >= CONFIG_ENDPOINT_MAX)
+        n = CONFIG_ENDPOINT_MAX - 1; /* config_check_transport() refuses it */
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    *cursor = p + strcspn(p, " \t");
+    return true;
+}
+
+static bool is_local_endpoint(const char *e) {
+    return strncmp(e, "ipc://", 6) == 0 || strncmp(e, "inproc://", 9) == 0;
+}
+
+int config_check_transport(const Config *c, bool worker, char *err, size_t errlen) {
+    static const char *const names[_ENDPOINT_MAX] = { "jobs-sum-endpoint", "jobs-square-endpoint" };
+    char buf[CONFIG_ENDPOINT_MAX];
+
+    for (size_t i = 0; i < _ENDPOINT_MAX; i++) {
+        const char *cursor = c->endpoint[i] ? c->endpoint[i] : "";
+        size_t n = 0;
+
+        while (config_endpoint_next(&cursor, buf)) {
+            if (strlen(buf) >= CONFIG_ENDPOINT_MAX - 1 || ++n > CONFIG_ENDPOINTS_MAX) {
+                snprintf(err, errlen, "%s: at most %d endpoints of at most %d characters each", names[i],
+                         CONFIG_ENDPOINTS_MAX, CONFIG_ENDPOINT_MAX - 2);
+                return -EINVAL;
+            }
+            if (is_local_endpoint(buf) || c->allow_insecure_tcp)
+                continue;
+            if (!c->curve_secret_key || (worker && !c->curve_server_public_key)) {
+                snprintf(err, errlen,
+                         "%s: %s is reachable from the network, and without CURVE keys anyone who reaches it "
+                         "could take jobs and forge answers: set curve-secret-key%s (see sqdiff-keygen), or "
+                         "allow-insecure-tcp = yes",
+                         names[i], buf, worker ? " and curve-server-public-key" : "");
+                return -EPERM;
+            }
+        }
+        if (n == 0) {
+            snprintf(err, errlen, "%s: no endpoint", names[i]);
+            return -EINVAL;
+        }
     }
     return 0;
 }

@@ -28,18 +28,25 @@ typedef enum SqMode {
     SQ_MODE_LOCAL,
 } SqMode;
 
+/* The jobs endpoints of each kind: a list of ZeroMQ endpoints, separated by spaces. */
 typedef enum ConfigEndpoint {
     ENDPOINT_JOBS_SUM,
     ENDPOINT_JOBS_SQUARE,
-    ENDPOINT_RESULTS,
     _ENDPOINT_MAX,
 } ConfigEndpoint;
+
+/* The longest single endpoint, and the most endpoints in one list. */
+#define CONFIG_ENDPOINT_MAX 256
+#define CONFIG_ENDPOINTS_MAX 16
 
 typedef struct Config {
     /* [global] */
     char *endpoint[_ENDPOINT_MAX]; /* NULL until config_finish() derives them from runtime_dir */
     uint64_t max_numbers;
     bool log_requests;
+    char *curve_secret_key;        /* file; relative: in $CREDENTIALS_DIRECTORY. NULL: no CURVE */
+    char *curve_server_public_key; /* workers: the front ends' public key file */
+    bool allow_insecure_tcp;
     /* [httpd] */
     SqMode mode;
     uint64_t request_timeout_usec;
@@ -49,6 +56,7 @@ typedef struct Config {
     uint64_t max_body_size;
     uint64_t max_connections; /* 0: from the descriptor limit, see config_max_connections() */
     uint64_t max_queued_bytes;
+    char *curve_allowed_keys; /* directory of the workers' public key files */
     /* not in the file: --runtime-dir, else $RUNTIME_DIRECTORY, else CONFIG_DEFAULT_RUNTIME_DIR */
     char *runtime_dir;
     /* not in the file: the descriptor limit the daemon runs with (0: unknown) */
@@ -66,6 +74,19 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
 
 /* Resolves the runtime directory (env_runtime_dir may be NULL) and the endpoints; checks cross-key rules. */
 int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen);
+
+/*
+ * Refuses endpoints other than ipc:// and inproc:// without CURVE keys, unless
+ * allow-insecure-tcp: a worker needs its secret key and the front ends' public key, a front
+ * end its secret key. Checks every endpoint list's syntax too.
+ */
+int config_check_transport(const Config *c, bool worker, char *err, size_t errlen);
+
+/*
+ * The next endpoint of a list: copies it into buf (CONFIG_ENDPOINT_MAX bytes) and moves
+ * *cursor past it. False at the end of the list.
+ */
+bool config_endpoint_next(const char **cursor, char *buf);
 
 /* max-connections in effect under a descriptor limit of nofile: the setting, or nofile less the headroom. */
 uint64_t config_max_connections(const Config *c, uint64_t nofile);

@@ -2,17 +2,22 @@
 /*
  * ZeroMQ signals readiness through ZMQ_FD, which is edge-like: it only says
  * that the socket's state may have changed, and is reset whenever the socket
- * processes its commands. So:
- *   - the reply socket is drained until EAGAIN on every wake-up;
- *   - a job socket's fd is watched only to learn when a worker connects
- *     (ZMQ_EVENTS gains ZMQ_POLLOUT); then its queue is flushed;
- *   - jobs are sent only by fanout_flush(), which sends until a kind's queue is
- *     empty or ZeroMQ refuses (EAGAIN); the next notification resumes it.
- * Jobs are sent with ZMQ_DONTWAIT, so the loop never blocks.
+ * processes its commands, sends included. So every wake-up of a jobs socket
+ * receives until EAGAIN, and fanout_flush() ends by receiving whatever came
+ * while it sent (pump()). Jobs are sent with ZMQ_DONTWAIT, so the loop never
+ * blocks, and with ZMQ_ROUTER_MANDATORY, so a job addressed to a worker that is
+ * gone is refused (EHOSTUNREACH) instead of vanishing: it stays queued here.
  *
  * Every kind's queue holds, in order, the jobs submitted since the last one
  * sent to that kind (minus cancelled ones), so two queues of the same length
- * hold the same jobs, and one message serves both kinds.
+ * hold the same jobs, and one message body serves both kinds.
+ *
+ * A worker's connection is known by its descriptor in disconnect events and in
+ * ZMQ_SRCFD of its messages. A descriptor closed and reused for a new worker is
+ * reported closed (monitor socket) before the new worker's first message can be
+ * received (jobs socket): ZeroMQ's I/O thread queues the event before it accepts
+ * the new connection. So the monitor is read before a peer is registered, and an
+ * event never removes a peer that came after it.
  */
 
 #include "fanout.h"
@@ -22,42 +27,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
-#include "zmq-util.h"
+#include "transport.h"
+#include "zap.h"
+
+#define MONITOR_EVENTS                                                                                                 \
+    (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 struct Fanout {
     void *ctx;
-    void *jobs[_WIRE_KIND_MAX];
-    void *results;
-    sd_event_source *results_source, *jobs_source[_WIRE_KIND_MAX], *first_drain;
-    sd_event_source *monitor_source[_WIRE_KIND_MAX];
+    void *jobs[_WIRE_KIND_MAX]; /* ZMQ_ROUTER */
+    sd_event_source *jobs_source[_WIRE_KIND_MAX], *monitor_source[_WIRE_KIND_MAX];
     void *monitor[_WIRE_KIND_MAX]; /* ZMQ_PAIR: disconnect events of jobs[k] */
+    Zap *zap;
+    Peers peers[_WIRE_KIND_MAX];
     struct {
-        uint64_t id;
+        uint64_t id, peer; /* peer: the serial of the worker that has it */
         size_t len;
     } big[_WIRE_KIND_MAX][FANOUT_BIG_INFLIGHT_MAX]; /* big jobs out, awaiting their replies */
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
-    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
-    fanout_reply_fn on_reply;
-    void *userdata;
+    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
+    sd_event_source *first_drain;
+    FanoutCallbacks cb;
+    bool pumping;
 };
-
-static void drain(Fanout *f) {
-    for (;;) {
-        zmq_msg_t msg;
-
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, f->results, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            return; /* EAGAIN, or ETERM at shutdown */
-        }
-        f->on_reply(zmq_msg_data(&msg), zmq_msg_size(&msg), f->userdata);
-        zmq_msg_close(&msg);
-    }
-}
 
 static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     if (job->prev[k])
@@ -106,12 +106,19 @@ static size_t batch_extent(Fanout *f, int k, size_t *ret_size) {
     return n;
 }
 
+/* A message of n jobs: a JSON array, or the job object alone when n is 1 (size counts the brackets). */
 static int build_batch(Fanout *f, int k, size_t n, size_t size, zmq_msg_t *ret) {
     FanoutJob *job = f->head[k];
     char *p;
 
+    if (n == 1) {
+        if (zmq_msg_init_size(ret, job->len) < 0)
+            return -errno;
+        memcpy(zmq_msg_data(ret), job->data, job->len);
+        return 0;
+    }
     if (zmq_msg_init_size(ret, size) < 0)
-        return negative_errno();
+        return -errno;
     p = zmq_msg_data(ret);
     *p++ = '[';
     for (size_t i = 0; i < n; i++, job = job->next[k]) {
@@ -130,13 +137,44 @@ static bool big_allowed(Fanout *f, int k) {
            (f->n_big[k] < FANOUT_BIG_INFLIGHT_MAX && f->big_bytes[k] + job->len <= FANOUT_BIG_INFLIGHT_BYTES);
 }
 
-static void big_sent(Fanout *f, int k, const FanoutJob *job) {
+static void big_sent(Fanout *f, int k, const FanoutJob *job, uint64_t peer) {
     if (job->len <= WIRE_BATCH_BYTES)
         return;
     f->big[k][f->n_big[k]].id = job->id;
+    f->big[k][f->n_big[k]].peer = peer;
     f->big[k][f->n_big[k]].len = job->len;
     f->n_big[k]++;
     f->big_bytes[k] += job->len;
+}
+
+/* A worker is gone, and whatever ZeroMQ held for it: its big jobs no longer count. */
+static void settle_peer(Fanout *f, int k, uint64_t serial) {
+    for (size_t i = 0; i < f->n_big[k];)
+        if (f->big[k][i].peer == serial) {
+            f->big_bytes[k] -= f->big[k][i].len;
+            f->big[k][i] = f->big[k][--f->n_big[k]];
+        } else
+            i++;
+}
+
+static void drop_peer(Fanout *f, int k, Peer *p) {
+    settle_peer(f, k, p->serial);
+    peers_remove(&f->peers[k], p);
+}
+
+/* Sends body to worker p: 0, or -EHOSTUNREACH (gone), -EAGAIN (its queue is full), another error. */
+static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
+    zmq_msg_t copy;
+
+    if (zmq_send(f->jobs[k], p->id, p->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -errno;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, body); /* shares the bytes */
+    if (zmq_msg_send(&copy, f->jobs[k], ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        return -errno;
+    }
+    return 0;
 }
 
 void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
@@ -148,17 +186,19 @@ void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
         }
 }
 
-void fanout_flush(Fanout *f) {
+/* Sends what is queued to the workers with credit, as far as they can take it now. */
+static void send_all(Fanout *f) {
     bool blocked[_WIRE_KIND_MAX] = { false };
 
     for (;;) {
         bool same[_WIRE_KIND_MAX] = { false };
+        Peer *to[_WIRE_KIND_MAX] = { NULL };
         zmq_msg_t batch;
         size_t n, size;
         int k = 0;
 
         for (int i = 0; i < _WIRE_KIND_MAX; i++)
-            if (!blocked[i] && f->head[i] && !big_allowed(f, i))
+            if (!blocked[i] && f->head[i] && (!big_allowed(f, i) || !(to[i] = peers_pick(&f->peers[i]))))
                 blocked[i] = true;
         while (k < _WIRE_KIND_MAX && (blocked[k] || !f->head[k]))
             k++;
@@ -171,19 +211,26 @@ void fanout_flush(Fanout *f) {
             same[i] = !blocked[i] && f->head[i] == f->head[k] && f->queued[i] == f->queued[k];
 
         for (int i = k; i < _WIRE_KIND_MAX; i++) {
-            zmq_msg_t copy;
+            int r;
 
             if (!same[i])
                 continue;
-            zmq_msg_init(&copy);
-            zmq_msg_copy(&copy, &batch); /* shares the bytes */
-            if (zmq_msg_send(&copy, f->jobs[i], ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&copy);
+            r = send_to(f, i, to[i], &batch);
+            if (r == -EHOSTUNREACH) {
+                drop_peer(f, i, to[i]); /* gone: the next round picks another */
+                continue;
+            }
+            if (r == -EAGAIN) {
+                to[i]->credit = 0; /* more credit than ZeroMQ's queue: wait for its next grant */
+                continue;
+            }
+            if (r < 0) {
                 blocked[i] = true;
                 continue;
             }
             if (n == 1)
-                big_sent(f, i, f->head[i]);
+                big_sent(f, i, f->head[i], to[i]->serial);
+            peers_sent(&f->peers[i], to[i]);
             f->jobs_sent[i] += n;
             f->batches_sent[i]++;
             for (size_t j = 0; j < n; j++)
@@ -193,73 +240,167 @@ void fanout_flush(Fanout *f) {
     }
 }
 
-static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    drain(userdata);
-    return 0;
+/* Disconnect and failed-handshake events of kind k's socket, in order. */
+static void read_monitor(Fanout *f, int k) {
+    for (;;) {
+        zmq_msg_t msg;
+        uint16_t event = 0;
+        uint32_t value = 0;
+        char endpoint[CONFIG_ENDPOINT_MAX] = "";
+        int more;
+
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        more = zmq_msg_more(&msg);
+        if (zmq_msg_size(&msg) >= sizeof(event) + sizeof(value)) {
+            memcpy(&event, zmq_msg_data(&msg), sizeof(event));
+            memcpy(&value, (char *)zmq_msg_data(&msg) + sizeof(event), sizeof(value));
+        }
+        zmq_msg_close(&msg);
+        if (more) { /* the second frame names the endpoint; it comes with the first */
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT) >= 0) {
+                size_t len = zmq_msg_size(&msg) < sizeof(endpoint) - 1 ? zmq_msg_size(&msg) : sizeof(endpoint) - 1;
+                memcpy(endpoint, zmq_msg_data(&msg), len);
+                endpoint[len] = '\0';
+            }
+            zmq_msg_close(&msg);
+        }
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            Peer *p;
+            while ((p = peers_find_fd(&f->peers[k], (int)value)))
+                drop_peer(f, k, p);
+        } else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+            char who[CONFIG_ENDPOINT_MAX + 16];
+
+            snprintf(who, sizeof(who), "on %s", endpoint);
+            f->cb.on_rejected(who, NULL, "handshake failed (a peer without CURVE, or the wrong server key?)",
+                              f->cb.userdata);
+        }
+    }
 }
 
-static int on_first_drain(sd_event_source *s, void *userdata) {
-    drain(userdata);
-    return 0;
+/* A new connection of kind k's (hello) or a grant from one not known yet: registered, credit 0. */
+static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, int fd) {
+    uint64_t replaced;
+    Peer *p;
+
+    read_monitor(f, k); /* every event older than this connection first (see the top) */
+    if (peers_open(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id), fd, &p, &replaced) < 0)
+        return NULL;
+    if (replaced)
+        settle_peer(f, k, replaced);
+    return p;
+}
+
+/* One message from a worker: [routing id][body]. */
+static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
+    const char *data = zmq_msg_data(body);
+    size_t len = zmq_msg_size(body);
+    int fd = zmq_msg_get(body, ZMQ_SRCFD);
+    uint64_t credit;
+    Peer *p;
+    int r;
+
+    if (len == 0) { /* hello: a new connection; ask it for credit with an empty message */
+        if (open_peer(f, k, id, fd)) {
+            (void)zmq_msg_send(id, f->jobs[k], ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            (void)zmq_send(f->jobs[k], "", 0, ZMQ_DONTWAIT);
+        } else
+            f->cb.on_rejected("a worker", NULL, "too many workers of a kind", f->cb.userdata);
+        return;
+    }
+    r = wire_read_ready(data, len, &credit);
+    if (r == 0 || r < 0) {
+        f->cb.on_reply(data, len, (WireKind)k, f->cb.userdata); /* a bad grant is logged as a bad reply */
+        return;
+    }
+    p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
+    if (!p)
+        p = open_peer(f, k, id, fd);
+    if (p)
+        peers_grant(p, credit, FANOUT_SNDHWM);
+}
+
+/* Receives from kind k's socket until there is nothing more: true if anything came. */
+static bool receive(Fanout *f, int k) {
+    bool any = false;
+
+    read_monitor(f, k);
+    for (;;) {
+        zmq_msg_t id, body;
+
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, f->jobs[k], ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            return any; /* EAGAIN, or ETERM at shutdown */
+        }
+        any = true;
+        zmq_msg_init(&body);
+        /* A ROUTER's message is [routing id][body...], all there once the first frame is. */
+        if (!zmq_msg_more(&id) || zmq_msg_recv(&body, f->jobs[k], ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            zmq_msg_close(&body);
+            continue;
+        }
+        if (!zmq_msg_more(&body))
+            handle(f, k, &id, &body);
+        else /* more than one frame: not ours; dropped whole */
+            while (zmq_msg_more(&body) && zmq_msg_recv(&body, f->jobs[k], ZMQ_DONTWAIT) >= 0)
+                ;
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+    }
+}
+
+/*
+ * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
+ * read here. True if anything was received.
+ */
+static bool pump(Fanout *f) {
+    bool any = false;
+
+    if (f->pumping)
+        return false; /* a callback of receive() flushed: the loop below goes on anyway */
+    f->pumping = true;
+    for (bool again = true; again;) {
+        again = false;
+        send_all(f);
+        for (int k = 0; k < _WIRE_KIND_MAX; k++)
+            again |= receive(f, k);
+        any |= again;
+    }
+    f->pumping = false;
+    return any;
+}
+
+bool fanout_flush(Fanout *f) {
+    return pump(f);
 }
 
 static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    Fanout *f = userdata;
-
-    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-        int events = 0;
-        size_t len = sizeof(events);
-
-        if (f->jobs_source[k] != s)
-            continue;
-        /* Reading ZMQ_EVENTS processes pending commands (a worker connecting) and re-arms the fd. */
-        if (zmq_getsockopt(f->jobs[k], ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLOUT))
-            fanout_flush(f);
-    }
+    pump(userdata);
     return 0;
 }
 
-/* A worker of the kind left: whatever ZeroMQ held for it is gone, big jobs included. */
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     Fanout *f = userdata;
 
-    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-        if (f->monitor_source[k] != s)
-            continue;
-        for (;;) {
-            zmq_msg_t msg;
-            uint16_t event = 0;
-            int more;
-
-            zmq_msg_init(&msg);
-            if (zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&msg);
-                break;
-            }
-            more = zmq_msg_more(&msg);
-            if (zmq_msg_size(&msg) >= sizeof(event))
-                memcpy(&event, zmq_msg_data(&msg), sizeof(event));
-            zmq_msg_close(&msg);
-            if (more) { /* the second frame names the endpoint */
-                zmq_msg_init(&msg);
-                (void)zmq_msg_recv(&msg, f->monitor[k], ZMQ_DONTWAIT);
-                zmq_msg_close(&msg);
-            }
-            if (event == ZMQ_EVENT_DISCONNECTED) {
-                f->n_big[k] = 0;
-                f->big_bytes[k] = 0;
-            }
-        }
-    }
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        read_monitor(f, k);
+    pump(f); /* a worker gone may have left jobs for others */
     return 0;
 }
 
 static int watch(sd_event *e, void *sock, sd_event_source **ret, sd_event_io_handler_t cb, void *userdata) {
-    int fd, r;
+    size_t len = sizeof(int);
+    int fd;
 
-    r = zmqutil_get_fd(sock, &fd);
-    if (r < 0)
-        return r;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
+        return -errno;
     return sd_event_add_io(e, ret, fd, EPOLLIN, cb, userdata);
 }
 
@@ -268,89 +409,134 @@ static int monitor(sd_event *e, Fanout *f, int k) {
     int r;
 
     snprintf(address, sizeof(address), "inproc://sqdiff-jobs-monitor-%d", k);
-    if (zmq_socket_monitor(f->jobs[k], address, ZMQ_EVENT_DISCONNECTED) < 0)
-        return negative_errno();
+    if (zmq_socket_monitor(f->jobs[k], address, MONITOR_EVENTS) < 0)
+        return -errno;
     f->monitor[k] = zmq_socket(f->ctx, ZMQ_PAIR);
     if (!f->monitor[k])
-        return negative_errno();
-    r = zmqutil_set_int(f->monitor[k], ZMQ_LINGER, 0);
+        return -errno;
+    r = transport_set_int(f->monitor[k], ZMQ_LINGER, 0);
     if (r < 0)
         return r;
     if (zmq_connect(f->monitor[k], address) < 0)
-        return negative_errno();
+        return -errno;
     r = watch(e, f->monitor[k], &f->monitor_source[k], on_monitor, f);
     if (r < 0)
         return r;
-    (void)on_monitor(f->monitor_source[k], -1, 0, f); /* ZMQ_FD only signals changes: read once now */
+    read_monitor(f, k); /* ZMQ_FD only signals changes: read once now */
     return 0;
 }
 
-int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *userdata, Fanout **ret) {
-    _cleanup_(fanout_freep) Fanout *f = calloc(1, sizeof(*f));
+static void on_zap_reject(const char *address, const char *key, const char *reason, void *userdata) {
+    Fanout *f = userdata;
+
+    f->cb.on_rejected(address, key, reason, f->cb.userdata);
+}
+
+/*
+ * libzmq resolves the host of a tcp:// endpoint it binds as an interface name first, with
+ * getifaddrs(), and aborts when that fails (ip_resolver.cpp in 4.3.4): under a unit whose
+ * RestrictAddressFamilies= lacks AF_NETLINK it would. Only "*" skips it. -EAFNOSUPPORT then,
+ * which the caller reports, instead of an abort.
+ */
+static int check_bindable(const char *endpoint) {
+    int fd;
+
+    if (strncmp(endpoint, "tcp://", 6) != 0 || strncmp(endpoint + 6, "*:", 2) == 0)
+        return 0;
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return errno == EAFNOSUPPORT || errno == EPERM || errno == EACCES ? -EAFNOSUPPORT : 0;
+    close(fd);
+    return 0;
+}
+
+static int bind_kind(sd_event *e, Fanout *f, const Config *c, const TransportKeys *keys, int k) {
     static const ConfigEndpoint job_endpoint[_WIRE_KIND_MAX] = {
         [WIRE_SUM] = ENDPOINT_JOBS_SUM,
         [WIRE_SQUARE] = ENDPOINT_JOBS_SQUARE,
     };
+    const char *cursor = c->endpoint[job_endpoint[k]];
+    char endpoint[CONFIG_ENDPOINT_MAX];
     int64_t maxmsg = WIRE_REPLY_MESSAGE_MAX;
+    int r;
+
+    peers_init(&f->peers[k]);
+    f->jobs[k] = zmq_socket(f->ctx, ZMQ_ROUTER);
+    if (!f->jobs[k])
+        return -errno;
+    /* Few messages per worker: what ZeroMQ holds cannot be cancelled when its request times
+     * out. Jobs beyond wait in this module's queue, where a timeout does cancel them. */
+    if ((r = transport_set_int(f->jobs[k], ZMQ_SNDHWM, FANOUT_SNDHWM)) < 0 ||
+        (r = transport_set_int(f->jobs[k], ZMQ_LINGER, 0)) < 0 ||
+        (r = transport_set_int(f->jobs[k], ZMQ_ROUTER_MANDATORY, 1)) < 0)
+        return r;
+    /* Two replies per pending request may be in flight, and a burst must queue, not be lost. */
+    r = transport_set_int(f->jobs[k], ZMQ_RCVHWM,
+                          c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
+    if (r < 0)
+        return r;
+    if (zmq_setsockopt(f->jobs[k], ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
+        return -errno;
+    r = transport_setup(f->jobs[k], keys, true);
+    if (r < 0)
+        return r;
+    r = monitor(e, f, k); /* before the binds: no event may be missed */
+    if (r < 0)
+        return r;
+    while (config_endpoint_next(&cursor, endpoint)) {
+        r = check_bindable(endpoint);
+        if (r < 0)
+            return r;
+        if (zmq_bind(f->jobs[k], endpoint) < 0)
+            return -errno;
+        /* Workers run as another user of the group: the socket file is group-writable whatever
+         * the umask, so a unit may run with UMask=0077 (the directory keeps others out). */
+        if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && chmod(endpoint + 6, 0660) < 0)
+            return -errno;
+    }
+    return watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
+}
+
+/*
+ * ZMQ_FD only signals changes: each socket is read once to arm it. Not at set-up but from
+ * the loop's first pass, once the caller has loaded its seccomp filter: what workers send
+ * is untrusted.
+ */
+static int on_first_drain(sd_event_source *s, void *userdata) {
+    Fanout *f = userdata;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        (void)receive(f, k);
+    return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+int fanout_new(sd_event *e, const Config *c, const FanoutCallbacks *cb, Fanout **ret) {
+    _cleanup_(fanout_freep) Fanout *f = calloc(1, sizeof(*f));
+    TransportKeys keys;
+    const char *path = NULL;
     int r;
 
     if (!f)
         return -ENOMEM;
-    f->on_reply = on_reply;
-    f->userdata = userdata;
+    f->cb = *cb;
+    r = transport_load_keys(c, false, &keys, &path);
+    if (r < 0)
+        return r;
     f->ctx = zmq_ctx_new();
-    if (!f->ctx)
-        return negative_errno();
-
-    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-        f->jobs[k] = zmq_socket(f->ctx, ZMQ_PUSH);
-        if (!f->jobs[k])
-            return negative_errno();
-        /* Few messages per worker: what ZeroMQ holds cannot be cancelled when its request times
-         * out. Jobs beyond wait in this module's queue, where a timeout does cancel them. */
-        r = zmqutil_set_int(f->jobs[k], ZMQ_SNDHWM, FANOUT_SNDHWM);
-        if (r < 0)
-            return r;
-        r = zmqutil_set_int(f->jobs[k], ZMQ_LINGER, 0);
-        if (r < 0)
-            return r;
-        if (zmq_bind(f->jobs[k], c->endpoint[job_endpoint[k]]) < 0)
-            return negative_errno();
-        r = watch(e, f->jobs[k], &f->jobs_source[k], on_jobs_socket, f);
-        if (r < 0)
-            return r;
-        r = monitor(e, f, k);
-        if (r < 0)
-            return r;
+    if (!f->ctx) {
+        transport_keys_done(&keys);
+        return -errno;
     }
-
-    f->results = zmq_socket(f->ctx, ZMQ_PULL);
-    if (!f->results)
-        return negative_errno();
-    if (zmq_setsockopt(f->results, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
-        return negative_errno();
-    r = zmqutil_set_int(f->results, ZMQ_LINGER, 0);
+    if (keys.curve)
+        r = zap_new(e, f->ctx, c->curve_allowed_keys, on_zap_reject, f, &f->zap);
+    for (int k = 0; r >= 0 && k < _WIRE_KIND_MAX; k++)
+        r = bind_kind(e, f, c, &keys, k);
+    transport_keys_done(&keys);
     if (r < 0)
         return r;
-    /* Two replies per pending request may be in flight, and a burst must queue, not be lost. */
-    r = zmqutil_set_int(f->results, ZMQ_RCVHWM,
-                        c->max_pending > INT32_MAX / 4 ? INT32_MAX / 2 : (int)c->max_pending * 2 + 1000);
-    if (r < 0)
-        return r;
-    if (zmq_bind(f->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
-        return negative_errno();
-    r = watch(e, f->results, &f->results_source, on_results, f);
-    if (r < 0)
-        return r;
-    /*
-     * ZMQ_FD only signals changes: read once, so that ZeroMQ knows we wait for more. Not
-     * now but from the loop, once the caller has loaded its seccomp filter: replies are
-     * untrusted bytes.
-     */
     r = sd_event_add_defer(e, &f->first_drain, on_first_drain, f);
     if (r < 0)
         return r;
-
     *ret = TAKE_PTR(f);
     return 0;
 }
@@ -358,11 +544,10 @@ int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *use
 Fanout *fanout_free(Fanout *f) {
     if (!f)
         return NULL;
+    sd_event_source_disable_unref(f->first_drain);
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         while (f->head[k])
             unlink_job(f, f->head[k], k);
-    sd_event_source_disable_unref(f->first_drain);
-    sd_event_source_disable_unref(f->results_source);
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         sd_event_source_disable_unref(f->jobs_source[k]);
         sd_event_source_disable_unref(f->monitor_source[k]);
@@ -375,8 +560,7 @@ Fanout *fanout_free(Fanout *f) {
         if (f->jobs[k])
             zmq_close(f->jobs[k]);
     }
-    if (f->results)
-        zmq_close(f->results);
+    zap_free(f->zap);
     if (f->ctx)
         zmq_ctx_term(f->ctx);
     free(f);

@@ -2,11 +2,18 @@
 #pragma once
 
 /*
- * The front end's side of the ZeroMQ contract (docs/protocol.md): binds a PUSH
- * socket per kind of job and one PULL socket for the replies, and hands every
- * reply message to a callback from sd-event. It moves bytes only; wire.c gives
- * them meaning. Reply messages larger than WIRE_REPLY_MESSAGE_MAX make ZeroMQ
- * drop the sender.
+ * The front end's side of the ZeroMQ contract (docs/protocol.md): binds a ROUTER
+ * socket per kind of job to each of that kind's endpoints. Workers connect, each
+ * connection says hello (an empty message) and grants credit ({"ready":N}: N more
+ * job messages); jobs go only to a worker with credit (peers.h chooses which), and
+ * its replies come back on the same connection, whichever front end it serves. Every
+ * other message from a worker is handed to a callback, with the kind of the socket
+ * it came on. It moves bytes only; wire.c gives them meaning. Reply messages larger
+ * than WIRE_REPLY_MESSAGE_MAX make ZeroMQ drop the sender.
+ *
+ * With CURVE keys (transport.h) every socket is a CURVE server, and a ZAP handler
+ * (zap.h) admits only the workers in the allow-list; rejected handshakes are handed
+ * to the on_rejected callback.
  *
  * Jobs are batched: fanout_submit() only queues a job, and fanout_flush(),
  * called once per pass of the event loop, sends each kind's queue as JSON
@@ -19,9 +26,9 @@
  * ZeroMQ a job cannot be taken back, and for a stalled worker it would stay in
  * ZeroMQ's queue after its request timed out. So at most FANOUT_BIG_INFLIGHT_BYTES
  * of them per kind (always at least one) are out at a time, until the caller
- * reports their replies (fanout_settle(), late ones too) or ZeroMQ reports that
- * kind's worker gone (its queue went with it). Small jobs are bounded by
- * FANOUT_SNDHWM messages per worker.
+ * reports their replies (fanout_settle(), late ones too) or ZeroMQ reports the
+ * worker that had them gone (its queue went with it). Small jobs are bounded by the
+ * worker's credit, and ZeroMQ by FANOUT_SNDHWM messages per worker.
  *
  * A job that no worker of some kind can take yet (none connected, say right
  * after socket activation or while systemd restarts a worker) waits in a
@@ -34,10 +41,11 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "peers.h"
 #include "macro.h"
 #include "wire.h"
 
-/* Messages ZeroMQ may queue per worker connection. */
+/* Messages ZeroMQ may queue per worker connection; a worker's credit is held to it too. */
 #define FANOUT_SNDHWM 64
 #define FANOUT_BIG_INFLIGHT_BYTES (32u << 20)
 #define FANOUT_BIG_INFLIGHT_MAX 16
@@ -53,9 +61,16 @@ typedef struct FanoutJob {
 } FanoutJob;
 
 typedef struct Fanout Fanout;
-typedef void (*fanout_reply_fn)(const char *msg, size_t len, void *userdata);
 
-int fanout_new(sd_event *e, const Config *c, fanout_reply_fn on_reply, void *userdata, Fanout **ret);
+typedef struct FanoutCallbacks {
+    /* A message from a worker of kind k that is neither hello nor grant: replies, or junk. */
+    void (*on_reply)(const char *msg, size_t len, WireKind k, void *userdata);
+    /* A peer was turned away: who (its address, or "on ENDPOINT"), its key if known, and why. */
+    void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
+    void *userdata;
+} FanoutCallbacks;
+
+int fanout_new(sd_event *e, const Config *c, const FanoutCallbacks *cb, Fanout **ret);
 Fanout *fanout_free(Fanout *f);
 DEFINE_FREEP(Fanout, fanout_free)
 
@@ -71,8 +86,11 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 /* A reply of kind k for job id arrived (whether or not its request still waits). */
 void fanout_settle(Fanout *f, WireKind k, uint64_t id);
 
-/* Sends what is queued, in batches, as far as workers can take it now. */
-void fanout_flush(Fanout *f);
+/*
+ * Sends what is queued, in batches, as far as workers can take it now; then receives what
+ * came meanwhile (sending hides it from ZMQ_FD). True if that handed the callbacks anything.
+ */
+bool fanout_flush(Fanout *f);
 
 /* Forgets whatever part of job is still unsent. Harmless on a job that was all sent. */
 void fanout_cancel(Fanout *f, FanoutJob *job);

@@ -30,6 +30,7 @@
 #include "pending.h"
 #include "request-parse.h"
 #include "server.h"
+#include "text.h"
 #include "sqmath.h"
 #include "stats.h"
 #include "time-util.h"
@@ -61,7 +62,7 @@ struct Frontend {
     bool stopping;
     usec_t shutdown_deadline_usec, drained_since_usec;
     Stats stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected;
     double start_time_seconds;
 };
 
@@ -254,8 +255,11 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
     log_request(f, e->id, 200, e->added_usec);
 }
 
-/* A message from a worker: one reply or a batch. Nothing of it is used unless all of it is valid. */
-static void on_replies(const char *msg, size_t len, void *userdata) {
+/*
+ * A message from a worker of kind `kind`: one reply or a batch. Nothing of it is used unless all
+ * of it is valid, and all of it is of the worker's kind.
+ */
+static void on_replies(const char *msg, size_t len, WireKind kind, void *userdata) {
     Frontend *f = userdata;
     WireReply replies[WIRE_BATCH_MAX];
     char err[WIRE_ERROR_MAX];
@@ -270,16 +274,34 @@ static void on_replies(const char *msg, size_t len, void *userdata) {
         drop_reply(f, 0, err);
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        if (replies[i].kind != kind) {
+            drop_reply(f, 0, "a reply of the other kind, from a worker connected for this one");
+            return;
+        }
     for (size_t i = 0; i < n; i++) {
         fanout_settle(f->fanout, replies[i].kind, replies[i].id);
         apply_reply(f, &replies[i]);
     }
 }
 
-static void on_loop_pass(void *userdata) {
+/* A peer turned away at the ZeroMQ side: a key not allowed, no CURVE, a failed handshake. */
+static void on_peer_rejected(const char *who, const char *key, const char *reason, void *userdata) {
+    Frontend *f = userdata;
+    uint64_t suppressed;
+    char q[TEXT_QUOTE_MAX];
+
+    if (!ratelimit_allow(&f->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
+        return;
+    log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason },
+              "Turned away a peer (%s)%s%s: %s (%" PRIu64 " similar suppressed)",
+              text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
+}
+
+static bool on_loop_pass(void *userdata) {
     Frontend *f = userdata;
 
-    fanout_flush(f->fanout);
+    return fanout_flush(f->fanout);
 }
 
 void frontend_status(Frontend *f, char *buf, size_t size) {
@@ -424,12 +446,15 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     f->rl_failed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_paused = RATELIMIT_INIT(10 * USEC_PER_SEC, 1);
     f->rl_closed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
         return r;
     if (c->mode == SQ_MODE_WORKERS) {
-        r = fanout_new(e, c, on_replies, f, &f->fanout);
+        r = fanout_new(e, c,
+                       &(FanoutCallbacks){ .on_reply = on_replies, .on_rejected = on_peer_rejected, .userdata = f },
+                       &f->fanout);
         if (r < 0)
             return r;
         loop_on_pass(loop, on_loop_pass, f);

@@ -35,6 +35,7 @@
 #define SQ_MSG_REQUEST "dee058e1dcac464d9c52c0d8f52017e1"
 #define SQ_MSG_ACCEPT_PAUSED "175323333368490eb232809e2acaaea4"
 #define SQ_MSG_CONNECTION_CLOSED "d5ed8543a47945f2aab00b64a6ec9ddf"
+#define SQ_MSG_PEER_REJECTED "5ced224ecc1149bc9486c1419093a2a0"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

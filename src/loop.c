@@ -85,6 +85,7 @@ sd_event *loop_event(Loop *l) {
 }
 
 int loop_run(Loop *l) {
+    bool busy = false;
     int code = 0;
 
     /* Arm sd-event's timers before the first wait. */
@@ -98,10 +99,9 @@ int loop_run(Loop *l) {
             dispatch_sd_event(l);
             continue;
         }
-        if (h2o_evloop_run(l->h2o, INT32_MAX) != 0 && errno != EINTR)
+        if (h2o_evloop_run(l->h2o, busy ? 0 : INT32_MAX) != 0 && errno != EINTR)
             return negative_errno();
-        if (l->on_pass)
-            l->on_pass(l->pass_userdata);
+        busy = l->on_pass && l->on_pass(l->pass_userdata);
     }
     (void)sd_event_get_exit_code(l->event, &code);
     return code;

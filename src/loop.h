@@ -13,6 +13,7 @@
  */
 
 #include <h2o.h>
+#include <stdbool.h>
 #include "macro.h"
 #include <systemd/sd-event.h>
 
@@ -30,8 +31,11 @@ int loop_run(Loop *l);
 /*
  * Calls fn after every pass of the loop, once the events one wait returned were
  * handled and before the next wait: where work a pass produced goes out in one go.
+ * fn returns true when it handed h2o work of its own (answers): h2o finishes such
+ * work only in a pass (its write completions wait in a list that does not shorten
+ * its wait), so the next pass then polls without waiting.
  */
-typedef void (*loop_pass_fn)(void *userdata);
+typedef bool (*loop_pass_fn)(void *userdata);
 void loop_on_pass(Loop *l, loop_pass_fn fn, void *userdata);
 
 /* At exit with client connections still open, h2o 2.2 cannot destroy its loop: keep it. */

@@ -101,23 +101,29 @@ static uint64_t raise_nofile_limit(void) {
 
 /* Whether any ZeroMQ endpoint of the front end needs network sockets (tcp://). */
 static bool endpoints_need_inet(const Config *c) {
+    char endpoint[CONFIG_ENDPOINT_MAX];
+
     if (c->mode != SQ_MODE_WORKERS)
         return false;
     for (int i = 0; i < _ENDPOINT_MAX; i++)
-        if (sandbox_endpoint_needs_inet(c->endpoint[i]))
-            return true;
+        for (const char *cursor = c->endpoint[i]; config_endpoint_next(&cursor, endpoint);)
+            if (sandbox_endpoint_needs_inet(endpoint))
+                return true;
     return false;
 }
 
 /* Binding an ipc:// endpoint replaces what is at its path: only ever our own socket. */
 static int check_endpoints(const Config *c) {
+    char endpoint[CONFIG_ENDPOINT_MAX];
+
     if (c->mode != SQ_MODE_WORKERS)
         return 0;
-    for (int i = 0; i < _ENDPOINT_MAX; i++) {
-        int r = sandbox_check_endpoint_owner(c->endpoint[i]);
-        if (r < 0)
-            return log_error_errno(r, "Refusing to bind \"%s\": something not ours is there: %m", c->endpoint[i]);
-    }
+    for (int i = 0; i < _ENDPOINT_MAX; i++)
+        for (const char *cursor = c->endpoint[i]; config_endpoint_next(&cursor, endpoint);) {
+            int r = sandbox_check_endpoint_owner(endpoint);
+            if (r < 0)
+                return log_error_errno(r, "Refusing to bind \"%s\": something not ours is there: %m", endpoint);
+        }
     return 0;
 }
 
@@ -158,7 +164,12 @@ static int run(CliOptions *o) {
 
     r = frontend_new(loop, &o->config, listeners, n_listeners, &frontend);
     if (r < 0)
-        return log_error_errno(r, "Failed to set up the front end (ZeroMQ endpoints in %s): %m", o->config.runtime_dir);
+        return log_error_errno(r, "Failed to set up the front end (endpoints %s, %s; CURVE key %s): %m%s",
+                               o->config.endpoint[ENDPOINT_JOBS_SUM], o->config.endpoint[ENDPOINT_JOBS_SQUARE],
+                               o->config.curve_secret_key ? o->config.curve_secret_key : "none",
+                               r == -EAFNOSUPPORT ? " (bind tcp://*:PORT, or allow AF_NETLINK: libzmq looks up "
+                                                    "interface names for any other host)"
+                                                  : "");
 
     if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, frontend)) < 0 ||
         (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, frontend)) < 0)

@@ -16,9 +16,13 @@
 #define STATUS_INTERVAL_USEC (1000 * 1000)
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+    Worker *w = userdata;
+    char status[256];
+
     sd_notify(0, "STOPPING=1");
-    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STOPPING, .kind = userdata }, "Received %s, stopping",
-              strsignal((int)si->ssi_signo));
+    worker_status(w, status, sizeof(status));
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STOPPING, .kind = worker_kind_name(w) },
+              "Received %s, stopping (%s)", strsignal((int)si->ssi_signo), status);
     return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -36,12 +40,16 @@ static int run(CliOptions *o) {
     _cleanup_(sd_event_source_disable_unrefp) sd_event_source *status_timer = NULL;
     const char *kind = wire_kind_to_string(o->kind);
     const char *jobs = o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE];
-    bool inet = sandbox_endpoint_needs_inet(jobs) || sandbox_endpoint_needs_inet(o->config.endpoint[ENDPOINT_RESULTS]);
+    char endpoint[CONFIG_ENDPOINT_MAX];
+    bool inet = false;
     char status[256];
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind },
               "sqdiff-worker %s (%s) starting", SQDIFF_VERSION, kind);
+
+    for (const char *cursor = jobs; config_endpoint_next(&cursor, endpoint);)
+        inet = inet || sandbox_endpoint_needs_inet(endpoint);
 
     r = sd_event_new(&e);
     if (r < 0)
@@ -52,10 +60,13 @@ static int run(CliOptions *o) {
         return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
     r = worker_new(e, &o->config, o->kind, &w);
     if (r < 0)
-        return log_error_errno(r, "Failed to set up the %s worker (endpoints in %s): %m", kind, o->config.runtime_dir);
+        return log_error_errno(r, "Failed to set up the %s worker (endpoints %s; CURVE keys %s, %s): %m", kind,
+                               o->config.endpoint[o->kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE],
+                               o->config.curve_secret_key ? o->config.curve_secret_key : "none",
+                               o->config.curve_server_public_key ? o->config.curve_server_public_key : "none");
 
-    if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, (void *)kind)) < 0 ||
-        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, (void *)kind)) < 0)
+    if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, w)) < 0 ||
+        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, w)) < 0)
         return log_error_errno(r, "Failed to watch signals: %m");
     r = sd_event_add_time_relative(e, &status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0, on_status, w);
     if (r >= 0)

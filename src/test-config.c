@@ -26,7 +26,7 @@ TEST(defaults) {
 /* The file of the finish tests below, too. */
 #define TEXT                                                                                                           \
     "# comment\n[global]\nmax-numbers = 50\nlog-requests = yes\n"                                                      \
-    "results-endpoint = tcp://127.0.0.1:5555\n"                                                                        \
+    "curve-secret-key = t.secret\n"                                                                                    \
     "[httpd]\nmode = local\nrequest-timeout = 1.5s\nreaper-interval = 250ms\n"                                         \
     "max-body-size = 16K\nidle-timeout=1min\n"
 
@@ -94,7 +94,7 @@ TEST(finish_takes_the_first_runtime_directory) {
     ASSERT_STREQ(c.runtime_dir, "/run/x");
     ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SUM], "ipc:///run/x/jobs-sum.sock");
     ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SQUARE], "ipc:///run/x/jobs-square.sock");
-    ASSERT_STREQ(c.endpoint[ENDPOINT_RESULTS], "tcp://127.0.0.1:5555");
+    ASSERT_STREQ(c.curve_secret_key, "t.secret");
     config_done(&c);
 }
 

@@ -212,7 +212,7 @@ TEST(wire) {
     /* The canonical scanner and the general reader agree, also where the scanner gives up midway. */
     ASSERT_EQ(
         jobs_both(
-            "[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[]}]",
+            "[{\"id\":1,\"numbers\":[1,-2,0,9223372036854775807,-9223372036854775808]},{\"id\":2,\"numbers\":[3]}]",
             100),
         0);
     ASSERT_EQ(jobs_both("{\"id\":1,\"numbers\":[1,2]}", 100), 0);
@@ -227,6 +227,9 @@ TEST(wire) {
     ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1],\"x\":1}]", 100), 0);
     ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":0},{\"id\":5,\"sum\":00}]"), -EINVAL);
     ASSERT_EQ(replies_both("[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]"), 0);
+    /* A job without numbers is refused, by both. */
+    ASSERT_EQ(jobs_both("[{\"id\":1,\"numbers\":[1]},{\"id\":2,\"numbers\":[]}]", 100), -EINVAL);
+    ASSERT_EQ(jobs_both("{\"id\":2,\"numbers\":[ ]}", 100), -EINVAL);
     {
         /* What our encoders write stays with the scanner; a space sends the reader to the general path. */
         const char *canonical = "[{\"id\":3,\"sum\":14},{\"id\":4,\"square\":36}]",
@@ -302,6 +305,24 @@ TEST(wire) {
         char msg[400];
         sprintf(msg, "{\"id\":3,\"sum\":%s", huge);
         ASSERT_EQ(reply(msg, &r), -EINVAL);
+    }
+    /* Grants: {"ready":N}, canonical or not; anything else is not one (0), a bad one -EINVAL. */
+    {
+        uint64_t credit = 0;
+        char grant[WIRE_READY_MAX];
+        size_t len = wire_encode_ready(7, grant);
+
+        ASSERT_TRUE(wire_read_ready(grant, len, &credit) == 1 && credit == 7);
+        ASSERT_TRUE(
+            wire_read_ready("{ \"ready\" : 3, \"x\": [1] }", strlen("{ \"ready\" : 3, \"x\": [1] }"), &credit) == 1 &&
+            credit == 3);
+        ASSERT_TRUE(wire_read_ready("{\"id\":1,\"sum\":1}", strlen("{\"id\":1,\"sum\":1}"), &credit) == 0);
+        ASSERT_TRUE(wire_read_ready("[{\"ready\":1}]", strlen("[{\"ready\":1}]"), &credit) == 0);
+        ASSERT_TRUE(wire_read_ready("{\"ready\":0}", strlen("{\"ready\":0}"), &credit) == -EINVAL);
+        ASSERT_TRUE(wire_read_ready("{\"ready\":-1}", strlen("{\"ready\":-1}"), &credit) == -EINVAL);
+        ASSERT_TRUE(wire_read_ready("{\"ready\":1.5}", strlen("{\"ready\":1.5}"), &credit) == -EINVAL);
+        ASSERT_TRUE(wire_read_ready("{\"ready\":1} x", strlen("{\"ready\":1} x"), &credit) == -EINVAL);
+        ASSERT_TRUE(credit == 3);
     }
 }
 

@@ -80,6 +80,15 @@ size_t wire_encode_reply(uint64_t id, WireKind kind, const char *value, size_t v
     return len;
 }
 
+size_t wire_encode_ready(uint64_t n, char *buf) {
+    size_t len = 9;
+
+    memcpy(buf, "{\"ready\":", 9);
+    len += number_format_int64((int64_t)n, buf + len);
+    buf[len++] = '}';
+    return len;
+}
+
 /* A number token the reader found to be an integer, converted exactly: 0, or -EINVAL/-ERANGE. */
 static int token_int64(const JsonToken *t, int64_t *ret) {
     if (t->type != JSON_NUMBER || !t->is_integer)
@@ -119,7 +128,7 @@ void wire_reader_init(WireReader *w, const char *msg, size_t len) {
 /*
  * The canonical scanner. It accepts only what our encoders write:
  *   message  '[' object (',' object)* ']'  or  object, and nothing after it
- *   job      {"id":ID,"numbers":[INT(,INT)*]}   (or [] for no numbers)
+ *   job      {"id":ID,"numbers":[INT(,INT)*]}
  *   reply    {"id":ID,"sum":NAT}  or  {"id":ID,"square":NAT}
  * ID and INT are integers of at most 19 digits without leading zeros (the general
  * reader's number_parse_short fast path), NAT a non-negative one of at most
@@ -181,16 +190,16 @@ static bool fast_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAc
     if (!fast_literal(&p, e, "\"id\":", 5) || !fast_int64(&p, e, &id) || id <= 0 ||
         !fast_literal(&p, e, ",\"numbers\":[", 12))
         return false;
-    if (!fast_literal(&p, e, "]", 1))
-        for (;;) {
-            if (acc.count >= max_numbers || !fast_int64(&p, e, &x))
-                return false; /* too many: the general reader says so */
-            sqacc_add(&acc, x);
-            if (fast_literal(&p, e, "]", 1))
-                break;
-            if (!fast_literal(&p, e, ",", 1))
-                return false;
-        }
+    for (;;) {
+        /* too many, or none at all: the general reader says so */
+        if (acc.count >= max_numbers || !fast_int64(&p, e, &x))
+            return false;
+        sqacc_add(&acc, x);
+        if (fast_literal(&p, e, "]", 1))
+            break;
+        if (!fast_literal(&p, e, ",", 1))
+            return false;
+    }
     if (!fast_literal(&p, e, "}", 1))
         return false;
     w->fast = p;
@@ -320,6 +329,8 @@ static int read_job_members(JsonReader *r, uint64_t max_numbers, uint64_t *ret_i
         return bad(err, errlen, "missing \"id\"");
     if (!have_numbers)
         return bad(err, errlen, "missing \"numbers\"");
+    if (acc.count == 0)
+        return bad(err, errlen, "\"numbers\" must not be empty");
 
     *ret_id = id;
     *ret_acc = acc;
@@ -435,4 +446,47 @@ int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *
 
 int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
     return read_object(w, &(WireTarget){ .reply = ret }, err, errlen);
+}
+
+int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit) {
+    const char *p = msg, *e = msg + len;
+    uint64_t credit = 0;
+    bool seen = false;
+    JsonReader r;
+    JsonToken t;
+    int64_t x;
+
+    /* The canonical form, {"ready":N}, first; then any JSON object. */
+    if (fast_literal(&p, e, "{\"ready\":", 9) && fast_int64(&p, e, &x) && fast_literal(&p, e, "}", 1) && p == e) {
+        if (x < 1)
+            return -EINVAL;
+        *ret_credit = (uint64_t)x;
+        return 1;
+    }
+    for (p = msg; p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
+        ;
+    if (p == e || *p != '{')
+        return 0; /* a batch, or not JSON at all: not a grant */
+    json_reader_init(&r, msg, len);
+    if (json_reader_next(&r, &t) < 0 || t.type != JSON_BEGIN_OBJECT)
+        return 0;
+    for (;;) {
+        if (json_reader_next(&r, &t) < 0)
+            return seen ? -EINVAL : 0;
+        if (t.type == JSON_END_OBJECT)
+            break;
+        if (json_token_equals(&t, "ready")) {
+            if (seen || json_reader_next(&r, &t) < 0 || token_int64(&t, &x) < 0 || x < 1)
+                return -EINVAL;
+            seen = true;
+            credit = (uint64_t)x;
+        } else if (json_reader_next(&r, &t) < 0 || json_reader_skip(&r, &t) < 0)
+            return seen ? -EINVAL : 0;
+    }
+    if (!seen)
+        return 0;
+    if (json_reader_next(&r, &t) < 0 || t.type != JSON_END)
+        return -EINVAL;
+    *ret_credit = credit;
+    return 1;
 }

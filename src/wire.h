@@ -6,9 +6,11 @@
  * Pure: no I/O. A ZeroMQ message holds one job or reply, a JSON object, or a
  * batch: a JSON array of 1 to WIRE_BATCH_MAX of them.
  *
- *   job    {"id":<id>,"numbers":[<int64>,...]}        front end -> worker
+ *   job    {"id":<id>,"numbers":[<int64>,...]}        front end -> worker (1 or more numbers)
  *   reply  {"id":<id>,"sum":<integer>}                sum worker -> front end
  *          {"id":<id>,"square":<integer>}             square worker -> front end
+ *   grant  {"ready":<n>}                              worker -> front end: n more job messages
+ *   (empty)                                           either way: a new connection (see fanout.h)
  *
  * <id> is an integer in [1, 2^63-1]; "sum" is the sum of the squares, "square"
  * the square of the sum, both exact non-negative integers of any size. Members
@@ -95,3 +97,14 @@ int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *
 /* The next reply: 1 with *ret set (its value points into the message); 0 at the valid end. */
 /* Both write their outputs only when they return 1. */
 int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen);
+
+/*
+ * Whether a message from a worker is a credit grant, {"ready":N} (N >= 1; other members
+ * ignored): 1 with *ret_credit = N; 0 when it is not one (then it holds replies);
+ * -EINVAL for a grant that is malformed. *ret_credit is written only when it returns 1.
+ */
+int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit);
+
+/* Encodes a grant of n job messages into buf (at least WIRE_READY_MAX bytes); returns its length. */
+#define WIRE_READY_MAX 32
+size_t wire_encode_ready(uint64_t n, char *buf);

@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * One DEALER socket per front end (a "link"), so a reply always leaves on the
+ * connection its job came on. Each link says hello on every new connection
+ * (ZMQ_PROBE_ROUTER), and answers the front end's hello with WORKER_CREDIT;
+ * after each wake-up it grants one credit per job message it took, once the
+ * replies are sent (docs/protocol.md, "Credit"). ZMQ_IMMEDIATE keeps replies and
+ * grants from queueing for a front end that is not connected: they would be
+ * meaningless to the one that comes next.
+ *
  * Jobs are bounded before they are read: ZMQ_MAXMSGSIZE makes ZeroMQ refuse
  * (and disconnect) a peer whose message exceeds what max-numbers allows, and
  * at most WORKER_JOBS_HWM jobs queue here, so a worker holds at most that many
@@ -19,44 +27,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "log.h"
 #include "number.h"
 #include "sqmath.h"
-#include "zmq-util.h"
+#include "time-util.h"
+#include "transport.h"
 
-#define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor"
+#define MONITOR_ENDPOINT "inproc://sqdiff-worker-jobs-monitor-%zu"
+/* Job messages a link asks for at a time: what a stalled worker holds up at most, per front end. */
+#define WORKER_CREDIT 4
+/* Credit is given back once this much is owed: half the messages of grants, while the front end
+ * still holds WORKER_CREDIT - WORKER_GRANT_MIN + 1 or more, so it never waits for a grant. */
+#define WORKER_GRANT_MIN 2
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
+/* Blocks this large get a mapping of their own, unmapped when freed (see worker_new). */
+#define WORKER_MMAP_THRESHOLD (1024 * 1024)
 /* Room for the replies to one whole job message, and the batch's '[' and ']'. */
 #define REPLIES_OF_ONE_MESSAGE_MAX (WIRE_BATCH_MAX * (WIRE_REPLY_MAX + 1) + 2)
 _Static_assert(REPLIES_OF_ONE_MESSAGE_MAX <= WIRE_REPLY_MESSAGE_MAX, "a job message's replies fit in one batch");
 
+typedef struct Link {
+    struct Worker *worker;
+    void *sock, *monitor;
+    char endpoint[CONFIG_ENDPOINT_MAX];
+    sd_event_source *source, *monitor_source;
+    uint64_t owed; /* credit to grant */
+} Link;
+
 struct Worker {
     const Config *config;
     WireKind kind;
-    void *ctx, *jobs, *results, *monitor;
-    const char *jobs_endpoint;
-    sd_event_source *source, *monitor_source, *first_read;
+    void *ctx;
+    Link link[CONFIG_ENDPOINTS_MAX];
+    size_t n_links;
+    Link *current; /* where the batch being built goes */
     uint64_t done, rejected, unsent;
+    sd_event_source *first_read;
     RateLimit rl_rejected, rl_unsent;
     char out[WIRE_REPLY_MESSAGE_MAX]; /* the batch of replies being built */
     size_t out_len, out_count;
 };
 
+/* Sends msg on the current link; counts n replies done, or logs them unsent. */
+static void send_message(Worker *w, const char *msg, size_t len, size_t n) {
+    uint64_t suppressed;
+
+    if (zmq_send(w->current->sock, msg, len, ZMQ_DONTWAIT) < 0) {
+        w->unsent += n;
+        if (ratelimit_allow(&w->rl_unsent, now_usec(CLOCK_MONOTONIC), &suppressed))
+            log_event(LOG_WARNING,
+                      &(LogFields){
+                          .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind), .error = errno },
+                      "Could not queue the replies to %zu jobs: %m (%" PRIu64 " similar suppressed)", n, suppressed);
+    } else
+        w->done += n;
+}
+
 static void send_replies(Worker *w) {
     if (w->out_count == 0)
         return;
     w->out[w->out_len++] = ']';
-    if (zmq_send(w->results, w->out, w->out_len, ZMQ_DONTWAIT) < 0) {
-        w->unsent += w->out_count;
-        log_warning_ratelimited(
-            &w->rl_unsent,
-            &(LogFields){ .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind), .error = errno },
-            "Could not queue the replies to %zu jobs: %m", w->out_count);
-    } else
-        w->done += w->out_count;
+    send_message(w, w->out, w->out_len, w->out_count);
     w->out_len = w->out_count = 0;
 }
 
@@ -84,7 +119,7 @@ static void send_earlier_replies(Worker *w, size_t *mark_len, size_t *mark_count
 static void handle_message(Worker *w, const char *msg, size_t len) {
     char err[WIRE_ERROR_MAX], value[SQMATH_DECIMAL_MAX];
     size_t mark_len, mark_count, n;
-    uint64_t id;
+    uint64_t id, suppressed;
     WireReader reader;
     SqAcc acc;
     int r;
@@ -103,51 +138,83 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
         w->out[w->out_len++] = w->out_count++ ? ',' : '[';
         w->out_len += wire_encode_reply(id, w->kind, value, n, w->out + w->out_len);
     }
+    if (r == 0 && !reader.batch && w->out_count == mark_count + 1) {
+        /* A lone job gets a lone reply: the one object, past its '[' or ','. */
+        send_message(w, w->out + mark_len + 1, w->out_len - mark_len - 1, 1);
+        w->out_len = mark_len;
+        w->out_count = mark_count;
+    }
     if (r < 0) {
         w->out_len = mark_len;
         w->out_count = mark_count;
         w->rejected++;
-        log_warning_ratelimited(
-            &w->rl_rejected,
-            &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind), .reason = err },
-            "Rejected a job message of %zu bytes: %s", len, err);
+        if (ratelimit_allow(&w->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
+            log_event(
+                LOG_WARNING,
+                &(LogFields){ .message_id = SQ_MSG_JOB_REJECTED, .kind = wire_kind_to_string(w->kind), .reason = err },
+                "Rejected a job message of %zu bytes: %s (%" PRIu64 " similar suppressed)", len, err, suppressed);
     }
 }
 
+static void grant(Link *l) {
+    char msg[WIRE_READY_MAX];
+
+    if (l->owed >= WORKER_GRANT_MIN && zmq_send(l->sock, msg, wire_encode_ready(l->owed, msg), ZMQ_DONTWAIT) >= 0)
+        l->owed = 0; /* else it is owed still: a new connection's hello resets it anyway */
+}
+
+static bool readable(void *sock) {
+    int events = 0;
+    size_t len = sizeof(events);
+
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
 static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    Worker *w = userdata;
+    Link *l = userdata;
+    Worker *w = l->worker;
 
-    /* ZMQ_FD is edge-like: take everything there is, then answer it in one go. */
-    for (;;) {
-        zmq_msg_t msg;
+    /* ZMQ_FD is edge-like, and sending resets it: take everything there is, answer it in one go,
+     * and look again. */
+    do {
+        w->current = l;
+        for (;;) {
+            zmq_msg_t msg;
 
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, w->jobs, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, l->sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&msg);
+                break;
+            }
+            if (zmq_msg_size(&msg) == 0)
+                l->owed = WORKER_CREDIT; /* the front end's hello: it knows of no credit of ours */
+            else {
+                handle_message(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                l->owed++;
+            }
             zmq_msg_close(&msg);
-            break;
         }
-        handle_message(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
-    send_replies(w);
+        send_replies(w);
+        grant(l);
+    } while (readable(l->sock));
     return 0;
 }
 
 /*
  * ZeroMQ ends a connection that carried a message over ZMQ_MAXMSGSIZE as a protocol
- * error, and after a protocol error it does not reconnect on its own. So the jobs
- * socket is monitored, and on every disconnection it is connected anew (harmless
- * when ZeroMQ would have reconnected anyway: the front end restarting, say).
+ * error, and after a protocol error it does not reconnect on its own. So each link is
+ * monitored, and on every disconnection it is connected anew (harmless when ZeroMQ
+ * would have reconnected anyway: the front end restarting, say).
  */
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    Worker *w = userdata;
+    Link *l = userdata;
 
     for (;;) {
         zmq_msg_t event, endpoint;
         uint16_t id = 0;
 
         zmq_msg_init(&event);
-        if (zmq_msg_recv(&event, w->monitor, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&event, l->monitor, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&event);
             return 0;
         }
@@ -155,26 +222,84 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
             memcpy(&id, zmq_msg_data(&event), sizeof(id));
         zmq_msg_close(&event);
         zmq_msg_init(&endpoint);
-        (void)zmq_msg_recv(&endpoint, w->monitor, 0); /* the second frame comes with the first */
+        (void)zmq_msg_recv(&endpoint, l->monitor, 0); /* the second frame comes with the first */
         zmq_msg_close(&endpoint);
 
         if (id == ZMQ_EVENT_DISCONNECTED) {
-            (void)zmq_disconnect(w->jobs, w->jobs_endpoint);
-            if (zmq_connect(w->jobs, w->jobs_endpoint) < 0)
-                log_error_errno(errno, "Could not reconnect to %s: %m", w->jobs_endpoint);
+            (void)zmq_disconnect(l->sock, l->endpoint);
+            if (zmq_connect(l->sock, l->endpoint) < 0)
+                log_error_errno(errno, "Could not reconnect to %s: %m", l->endpoint);
         }
     }
 }
 
+static int open_link(sd_event *e, Worker *w, const TransportKeys *keys, const char *endpoint) {
+    Link *l = &w->link[w->n_links];
+    int64_t maxmsg = (int64_t)wire_job_message_max(w->config->max_numbers);
+    char monitor_endpoint[64];
+    size_t fdlen = sizeof(int);
+    int fd, r;
+
+    l->worker = w;
+    snprintf(l->endpoint, sizeof(l->endpoint), "%s", endpoint);
+    l->sock = zmq_socket(w->ctx, ZMQ_DEALER);
+    if (!l->sock)
+        return -errno;
+    w->n_links++; /* from here worker_free() closes it */
+    if (zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
+        return -errno;
+    if ((r = transport_set_int(l->sock, ZMQ_LINGER, 0)) < 0 ||
+        /* Few jobs wait here (each may be as large as the message limit): the front end queues the rest. */
+        (r = transport_set_int(l->sock, ZMQ_RCVHWM, WORKER_JOBS_HWM)) < 0 ||
+        /* Replies are small and every one matters: a burst of them must queue, not be dropped. */
+        (r = transport_set_int(l->sock, ZMQ_SNDHWM, WORKER_REPLIES_HWM)) < 0 ||
+        (r = transport_set_int(l->sock, ZMQ_IMMEDIATE, 1)) < 0 ||
+        (r = transport_set_int(l->sock, ZMQ_PROBE_ROUTER, 1)) < 0 ||
+        /* Find a (re)started front end quickly, backing off to a few attempts a second while it is away. */
+        (r = transport_set_int(l->sock, ZMQ_RECONNECT_IVL, 10)) < 0 ||
+        (r = transport_set_int(l->sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
+        return r;
+    r = transport_setup(l->sock, keys, false);
+    if (r < 0)
+        return r;
+    snprintf(monitor_endpoint, sizeof(monitor_endpoint), MONITOR_ENDPOINT, w->n_links);
+    if (zmq_socket_monitor(l->sock, monitor_endpoint, ZMQ_EVENT_DISCONNECTED) < 0)
+        return -errno;
+    l->monitor = zmq_socket(w->ctx, ZMQ_PAIR);
+    if (!l->monitor || zmq_connect(l->monitor, monitor_endpoint) < 0)
+        return -errno;
+    if (zmq_getsockopt(l->monitor, ZMQ_FD, &fd, &fdlen) < 0)
+        return -errno;
+    r = sd_event_add_io(e, &l->monitor_source, fd, EPOLLIN, on_monitor, l);
+    if (r < 0)
+        return r;
+    if (zmq_connect(l->sock, endpoint) < 0)
+        return -errno;
+    if (zmq_getsockopt(l->sock, ZMQ_FD, &fd, &fdlen) < 0)
+        return -errno;
+    r = sd_event_add_io(e, &l->source, fd, EPOLLIN, on_jobs, l);
+    if (r < 0)
+        return r;
+    return 0;
+}
+
 static int on_first_read(sd_event_source *s, void *userdata) {
-    (void)on_monitor(NULL, -1, 0, userdata);
-    return on_jobs(NULL, -1, 0, userdata);
+    Worker *w = userdata;
+
+    for (size_t i = 0; i < w->n_links; i++) {
+        (void)on_monitor(NULL, -1, 0, &w->link[i]);
+        (void)on_jobs(NULL, -1, 0, &w->link[i]);
+    }
+    return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
 int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     _cleanup_(worker_freep) Worker *w = calloc(1, sizeof(*w));
-    int64_t maxmsg = (int64_t)wire_job_message_max(c->max_numbers);
-    int fd, r;
+    const char *cursor = c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE], *path = NULL;
+    /* path: which key failed; the caller names the settings */
+    char endpoint[CONFIG_ENDPOINT_MAX];
+    TransportKeys keys;
+    int r = 0;
 
     if (!w)
         return -ENOMEM;
@@ -183,56 +308,19 @@ int worker_new(sd_event *e, const Config *c, WireKind kind, Worker **ret) {
     w->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     w->rl_unsent = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
+    r = transport_load_keys(c, true, &keys, &path);
+    if (r < 0)
+        return r;
     w->ctx = zmq_ctx_new();
     if (!w->ctx)
-        return negative_errno();
-    w->jobs = zmq_socket(w->ctx, ZMQ_PULL);
-    w->results = zmq_socket(w->ctx, ZMQ_PUSH);
-    if (!w->jobs || !w->results)
-        return negative_errno();
-    if (zmq_setsockopt(w->jobs, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
-        return negative_errno();
-    if ((r = zmqutil_set_int(w->jobs, ZMQ_LINGER, 0)) < 0 || (r = zmqutil_set_int(w->results, ZMQ_LINGER, 0)) < 0)
-        return r;
-    /* Few jobs wait here (each may be as large as the message limit): the front end queues the rest. */
-    if ((r = zmqutil_set_int(w->jobs, ZMQ_RCVHWM, WORKER_JOBS_HWM)) < 0)
-        return r;
-    /* Replies are small and every one matters: a burst of them must queue, not be dropped. */
-    if ((r = zmqutil_set_int(w->results, ZMQ_SNDHWM, WORKER_REPLIES_HWM)) < 0)
-        return r;
-    /* Find a (re)started front end quickly, backing off to a few attempts a second while it is away. */
-    for (int i = 0; i < 2; i++) {
-        void *sock = i ? w->results : w->jobs;
-        if ((r = zmqutil_set_int(sock, ZMQ_RECONNECT_IVL, 10)) < 0 ||
-            (r = zmqutil_set_int(sock, ZMQ_RECONNECT_IVL_MAX, 250)) < 0)
-            return r;
-    }
-    w->jobs_endpoint = c->endpoint[kind == WIRE_SUM ? ENDPOINT_JOBS_SUM : ENDPOINT_JOBS_SQUARE];
-    if (zmq_socket_monitor(w->jobs, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) < 0)
-        return negative_errno();
-    w->monitor = zmq_socket(w->ctx, ZMQ_PAIR);
-    if (!w->monitor || zmq_connect(w->monitor, MONITOR_ENDPOINT) < 0)
-        return negative_errno();
-    if ((r = zmqutil_get_fd(w->monitor, &fd)) < 0)
-        return r;
-    r = sd_event_add_io(e, &w->monitor_source, fd, EPOLLIN, on_monitor, w);
+        r = -errno;
+    while (r >= 0 && w->n_links < CONFIG_ENDPOINTS_MAX && config_endpoint_next(&cursor, endpoint))
+        r = open_link(e, w, &keys, endpoint);
+    transport_keys_done(&keys);
     if (r < 0)
         return r;
-    if (zmq_connect(w->jobs, w->jobs_endpoint) < 0)
-        return negative_errno();
-    if (zmq_connect(w->results, c->endpoint[ENDPOINT_RESULTS]) < 0)
-        return negative_errno();
-
-    if ((r = zmqutil_get_fd(w->jobs, &fd)) < 0)
-        return r;
-    r = sd_event_add_io(e, &w->source, fd, EPOLLIN, on_jobs, w);
-    if (r < 0)
-        return r;
-    /*
-     * ZMQ_FD only signals changes: read once, so that ZeroMQ knows we wait for more. Not
-     * now but from the loop, once the caller has loaded its seccomp filter: jobs are
-     * untrusted bytes.
-     */
+    /* ZMQ_FD only signals changes: each socket is read once to arm it, from the loop's first
+     * pass, once the caller has loaded its seccomp filter (jobs are untrusted bytes). */
     r = sd_event_add_defer(e, &w->first_read, on_first_read, w);
     if (r < 0)
         return r;
@@ -245,16 +333,18 @@ Worker *worker_free(Worker *w) {
     if (!w)
         return NULL;
     sd_event_source_disable_unref(w->first_read);
-    sd_event_source_disable_unref(w->source);
-    sd_event_source_disable_unref(w->monitor_source);
-    if (w->jobs) {
-        (void)zmq_socket_monitor(w->jobs, NULL, 0);
-        zmq_close(w->jobs);
+    for (size_t i = 0; i < w->n_links; i++) {
+        Link *l = &w->link[i];
+
+        sd_event_source_disable_unref(l->source);
+        sd_event_source_disable_unref(l->monitor_source);
+        if (l->sock) {
+            (void)zmq_socket_monitor(l->sock, NULL, 0);
+            zmq_close(l->sock);
+        }
+        if (l->monitor)
+            zmq_close(l->monitor);
     }
-    if (w->monitor)
-        zmq_close(w->monitor);
-    if (w->results)
-        zmq_close(w->results);
     if (w->ctx)
         zmq_ctx_term(w->ctx);
     free(w);
@@ -265,4 +355,8 @@ void worker_status(Worker *w, char *buf, size_t size) {
     snprintf(buf, size,
              "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
              wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
+}
+
+const char *worker_kind_name(Worker *w) {
+    return wire_kind_to_string(w->kind);
 }

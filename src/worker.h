@@ -2,11 +2,12 @@
 #pragma once
 
 /*
- * A worker of one kind: connects a PULL socket to its kind's jobs endpoint and
- * a PUSH socket to the results endpoint, and for every job replies with the
- * exact sum of the squares ("sum") or square of the sum ("square"). Malformed,
- * out-of-range or oversized jobs are dropped and logged (rate-limited); the
- * worker keeps serving. ZeroMQ reconnects by itself when the front end restarts.
+ * A worker of one kind: connects a DEALER socket to each of its kind's jobs
+ * endpoints (one per front end), and for every job replies, on the connection it
+ * came from, with the exact sum of the squares ("sum") or square of the sum
+ * ("square"). Malformed, out-of-range or oversized jobs are dropped and logged
+ * (rate-limited); the worker keeps serving. ZeroMQ reconnects by itself when a
+ * front end restarts.
  */
 
 #include <stdint.h>
@@ -23,3 +24,4 @@ Worker *worker_free(Worker *w);
 DEFINE_FREEP(Worker, worker_free)
 
 void worker_status(Worker *w, char *buf, size_t size);
+const char *worker_kind_name(Worker *w);

@@ -69,7 +69,7 @@ def test_help_lists_every_setting(builddir):
     r = run(builddir, "sqdiff-httpd", "--help")
     assert r.returncode == 0
     for key in ("mode", "request-timeout", "reaper-interval", "max-pending", "max-numbers", "max-body-size",
-                "idle-timeout", "log-requests", "results-endpoint"):
+                "idle-timeout", "log-requests", "jobs-sum-endpoint", "curve-secret-key", "allow-insecure-tcp"):
         assert f"--{key}" in r.stdout
 
 

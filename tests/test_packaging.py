@@ -43,7 +43,8 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 # Units the packages enable and start, and those restarted on upgrade.
 ENABLED_UNITS = ("sqdiff-httpd.socket", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
 RESTARTED_UNITS = ("sqdiff-httpd.service", "sqdiff-worker@sum.service", "sqdiff-worker@square.service")
-MAN_PAGES = ("man5/sqdiff.conf.5", "man7/sqdiff.7", "man8/sqdiff-httpd.8", "man8/sqdiff-worker.8")
+MAN_PAGES = ("man5/sqdiff.conf.5", "man7/sqdiff.7", "man8/sqdiff-httpd.8", "man8/sqdiff-worker.8",
+             "man1/sqdiff-keygen.1")
 
 # Packages the fixtures need besides the build dependencies of packaging/debian/control.
 TOOLS = ("dpkg-dev", "debhelper", "lintian", "rpm", "rpmlint", "scdoc", "systemd-container",

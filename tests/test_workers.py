@@ -12,11 +12,12 @@ import pytest
 from expected import answer, query
 from suite import open_requests, read_responses, wait_for
 
-# Runs where the suite runs: binds the sockets as the front end would, starts a worker of
-# KIND against them, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@BIG:N" for one
-# of N 19-digit numbers, "@SLEEP:S" for a pause, "@STOP"/"@CONT" to stop and continue the worker)
-# and prints the reply messages: all that arrive until EXPECT replies have come, plus any
-# within a further 0.3 s.
+# Runs where the suite runs: binds the socket as the front end would (a ROUTER), starts a
+# worker of KIND against it, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@BIG:N"
+# for one of N 19-digit numbers, "@SLEEP:S" for a pause, "@STOP"/"@CONT" to stop and continue the
+# worker) to the worker's latest connection, whatever credit it granted, and prints the reply
+# messages: all that arrive until EXPECT replies have come, plus any within a further 0.3 s.
+# Hellos are answered and grants counted, as docs/protocol.md says a front end does.
 DIRECT_WORKER = r"""
 import json, os, subprocess, sys, tempfile, time, zmq
 kind, jobs, expect = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
@@ -29,9 +30,7 @@ def expand(j):
 jobs = [expand(j) for j in jobs]
 d = tempfile.mkdtemp()
 ctx = zmq.Context()
-push = ctx.socket(zmq.PUSH); push.bind(f"ipc://{d}/jobs-{kind}.sock")
-connected = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-pull = ctx.socket(zmq.PULL); pull.bind(f"ipc://{d}/results.sock")
+router = ctx.socket(zmq.ROUTER); router.bind(f"ipc://{d}/jobs-{kind}.sock")
 import ctypes, signal
 def die_with_parent():  # no worker outlives this snippet, even if it is killed on a timeout
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -40,13 +39,26 @@ w = subprocess.Popen([os.environ["WORKER"], "--kind=" + kind, "--runtime-dir", d
                      preexec_fn=die_with_parent)
 def status_kib(key):
     return int(next(l.split()[1] for l in open(f"/proc/{w.pid}/status") if l.startswith(key + ":")))
+peer, replies, grants = None, [], []
+def pump(timeout_ms):
+    global peer
+    if not router.poll(timeout_ms):
+        return False
+    while router.poll(0):
+        ident, body = router.recv_multipart()
+        if body == b"":  # hello: a new connection
+            peer = ident
+            router.send_multipart([ident, b""])
+        elif body.startswith(b'{"ready":'):
+            grants.append(json.loads(body)["ready"])
+        else:
+            replies.append(body.decode())
+    return True
 try:
-    # The worker's jobs connection is up (a job sent before would wait for it, and a stopped
-    # worker would never make it): then its memory is set up too.
-    if not connected.poll(10000):
-        raise TimeoutError("the worker did not connect")
-    connected.recv_multipart()
-    push.disable_monitor(); connected.close()
+    deadline = time.monotonic() + 10
+    while peer is None and time.monotonic() < deadline:
+        pump(100)
+    time.sleep(0.1)
     anon_start = status_kib("RssAnon")
     for j in jobs:
         if j.startswith("@SLEEP:"):
@@ -55,19 +67,16 @@ try:
             os.kill(w.pid, signal.SIGSTOP if j == "@STOP" else signal.SIGCONT)
             time.sleep(0.2)
         else:
-            push.send(j.encode("latin-1"))
-    replies, count = [], 0
-    poller = zmq.Poller(); poller.register(pull, zmq.POLLIN)
-    deadline = time.monotonic() + 10
+            pump(0)  # a worker that reconnected said hello: send to its new connection
+            router.send_multipart([peer, j.encode("latin-1")])
+    count, deadline = 0, time.monotonic() + 10
     while time.monotonic() < deadline:
-        if poller.poll(100):
-            replies.append(pull.recv().decode())
-            msg = json.loads(replies[-1])
-            count += len(msg) if isinstance(msg, list) else 1
-            if count >= expect:
-                deadline = min(deadline, time.monotonic() + 0.3)
-    print(json.dumps({"replies": replies, "alive": w.poll() is None, "rss_kib": status_kib("VmRSS"),
-                      "anon_kib": [anon_start, status_kib("RssAnon")]}))
+        pump(100)
+        count = sum(len(m) if isinstance(m, list) else 1 for m in map(json.loads, replies))
+        if count >= expect:
+            deadline = min(deadline, time.monotonic() + 0.3)
+    print(json.dumps({"replies": replies, "grants": grants, "alive": w.poll() is None,
+                      "rss_kib": status_kib("VmRSS"), "anon_kib": [anon_start, status_kib("RssAnon")]}))
 finally:
     w.terminate(); w.wait(5)
     ctx.destroy(linger=0)
@@ -83,6 +92,7 @@ def run_worker(suite, kind, jobs, expect=1):
     run_worker.rss_kib = out["rss_kib"]
     run_worker.anon_kib = out["anon_kib"]  # RssAnon before the jobs and after the replies
     run_worker.messages = [json.loads(r) for r in out["replies"]]
+    run_worker.grants = out["grants"]
     return [r for m in run_worker.messages for r in (m if isinstance(m, list) else [m])], out["alive"]
 
 
@@ -94,6 +104,10 @@ def test_sum_worker_directly(suite):
     replies, alive = run_worker(suite, "sum", [json.dumps({"id": 7, "numbers": [1, 2, 3]})])
     assert alive
     assert replies == [{"id": 7, "sum": 14}]
+    # A lone job gets a lone reply, as the simplest peers expect. Credit: 4 when the front end
+    # said hello; the job's comes back with the next one's (grants go two at a time).
+    assert run_worker.messages == [{"id": 7, "sum": 14}]
+    assert run_worker.grants == [4]
 
 
 def test_square_worker_directly(suite):
@@ -133,7 +147,7 @@ def test_worker_reply_batches_stay_within_the_limit(suite):
 
 def test_worker_drops_bad_jobs_and_keeps_serving(suite):
     good = job(1, [1])
-    bad = ["garbage", "", "{}", '{"id":1}', '{"id":1,"numbers":[99999999999999999999]}',
+    bad = ["garbage", "{}", '{"id":1}', '{"id":1,"numbers":[]}', '{"id":1,"numbers":[99999999999999999999]}',
            '{"id":1,"numbers":[1.5]}', '{"id":-3,"numbers":[1]}', '{"id":1,"numbers":[1,]}',
            "\xff\xfe", '{"id":1,"numbers":' + "[" * 100 + "]" * 100 + "}",
            # batches: empty, nested, one bad job among good ones, a trailing comma, too many jobs
@@ -142,6 +156,8 @@ def test_worker_drops_bad_jobs_and_keeps_serving(suite):
     replies, alive = run_worker(suite, "sum", bad + [json.dumps({"id": 5, "numbers": [3, 4]})])
     assert alive
     assert replies == [{"id": 5, "sum": 25}]
+    # a job message dropped gives its credit back too (two at a time: one may be owed still)
+    assert 4 + len(bad) <= sum(run_worker.grants) <= 4 + len(bad) + 1
 
 
 def test_worker_refuses_oversized_jobs_and_keeps_serving(suite):
@@ -194,16 +210,16 @@ def test_stalled_workers_get_504_and_recover(suite):
 
 
 def test_rogue_replies_are_dropped(suite):
-    """Junk on the results socket: nothing crashes and no wrong answer reaches a client."""
+    """Junk on a jobs socket: nothing crashes and no wrong answer reaches a client."""
     code = r"""
 import os, zmq
 ctx = zmq.Context()
-s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+s = ctx.socket(zmq.DEALER); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/jobs-sum.sock")
 junk = [b"garbage", b"", b"{}", b'{"id":1,"sum":5}', b'{"id":"x","sum":1}', b'{"id":5,"sum":-1}',
         b'{"id":5,"sum":1,"square":2}', b'{"id":5,"sum":' + b"9" * 500 + b"}", b"\xff" * 100,
         b'{"id":' + str(2**63).encode() + b',"sum":1}', b"[" * 10000,
         b"[]", b'[{"id":1,"sum":5},]', b'[[{"id":1,"sum":5}]]', b'[{"id":1,"sum":5},{"id":2,"sum":-1}]',
-        b"[" + b",".join([b'{"id":1,"sum":5}'] * 257) + b"]"]
+        b"[" + b",".join([b'{"id":1,"sum":5}'] * 257) + b"]", b'{"ready":0}', b'{"ready":"x"}', b'{"id":1,"square":1}']
 for j in junk * 20:
     s.send(j)
 s.send(b"x" * 100000)  # over the front end's reply size limit: ZeroMQ drops this peer
@@ -291,27 +307,35 @@ def test_over_the_pending_cap_gets_503_fast(small_suite):
 
 
 # A sum worker written from docs/protocol.md alone, in Python: serves COUNT jobs (answering a
-# batch with a batch), then prints the ids it saw and the number of jobs in each message.
+# batch with a batch, a lone job with a lone reply), then prints the ids it saw and the number
+# of jobs in each message.
 PYTHON_SUM_WORKER = r"""
 import json, os, sys, zmq
 count = int(sys.argv[1])
 rundir = os.environ["SQDIFF_RUNTIME_DIR"]
 ctx = zmq.Context()
-jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
-results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)  # an empty message (hello) on every new connection
+s.setsockopt(zmq.IMMEDIATE, 1)     # nothing queued for a front end that is not there
+s.connect(f"ipc://{rundir}/jobs-sum.sock")
 print("ready", flush=True)
 ids, sizes = [], []
-jobs.setsockopt(zmq.RCVTIMEO, 20000)
+s.setsockopt(zmq.RCVTIMEO, 20000)
 while len(ids) < count:
-    msg = json.loads(jobs.recv())
+    raw = s.recv()
+    if raw == b"":  # the front end's hello: tell it how many job messages we take at a time
+        s.send(b'{"ready": 2}')
+        continue
+    msg = json.loads(raw)
     batch = msg if isinstance(msg, list) else [msg]
     sizes.append(len(batch))
     ids += [job["id"] for job in batch]
     replies = [{"id": job["id"], "sum": sum(n * n for n in job["numbers"]), "by": "python"} for job in batch]
-    results.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
+    s.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
+    s.send(b'{"ready":1}')  # this message is done: one more
 print(json.dumps(ids))
 print(json.dumps(sizes))
-results.close(linger=2000)
+s.close(linger=2000)
 """
 
 

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * What both daemons do to their ZeroMQ sockets before binding or connecting them
+ * (docs/protocol.md, "Transport"): heartbeats, so that a peer whose host vanished is
+ * dropped within TRANSPORT_HEARTBEAT_TIMEOUT_MS instead of TCP's minutes; and CURVE,
+ * when a secret key is configured: the front end as server, the worker as client
+ * pinning the front ends' public key.
+ */
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "keys.h"
+
+#define TRANSPORT_HEARTBEAT_IVL_MS 1000
+#define TRANSPORT_HEARTBEAT_TIMEOUT_MS 3000
+
+typedef struct TransportKeys {
+    bool curve; /* false: no secret key configured, plain ZMTP */
+    char secret[KEY_Z85_LEN + 1], public_[KEY_Z85_LEN + 1], server[KEY_Z85_LEN + 1];
+} TransportKeys;
+
+/*
+ * Reads the keys c names (the worker's also the server's public key). On failure
+ * *ret_path names the file that failed.
+ */
+int transport_load_keys(const Config *c, bool worker, TransportKeys *ret, const char **ret_path);
+/* Wipes the secret key from memory. */
+void transport_keys_done(TransportKeys *k);
+
+int transport_set_int(void *sock, int option, int value);
+
+/* Heartbeats, and CURVE as server (front end) or client (worker) when k->curve. */
+int transport_setup(void *sock, const TransportKeys *k, bool server);

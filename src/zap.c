@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A REP socket on inproc://zeromq.zap.01, where libzmq sends its requests. Each is
+ * answered at once: the allow-list is a directory of a few small files. Requests for
+ * other mechanisms than CURVE are refused (the guarded sockets speak CURVE only).
+ * Like every ZeroMQ socket here its fd is edge-like, so each wake-up answers requests
+ * until there are none.
+ */
+
+#include "zap.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "keys.h"
+
+#define ZAP_FRAMES 7
+
+struct Zap {
+    void *sock;
+    sd_event_source *source;
+    char *allow_dir;
+    zap_reject_fn on_reject;
+    void *userdata;
+};
+
+static void reply(Zap *z, const zmq_msg_t *request_id, const char *code, const char *text, const char *user) {
+    zmq_msg_t id;
+
+    zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, (zmq_msg_t *)request_id);
+    zmq_msg_send(&id, z->sock, ZMQ_SNDMORE);
+    zmq_send(z->sock, code, strlen(code), ZMQ_SNDMORE);
+    zmq_send(z->sock, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(z->sock, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(z->sock, "", 0, 0);
+}
+
+static void handle(Zap *z, zmq_msg_t *f, size_t n) {
+    char address[64] = "", key[KEY_Z85_LEN + 1];
+    size_t alen;
+    int r;
+
+    if (n >= 4) {
+        alen = zmq_msg_size(&f[3]) < sizeof(address) - 1 ? zmq_msg_size(&f[3]) : sizeof(address) - 1;
+        memcpy(address, zmq_msg_data(&f[3]), alen);
+        address[alen] = '\0';
+    }
+    if (n < 2)
+        return; /* not even a request id: nothing can be answered */
+    if (n != ZAP_FRAMES || zmq_msg_size(&f[5]) != 5 || memcmp(zmq_msg_data(&f[5]), "CURVE", 5) != 0 ||
+        zmq_msg_size(&f[6]) != 32) {
+        z->on_reject(address, NULL, "not a CURVE handshake", z->userdata);
+        reply(z, &f[1], "400", "CURVE only", "");
+        return;
+    }
+    zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
+    r = keys_allowed(z->allow_dir, key);
+    if (r > 0) {
+        reply(z, &f[1], "200", "OK", key);
+        return;
+    }
+    z->on_reject(address, key, r == 0 ? "public key not in the allow-list" : "allow-list unreadable", z->userdata);
+    reply(z, &f[1], r == 0 ? "400" : "500", r == 0 ? "not allowed" : "allow-list unreadable", "");
+}
+
+/* Reads one request's frames into f (at most ZAP_FRAMES kept); how many came, or -1 for none. */
+static int receive(Zap *z, zmq_msg_t *f) {
+    int n = 0, more;
+
+    do {
+        zmq_msg_t extra, *m = n < ZAP_FRAMES ? &f[n] : &extra;
+
+        zmq_msg_init(m);
+        /* the first frame may be absent; the others come with it */
+        if (zmq_msg_recv(m, z->sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(m);
+            return n == 0 ? -1 : n;
+        }
+        more = zmq_msg_more(m);
+        if (m == &extra)
+            zmq_msg_close(m);
+        n++;
+    } while (more);
+    return n;
+}
+
+static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Zap *z = userdata;
+    zmq_msg_t f[ZAP_FRAMES];
+    int n;
+
+    while ((n = receive(z, f)) >= 0) {
+        handle(z, f, (size_t)n);
+        for (int i = 0; i < n && i < ZAP_FRAMES; i++)
+            zmq_msg_close(&f[i]);
+    }
+    return 0;
+}
+
+int zap_new(sd_event *e, void *ctx, const char *allow_dir, zap_reject_fn on_reject, void *userdata, Zap **ret) {
+    _cleanup_(zap_freep) Zap *z = calloc(1, sizeof(*z));
+    size_t len = sizeof(int);
+    int fd, linger = 0;
+
+    if (!z)
+        return -ENOMEM;
+    z->on_reject = on_reject;
+    z->userdata = userdata;
+    z->allow_dir = strdup(allow_dir);
+    if (!z->allow_dir)
+        return -ENOMEM;
+    z->sock = zmq_socket(ctx, ZMQ_REP);
+    if (!z->sock)
+        return -errno;
+    if (zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+        zmq_bind(z->sock, "inproc://zeromq.zap.01") < 0 || zmq_getsockopt(z->sock, ZMQ_FD, &fd, &len) < 0)
+        return -errno;
+    if (sd_event_add_io(e, &z->source, fd, EPOLLIN, on_request, z) < 0)
+        return -EIO;
+    (void)on_request(z->source, fd, 0, z); /* ZMQ_FD only signals changes: read once now */
+    *ret = TAKE_PTR(z);
+    return 0;
+}
+
+Zap *zap_free(Zap *z) {
+    if (!z)
+        return NULL;
+    sd_event_source_disable_unref(z->source);
+    if (z->sock)
+        zmq_close(z->sock);
+    free(z->allow_dir);
+    free(z);
+    return NULL;
+}

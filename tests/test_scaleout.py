@@ -1,0 +1,366 @@
+"""Scale-out across hosts (docs/scale-out.md): two front ends and workers on two other hosts,
+over tcp:// with CURVE, in network namespaces made here (tests/netns.py).
+
+Plain processes run in the namespaces (`ip netns exec`): what these tests check is the wire
+between hosts, which a systemd per namespace would not change; the units for network workers
+are checked in the systemd box (tests/test_systemd.py: their exposure, credentials, CURVE under
+the unit's sandbox). `make test` runs them twice, as the rest of tests/: against the sanitized
+build (seccomp off), and, with SQDIFF_TARGET=systemd, against the plain build, whose seccomp
+filters then hold with CURVE.
+
+    fe1 198.18.0.1   sqdiff-httpd :8080, jobs on :5601 (sum) and :5602 (square)
+    fe2 198.18.0.2   the same, the same key pair (the front ends' identity)
+    w1  198.18.0.11  a sum and a square worker, connected to both front ends
+    w2  198.18.0.12  the same
+    cl  198.18.0.20  clients, HAProxy, rogue peers
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BUILDDIR
+from expected import answer
+from netns import Net
+from suite import wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRONTENDS = ("fe1", "fe2")
+WORKER_HOSTS = ("w1", "w2")
+
+
+class Cluster:
+    def __init__(self, builddir, tmp):
+        self.builddir, self.tmp = builddir, tmp
+        self.net = Net({"fe1": 1, "fe2": 2, "w1": 11, "w2": 12, "cl": 20})
+        try:
+            self._setup()
+        except BaseException:
+            self.net.close()
+            raise
+
+    def bin(self, name):
+        return os.path.join(self.builddir, "src", name)
+
+    def keygen(self, name):
+        r = subprocess.run([self.bin("sqdiff-keygen"), os.path.join(self.tmp, name)], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return os.path.join(self.tmp, name)
+
+    def _setup(self):
+        self.allow = os.path.join(self.tmp, "workers.d")
+        os.mkdir(self.allow)
+        self.fe_key = self.keygen("frontend")
+        for w in WORKER_HOSTS:
+            shutil.copy(self.keygen(w) + ".pub", self.allow)
+        self.rogue_key = self.keygen("rogue")  # not in the allow-list
+        fe_conf = os.path.join(self.tmp, "frontend.conf")
+        with open(fe_conf, "w") as f:
+            f.write(f"[global]\njobs-sum-endpoint = tcp://*:5601\njobs-square-endpoint = tcp://*:5602\n"
+                    f"curve-secret-key = {self.fe_key}.secret\n"
+                    f"[httpd]\ncurve-allowed-keys = {self.allow}\n")
+        self.fe_conf = fe_conf
+        self.fe = {}
+        for h in FRONTENDS:
+            self.start_frontend(h)
+        self.workers = {}
+        for h in WORKER_HOSTS:
+            conf = os.path.join(self.tmp, f"{h}.conf")
+            sums = " ".join(f"tcp://{self.net[fe].address}:5601" for fe in FRONTENDS)
+            squares = " ".join(f"tcp://{self.net[fe].address}:5602" for fe in FRONTENDS)
+            with open(conf, "w") as f:
+                f.write(f"[global]\njobs-sum-endpoint = {sums}\njobs-square-endpoint = {squares}\n"
+                        f"curve-secret-key = {self.tmp}/{h}.secret\n"
+                        f"curve-server-public-key = {self.fe_key}.pub\n")
+            for kind in ("sum", "square"):
+                self.start_worker(h, kind, conf)
+        for h in WORKER_HOSTS:  # every worker connected to both front ends
+            wait_for(lambda h=h: self.connections(h, (5601, 5602)) == 4, 20, f"{h}'s workers to connect")
+
+    def log(self, name):
+        return open(os.path.join(self.tmp, name + ".log"), "a")
+
+    def start_frontend(self, h):
+        self.fe[h] = self.net[h].popen([self.bin("sqdiff-httpd"), "--config", self.fe_conf, "--listen",
+                                        f"{self.net[h].address}:8080"], stdout=self.log(h))
+        wait_for(lambda: self.connections("cl", None, probe=f"{self.net[h].address}:8080"), 20, f"{h} to listen")
+
+    def start_worker(self, h, kind, conf=None):
+        conf = conf or os.path.join(self.tmp, f"{h}.conf")
+        self.workers[h, kind] = self.net[h].popen([self.bin("sqdiff-worker"), "--kind", kind, "--config", conf],
+                                                  stdout=self.log(f"{h}-{kind}"))
+
+    def stop_worker(self, h, kind):
+        """Stops it and returns the jobs it did, from its last words."""
+        p = self.workers.pop((h, kind))
+        os.kill(p.pid, signal.SIGTERM)
+        p.wait(10)
+        with open(os.path.join(self.tmp, f"{h}-{kind}.log")) as f:
+            return int(re.findall(r"worker: (\d+) jobs done", f.read())[-1])
+
+    def jobs_done(self, h):
+        """Restarts h's workers, and returns how many jobs they did."""
+        done = 0
+        for kind in ("sum", "square"):
+            done += self.stop_worker(h, kind)
+            self.start_worker(h, kind)
+        wait_for(lambda: self.connections(h, (5601, 5602)) == 4, 20, f"{h}'s workers to connect again")
+        return done
+
+    def connections(self, h, ports, probe=None):
+        """Established TCP connections from host h to the given remote ports; or with probe
+        (ADDR:PORT), whether a connection to it succeeds from h."""
+        if probe:
+            addr, port = probe.rsplit(":", 1)
+            r = self.net[h].run([sys.executable, "-c", f"import socket; socket.create_connection(('{addr}', {port}), 2)"],
+                                timeout=10)
+            return r.returncode == 0
+        r = self.net[h].run(["ss", "-tnH", "state", "established"], timeout=10)
+        return sum(1 for line in r.stdout.splitlines() if int(line.split()[-1].rsplit(":", 1)[1]) in ports)
+
+    def requests(self, reqs, threads=8, host="cl"):
+        """Sends [(url, numbers)] from host; returns [(status, body)]."""
+        r = self.net[host].run([sys.executable, os.path.join(HERE, "netclient.py")], timeout=300,
+                               input=json.dumps({"requests": reqs, "threads": threads}))
+        assert r.returncode == 0, r.stderr
+        return [tuple(x[:2]) for x in json.loads(r.stdout)]
+
+    def load(self, reqs, threads=8, host="cl"):
+        """Starts a load that goes round reqs until stopped: returns a Load."""
+        return Load(self, reqs, threads, host)
+
+
+    def url(self, h):
+        return f"http://{self.net[h].address}:8080/"
+
+    def close(self):
+        self.net.close()
+
+
+class Load:
+    """A client going round its requests in the background: progress() counts the answers so
+    far; stop() ends it and returns [(status, body, numbers)]."""
+
+    def __init__(self, cluster, reqs, threads, host):
+        self.until = os.path.join(cluster.tmp, f"load-{time.monotonic_ns()}")
+        self.p = cluster.net[host].popen([sys.executable, os.path.join(HERE, "netclient.py")], stdout=subprocess.PIPE,
+                                         stdin=json.dumps({"requests": reqs, "threads": threads, "until": self.until}))
+
+    def progress(self):
+        try:
+            with open(self.until + ".count") as f:
+                return int(f.read() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def wait(self, count, what):
+        wait_for(lambda: self.progress() >= count, 60, what)
+
+    def stop(self):
+        open(self.until, "w").close()
+        out, _ = self.p.communicate(timeout=120)
+        return [tuple(x) for x in json.loads(out)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.fail("the multi-host tests make network namespaces: run them as root (make test does)")
+    c = Cluster(BUILDDIR, str(tmp_path_factory.mktemp("scaleout")))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def lists(n, seed):
+    return [[(seed * 7919 + i * 104729) % 2**40 - 2**39, i, -i * 3, seed] for i in range(n)]
+
+
+def exact(results, nums):
+    return [i for i, ((status, body), n) in enumerate(zip(results, nums)) if status != 200 or json.loads(body) != answer(n)]
+
+
+def test_two_frontends_uneven_traffic_nothing_misrouted(cluster):
+    """3:1 traffic over two front ends, workers on two hosts serving both: every answer exact.
+    A reply sent to the wrong front end would leave its request to time out (504)."""
+    for h in WORKER_HOSTS:
+        cluster.jobs_done(h)  # counts from here
+    a, b = lists(600, 1), lists(200, 2)
+    reqs = [(cluster.url("fe1"), n) for n in a] + [(cluster.url("fe2"), n) for n in b]
+    nums = a + b
+    results = cluster.requests(reqs, threads=16)
+    assert exact(results, nums) == []
+    done = {h: cluster.jobs_done(h) for h in WORKER_HOSTS}
+    assert sum(done.values()) == 2 * len(nums), done  # one sum and one square job each, no more
+    assert all(d > 0 for d in done.values()), f"both worker hosts used: {done}"
+
+
+def test_a_stalled_worker_costs_at_most_its_credit(cluster):
+    """Credit-based dispatch: w1's sum worker stopped, 200 requests to fe1 lose at most the 4 job
+    messages it had asked for; with round robin (PUSH, before) half of them timed out."""
+    os.kill(cluster.workers["w1", "sum"].pid, signal.SIGSTOP)
+    try:
+        nums = lists(200, 10)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in nums])
+    finally:
+        os.kill(cluster.workers["w1", "sum"].pid, signal.SIGCONT)
+    failed = exact(results, nums)
+    assert all(results[i][0] == 504 for i in failed)
+    assert len(failed) <= 4, f"{len(failed)} of 200 lost to a stalled worker"
+
+
+ROGUE = r"""
+import json, sys, time, zmq
+endpoint, secret, server, curve = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "curve"
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)
+if curve:
+    sk = open(secret).read().strip().encode()
+    s.curve_secretkey = sk
+    s.curve_publickey = zmq.curve_public(sk)
+    s.curve_serverkey = open(server).read().strip().encode()
+s.connect(endpoint)
+got, sent = 0, 0
+deadline = time.monotonic() + float(sys.argv[5])
+while time.monotonic() < deadline:
+    try:  # ask for work, and answer whatever id might be pending with a wrong value
+        s.send(b'{"ready":64}', zmq.NOBLOCK)
+        s.send(json.dumps([{"id": i, "sum": 1} for i in range(sent, sent + 50)]).encode(), zmq.NOBLOCK)
+        sent += 50
+    except zmq.Again:
+        pass
+    if s.poll(50):
+        s.recv()
+        got += 1
+print(got)
+"""
+
+
+def test_peers_without_an_allowed_key_get_nothing(cluster):
+    """A worker whose key is not in the allow-list, and a client without CURVE, during traffic:
+    each receives nothing (not even the hello), and no answer is wrong."""
+    fe1 = cluster.net["fe1"].address
+    rogues = [cluster.net["cl"].popen([sys.executable, "-c", ROGUE, f"tcp://{fe1}:5601", cluster.rogue_key + ".secret",
+                                       cluster.fe_key + ".pub", mode, "6"], stdout=subprocess.PIPE)
+              for mode in ("curve", "plain")]
+    nums = lists(300, 3)
+    results = cluster.requests([(cluster.url("fe1"), n) for n in nums])
+    outs = [int(p.communicate(timeout=30)[0]) for p in rogues]
+    assert outs == [0, 0], "messages the rogue (CURVE, key not allowed) and the plain peer received"
+    assert exact(results, nums) == []
+    with open(os.path.join(cluster.tmp, "fe1.log")) as f:
+        log = f.read()
+    rogue_pub = open(cluster.rogue_key + ".pub").read().strip()
+    assert f"with key {rogue_pub}: public key not in the allow-list" in log
+    assert "handshake failed" in log
+
+
+def test_a_key_added_to_the_allow_list_admits(cluster):
+    """Adding a file admits a worker at its next connection: the same rogue now gets jobs."""
+    fe1 = cluster.net["fe1"].address
+    shutil.copy(cluster.rogue_key + ".pub", cluster.allow)
+    try:
+        p = cluster.net["cl"].popen([sys.executable, "-c", ROGUE, f"tcp://{fe1}:5601", cluster.rogue_key + ".secret",
+                                     cluster.fe_key + ".pub", "curve", "4"], stdout=subprocess.PIPE)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(100, 4)])
+        got = int(p.communicate(timeout=30)[0])
+    finally:
+        os.unlink(os.path.join(cluster.allow, "rogue.pub"))
+    assert got > 0  # the hello at least, and jobs (whose forged answers make some answers wrong)
+    assert results
+
+
+def test_a_cut_link_costs_only_requests_in_flight(cluster):
+    """w1's link cut mid-load: every answer exact or 504, never wrong; w2 takes the load; when
+    the link returns, w1 serves again (shown by stopping w2: then only w1 can answer)."""
+    nums = lists(500, 5)
+    load = cluster.load([(cluster.url("fe1" if i % 4 else "fe2"), n) for i, n in enumerate(nums)])
+    load.wait(300, "the load to be under way")
+    cluster.net["w1"].link(False)
+    at_cut = load.progress()
+    load.wait(at_cut + 600, "the load to go on after the cut")
+    results = load.stop()
+    wrong = [r for r in results if not (r[0] == 504 or (r[0] == 200 and json.loads(r[1]) == answer(r[2])))]
+    assert wrong == [], wrong[:5]
+    print(f"link cut mid-load: {sum(r[0] == 504 for r in results)} of {len(results)} answered 504, none wrong")
+    # w1 is cut off: what is answered now, w2 answered. Each of w1's workers may still hold
+    # credit granted before the cut (at most 4 messages per front end): those requests time out.
+    for fe, seed in (("fe1", 6), ("fe2", 7)):
+        nums = lists(100, seed)
+        results = cluster.requests([(cluster.url(fe), n) for n in nums])
+        failed = exact(results, nums)
+        assert all(results[i][0] == 504 for i in failed)
+        assert len(failed) <= 2 * 4, f"{fe}: {len(failed)} requests lost to the cut host, beyond its credit"
+    # The link returns: w1 reconnects (its heartbeat dropped the old connections) and serves.
+    cluster.net["w1"].link(True)
+    wait_for(lambda: cluster.connections("w1", (5601, 5602)) == 4, 30, "w1 to reconnect to both front ends")
+    for kind in ("sum", "square"):
+        os.kill(cluster.workers["w2", kind].pid, signal.SIGSTOP)
+    try:
+        nums = lists(100, 8)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in nums], threads=4)
+    finally:
+        for kind in ("sum", "square"):
+            os.kill(cluster.workers["w2", kind].pid, signal.SIGCONT)
+    failed = exact(results, nums)
+    assert all(results[i][0] == 504 for i in failed)
+    assert len(failed) <= 2 * 4, f"{len(failed)} of 100 failed with w2 stopped: w1 does not serve again"
+
+
+HAPROXY_CFG = """
+global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 5s
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout
+frontend web
+    bind {lb}:8080
+    default_backend sqdiff
+backend sqdiff
+    balance roundrobin
+    option httpchk GET /?n=1
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 2
+    server fe1 {fe1}:8080 check
+    server fe2 {fe2}:8080 check
+"""
+
+
+def test_haproxy_answers_everything_while_a_frontend_restarts(cluster):
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    cfg = os.path.join(cluster.tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(HAPROXY_CFG.format(lb=cluster.net["cl"].address, fe1=cluster.net["fe1"].address,
+                                   fe2=cluster.net["fe2"].address))
+    r = subprocess.run([haproxy, "-c", "-f", cfg], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cluster.net["cl"].popen([haproxy, "-db", "-f", cfg], stdout=cluster.log("haproxy"))
+    lb = f"{cluster.net['cl'].address}:8080"
+    wait_for(lambda: cluster.connections("cl", None, probe=lb), 20, "haproxy to listen")
+    load = cluster.load([(f"http://{lb}/", n) for n in lists(300, 9)])
+    load.wait(300, "the load to be under way")
+    p = cluster.fe["fe1"]
+    os.kill(p.pid, signal.SIGTERM)  # answers what is pending, then exits
+    p.wait(20)
+    load.wait(load.progress() + 300, "the load to go on while fe1 is away")
+    cluster.start_frontend("fe1")
+    load.wait(load.progress() + 300, "the load to go on after fe1 is back")
+    results = load.stop()
+    bad = [r for r in results if r[0] != 200 or json.loads(r[1]) != answer(r[2])]
+    assert bad == [], bad[:5]
+    print(f"haproxy: {len(results)} requests, all answered, while fe1 restarted")
