@@ -314,7 +314,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
         return;
     }
     r = wire_read_ready(data, len, &credit);
-    if (r == 0 || r < 0) {
+    if (r <= 0) {
         f->cb.on_reply(data, len, (WireKind)k, f->cb.userdata); /* a bad grant is logged as a bad reply */
         return;
     }
