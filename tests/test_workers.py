@@ -187,7 +187,6 @@ def test_worker_memory_comes_back_after_big_jobs(suite):
 
 def test_stalled_workers_get_504_and_recover(suite):
     for kind in ("sum", "square"):
-        pids = suite.worker_pids(kind)
         suite.signal_workers(kind, signal.SIGSTOP)
         try:
             started = time.monotonic()
@@ -201,10 +200,12 @@ def test_stalled_workers_get_504_and_recover(suite):
         assert 2.0 <= elapsed < 4.0
         resp = suite.get("/?n=42")
         if resp.status != 200:
-            # Stopped that long (up to ~3.3 s with the signals' round trips), a worker under
-            # systemd may have met its 3 s watchdog: only a restart excuses a failure here.
-            assert suite.worker_pids(kind) != pids, f"the {kind} worker was not restarted, yet: {resp}"
-            wait_for(lambda: suite.get("/?n=42").status == 200, 20, f"the restarted {kind} worker to serve")
+            # Stopped that long (up to ~3.3 s with the signals' round trips, more on a loaded
+            # machine), a worker may have met the 3 s heartbeat timeout, which drops its
+            # connection (it reconnects at once), or under systemd its 3 s watchdog (it is
+            # restarted): then it must serve again soon.
+            assert resp.status == 504, resp
+            wait_for(lambda: suite.get("/?n=42").status == 200, 20, f"the {kind} worker to serve again")
             resp = suite.get("/?n=42")
         assert resp.status == 200 and resp.json() == answer([42])
 
