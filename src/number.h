@@ -2,6 +2,10 @@
 #pragma once
 
 /*
+ * First reading? The plain parsers are number_parse_query() and number_parse_json()
+ * (number.c); the inline functions at the end of this file are a measured fast path
+ * for short numbers that you can skip: whatever they decline, the plain parsers judge.
+ *
  * Exact, strict integer text <-> int64 conversion. Pure: no I/O, no allocation.
  *
  * Two grammars are accepted, each all or nothing (no prefix is ever taken):

@@ -6,6 +6,7 @@
  */
 
 #include "wire.h"
+#include "wire-canonical.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -123,113 +124,6 @@ void wire_reader_init_general(WireReader *w, const char *msg, size_t len) {
 void wire_reader_init(WireReader *w, const char *msg, size_t len) {
     wire_reader_init_general(w, msg, len);
     w->fast = msg;
-}
-
-/*
- * The canonical scanner. It accepts only what our encoders write:
- *   message  '[' object (',' object)* ']'  or  object, and nothing after it
- *   job      {"id":ID,"numbers":[INT(,INT)*]}
- *   reply    {"id":ID,"sum":NAT}  or  {"id":ID,"square":NAT}
- * ID and INT are integers of at most 19 digits without leading zeros (the general
- * reader's number_parse_short fast path), NAT a non-negative one of at most
- * SQMATH_DECIMAL_MAX-2 digits. All of it is valid JSON that the general reader
- * reads to the same values; a departure returns false and the general reader
- * takes over.
- */
-static bool fast_literal(const char **pp, const char *e, const char *lit, size_t n) {
-    if ((size_t)(e - *pp) < n || memcmp(*pp, lit, n) != 0)
-        return false;
-    *pp += n;
-    return true;
-}
-
-static bool fast_int64(const char **pp, const char *e, int64_t *ret) {
-    const char *p = *pp;
-
-    /* "0" then a digit is not canonical (nor JSON): the general reader refuses it */
-    if (!number_take_json_short(&p, e, ret) || (p < e && (unsigned)(unsigned char)*p - '0' <= 9))
-        return false;
-    *pp = p;
-    return true;
-}
-
-/* 1 with w->fast just past the next object's '{'; 0 at the end of the message; -1 when not canonical. */
-static int fast_next_object(WireReader *w) {
-    const char *p = w->fast, *e = w->end;
-
-    if (w->done)
-        return 0;
-    if (!w->started) {
-        w->started = true;
-        if (p < e && *p == '[') {
-            w->batch = true;
-            p++;
-        }
-    } else if (!w->batch || (p < e && *p == ']')) {
-        p += w->batch;
-        if (p != e)
-            return -1;
-        w->done = true;
-        return 0;
-    } else if (p < e && *p == ',')
-        p++;
-    else
-        return -1;
-    if (p >= e || *p != '{' || w->count == WIRE_BATCH_MAX)
-        return -1;
-    w->fast = p + 1;
-    w->count++;
-    return 1;
-}
-
-static bool fast_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *ret_acc) {
-    const char *p = w->fast, *e = w->end;
-    SqAcc acc = SQACC_INIT;
-    int64_t id, x;
-
-    if (!fast_literal(&p, e, "\"id\":", 5) || !fast_int64(&p, e, &id) || id <= 0 ||
-        !fast_literal(&p, e, ",\"numbers\":[", 12))
-        return false;
-    for (;;) {
-        /* too many, or none at all: the general reader says so */
-        if (acc.count >= max_numbers || !fast_int64(&p, e, &x))
-            return false;
-        sqacc_add(&acc, x);
-        if (fast_literal(&p, e, "]", 1))
-            break;
-        if (!fast_literal(&p, e, ",", 1))
-            return false;
-    }
-    if (!fast_literal(&p, e, "}", 1))
-        return false;
-    w->fast = p;
-    *ret_id = (uint64_t)id;
-    *ret_acc = acc;
-    return true;
-}
-
-static bool fast_reply(WireReader *w, WireReply *ret) {
-    const char *p = w->fast, *e = w->end, *value;
-    WireKind kind;
-    int64_t id;
-
-    if (!fast_literal(&p, e, "\"id\":", 5) || !fast_int64(&p, e, &id) || id <= 0)
-        return false;
-    if (fast_literal(&p, e, ",\"sum\":", 7))
-        kind = WIRE_SUM;
-    else if (fast_literal(&p, e, ",\"square\":", 10))
-        kind = WIRE_SQUARE;
-    else
-        return false;
-    value = p;
-    while (p < e && (unsigned)(unsigned char)*p - '0' <= 9)
-        p++;
-    if (p == value || (*value == '0' && p - value > 1) || p - value > SQMATH_DECIMAL_MAX - 2 ||
-        !fast_literal(&p, e, "}", 1))
-        return false;
-    w->fast = p;
-    *ret = (WireReply){ .id = (uint64_t)id, .kind = kind, .value = value, .value_len = (size_t)(p - 1 - value) };
-    return true;
 }
 
 /* The canonical scanner gave up: the general reader starts over, past what was handed out. */
@@ -409,10 +303,11 @@ static int read_object(WireReader *w, const WireTarget *to, char *err, size_t er
     int r;
 
     if (w->fast) {
-        r = fast_next_object(w);
+        r = wire_canonical_next_object(w);
         if (r == 0)
             return 0;
-        if (r > 0 && (to->reply ? fast_reply(w, to->reply) : fast_job(w, to->max_numbers, to->id, to->acc))) {
+        if (r > 0 && (to->reply ? wire_canonical_reply(w, to->reply)
+                                : wire_canonical_job(w, to->max_numbers, to->id, to->acc))) {
             w->returned++;
             return 1;
         }
@@ -457,7 +352,7 @@ int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit) {
     int64_t x;
 
     /* The canonical form, {"ready":N}, first; then any JSON object. */
-    if (fast_literal(&p, e, "{\"ready\":", 9) && fast_int64(&p, e, &x) && fast_literal(&p, e, "}", 1) && p == e) {
+    if (wire_canonical_ready(msg, len, &x)) {
         if (x < 1)
             return -EINVAL;
         *ret_credit = (uint64_t)x;
