@@ -13,7 +13,7 @@ import pytest
 
 from conftest import TARGET, make_suite
 from expected import answer
-from suite import free_port
+from suite import free_port, wait_for
 
 seccomp_off = os.environ.get("SQDIFF_SECCOMP") == "0"
 needs_seccomp = pytest.mark.skipif(seccomp_off, reason="SQDIFF_SECCOMP=0 (sanitized build)")
@@ -51,9 +51,11 @@ def check_every_task(s):
     """Every thread of the three daemons is filtered; returns their pids."""
     pids = daemon_pids(s)
     for what, pid in pids.items():
+        def named():  # a thread just started carries the process's name until it sets its own
+            names = sorted(t["Name"] for t in tasks(pid).values())
+            return any(n.startswith("ZMQbg/IO") for n in names) and "ZMQbg/Reaper" in names
+        wait_for(named, 10, f"{what}'s ZeroMQ threads to be there and named")
         threads = tasks(pid)
-        names = sorted(t["Name"] for t in threads.values())
-        assert any(n.startswith("ZMQbg/IO") for n in names) and "ZMQbg/Reaper" in names, (what, names)
         for tid, st in threads.items():
             assert st["Seccomp"].strip() == "2", f"{what} thread {st['Name']} ({tid}): Seccomp {st['Seccomp']}"
             assert st["NoNewPrivs"].strip() == "1", f"{what} thread {st['Name']} ({tid}): NoNewPrivs {st['NoNewPrivs']}"
