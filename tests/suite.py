@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -82,6 +83,66 @@ def open_requests(port, paths, timeout=10):
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         socks.append(s)
     return socks
+
+
+class Notifications:
+    """What a daemon sends to its NOTIFY_SOCKET (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1),
+    received on a datagram socket at path, as systemd would, by a thread of its own."""
+
+    def __init__(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.lines = []  # every line received, in order
+        self.cond = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.cond:
+                self.lines.extend(data.decode(errors="replace").split("\n"))
+                self.cond.notify_all()
+
+    def find(self, predicate, start=0):
+        """The first line from index start on for which predicate is true, or None."""
+        with self.cond:
+            return next((l for l in self.lines[start:] if predicate(l)), None)
+
+    def wait(self, predicate, timeout, what, start=0):
+        """Waits (at most timeout seconds) for a line, from index start on, for which predicate
+        is true; returns it, or raises TimeoutError naming what and the lines received."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                line = next((l for l in self.lines[start:] if predicate(l)), None)
+                if line is not None:
+                    return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; got {self.lines[-20:]}")
+                self.cond.wait(left)
+
+    def count(self):
+        with self.cond:
+            return len(self.lines)
+
+    def close(self):
+        self.closed = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
 
 
 class Response:
@@ -153,7 +214,13 @@ class Suite:
 
 
 class ProcessSuite(Suite):
-    def __init__(self, builddir, mode="workers", extra_config=""):
+    # With notify=True every daemon gets a NOTIFY_SOCKET of the suite's and WATCHDOG_USEC (as
+    # systemd would give them): notifications["httpd"], ["sum"], ["square"] hold what they sent.
+    WATCHDOG_USEC = 1000000
+
+    def __init__(self, builddir, mode="workers", extra_config="", notify=False):
+        self.notify = notify
+        self.notifications = {}
         self.builddir = builddir
         self.worker_binary = os.path.join(builddir, "src", "sqdiff-worker")
         self.tmp = tempfile.mkdtemp(prefix="sqdiff-test-")
@@ -166,6 +233,8 @@ class ProcessSuite(Suite):
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.workers = {}
+        if notify:
+            self.notifications["httpd"] = Notifications(os.path.join(self.tmp, "notify-httpd"))
         self._start_httpd()
         if mode == "workers":
             for kind in ("sum", "square"):
@@ -174,12 +243,18 @@ class ProcessSuite(Suite):
     def _start_httpd(self):
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
+        if self.notify:
+            passenv += ["-E", "NOTIFY_SOCKET=" + self.notifications["httpd"].path,
+                        "-E", f"WATCHDOG_USEC={self.WATCHDOG_USEC}"]
+            seen = self.notifications["httpd"].count()
         self.httpd = subprocess.Popen(
             ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", *passenv,
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._listening, 10, "the socket to listen")
+        if self.notify:
+            self.notifications["httpd"].wait(lambda l: l == "READY=1", 20, "the front end's READY=1", start=seen)
 
     def _listening(self):
         try:
@@ -190,6 +265,9 @@ class ProcessSuite(Suite):
 
     def _start_worker(self, kind):
         """Starts a worker and waits for its READY=1, received as systemd would (NOTIFY_SOCKET)."""
+        if self.notify:
+            self._start_worker_notified(kind)
+            return
         path = os.path.join(self.tmp, f"notify-{kind}")
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
             if os.path.exists(path):
@@ -206,6 +284,22 @@ class ProcessSuite(Suite):
                         return
                 except socket.timeout:
                     raise TimeoutError(f"{kind} worker (pid {p.pid}) sent no READY=1:\n{self.logs()}")
+
+    def _start_worker_notified(self, kind):
+        """_start_worker with notifications[kind] kept: one socket for every worker of the kind."""
+        if kind not in self.notifications:
+            self.notifications[kind] = Notifications(os.path.join(self.tmp, f"notify-{kind}"))
+        n = self.notifications[kind]
+        seen = n.count()
+        self.workers[kind] = p = subprocess.Popen(
+            [os.path.join(self.builddir, "src", "sqdiff-worker"), f"--kind={kind}",
+             "--config", self.config, "--runtime-dir", self.runtime_dir],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, NOTIFY_SOCKET=n.path, WATCHDOG_USEC=str(self.WATCHDOG_USEC)))
+        try:
+            n.wait(lambda l: l == "READY=1", 20, f"the {kind} worker's READY=1", start=seen)
+        except TimeoutError as e:
+            raise TimeoutError(f"{kind} worker (pid {p.pid}): {e}\n{self.logs()}")
 
     def signal_workers(self, kind, sig):
         self.workers[kind].send_signal(sig)
@@ -271,6 +365,8 @@ class ProcessSuite(Suite):
                 failed.append(f"{' '.join(map(str, p.args[:3]))} exited with {p.returncode}")
         logs = self.logs()
         self.log.close()
+        for n in self.notifications.values():
+            n.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if failed:
             raise AssertionError("; ".join(failed) + "\n--- daemon output:\n" + logs[-5000:])
