@@ -1,0 +1,472 @@
+"""The daemons' glue, checked in the fast loop (issue 15): what systemd would see of them
+(notify, watchdog, status, a graceful stop), the catalog, rate-limited logs, batching past one
+message's worth of jobs, big-job metering, HEAD, and HTTP/2 streams that vanish while their jobs
+wait (run against the sanitized build by `make test`, where a dangling pointer aborts).
+
+The notify tests play systemd's part for plain processes: each daemon gets a NOTIFY_SOCKET and
+WATCHDOG_USEC from the suite (ProcessSuite(notify=True)); under systemd, tests/test_systemd.py
+checks the same through systemd itself. Every wait here is bounded; none passes on timing.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import h2frames as h2
+from conftest import BUILDDIR, ROOT, TARGET
+from expected import answer, query
+from suite import ProcessSuite, open_requests, read_responses
+
+process_only = pytest.mark.skipif(TARGET != "process", reason="plays systemd's part for plain processes")
+
+STATUS_RE = re.compile(r"STATUS=workers mode: (\d+) answered, (\d+) pending, (\d+) timed out, \d+ refused busy, "
+                       r"\d+ failed, (\d+) dropped replies")
+
+
+def status_field(line, group):
+    m = STATUS_RE.match(line)
+    return int(m.group(group)) if m else None
+
+
+def answered(line):
+    return status_field(line, 1)
+
+
+def pending(line):
+    return status_field(line, 2)
+
+
+def notified_suite(extra_config=""):
+    return ProcessSuite(BUILDDIR, extra_config=extra_config, notify=True)
+
+
+@pytest.fixture(scope="module")
+def ns():
+    """Workers mode, notified; a request timeout long enough for a held queue to drain."""
+    s = notified_suite("request-timeout = 20s\n")
+    yield s
+    s.close()
+
+
+def big_body(count, first=4611686018427387904):
+    numbers = [first + i for i in range(count)]
+    return numbers, json.dumps({"numbers": numbers}).encode()
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+def test_every_message_id_is_in_the_catalog():
+    """Every SQ_MSG_* of src/log.h is a 128-bit id documented in units/sqdiff.catalog, and the
+    catalog documents no other: journalctl -x explains every event, whichever a run logged."""
+    with open(os.path.join(ROOT, "src", "log.h")) as f:
+        ids = dict(re.findall(r'^#define (SQ_MSG_\w+) "([^"]*)"', f.read(), re.M))
+    with open(os.path.join(ROOT, "units", "sqdiff.catalog")) as f:
+        catalog = re.findall(r"^-- (\S+)", f.read(), re.M)
+    assert len(ids) >= 13, ids
+    for name, value in ids.items():
+        assert re.fullmatch(r"[0-9a-f]{32}", value), f"{name} = {value!r} is not a MESSAGE_ID"
+    assert len(set(ids.values())) == len(ids), "two events share a MESSAGE_ID"
+    assert sorted(catalog) == sorted(ids.values()), \
+        f"in log.h only: {set(ids.values()) - set(catalog)}; in the catalog only: {set(catalog) - set(ids.values())}"
+
+
+# --- notify, watchdog, status, stop --------------------------------------------------------------
+
+@process_only
+def test_front_end_notifies_ready_status_and_watchdog(ns):
+    n = ns.notifications["httpd"]
+    ready = n.find(lambda l: l.startswith("STATUS="))
+    assert ready is not None and "workers mode" in ready, n.lines[:10]
+    assert "sqdiff-httpd: info: Ready:" in ns.logs()
+    start = n.count()
+    for numbers in ([1, 2], [3], [4, 5, 6]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    # The reaper sends STATUS= every reaper-interval (1 s): a later one counts the answers.
+    line = n.wait(lambda l: (answered(l) or 0) >= 3, 10, "a STATUS= with 3 answered", start=start)
+    assert pending(line) == 0, line
+    n.wait(lambda l: l == "WATCHDOG=1", 10, "WATCHDOG=1 (WATCHDOG_USEC=1s)", start=start)
+
+
+@process_only
+def test_workers_notify_status_watchdog_and_stopping(ns):
+    resp = ns.get("/?n=7")
+    assert resp.status == 200
+    for kind in ("sum", "square"):
+        n = ns.notifications[kind]
+        start = n.count()
+        n.wait(lambda l: re.match(r"STATUS=\w+ worker: [1-9]\d* jobs done", l), 10,
+               f"the {kind} worker's STATUS= with jobs done", start=start)
+        n.wait(lambda l: l == "WATCHDOG=1", 10, f"the {kind} worker's WATCHDOG=1", start=start)
+    n = ns.notifications["sum"]
+    start = n.count()
+    ns.stop_workers("sum")
+    assert ns.workers["sum"].returncode == 0
+    assert n.find(lambda l: l == "STOPPING=1", start=start), n.lines[start:]
+    ns.start_workers("sum")
+    assert ns.get("/?n=8").json() == answer([8])
+
+
+@process_only
+def test_graceful_stop_answers_what_is_pending():
+    """SIGTERM with a request waiting for a stopped worker: STOPPING=1, no new connection is
+    taken, and the waiting request is answered once the worker goes on; then exit 0."""
+    s = notified_suite("request-timeout = 20s\n")
+    try:
+        n = s.notifications["httpd"]
+        s.signal_workers("sum", signal.SIGSTOP)
+        (waiting,) = open_requests(s.port, [query([6, 7])], timeout=20)
+        n.wait(lambda l: pending(l) == 1, 10, "a STATUS= with the request pending")
+        s.httpd.send_signal(signal.SIGTERM)
+        n.wait(lambda l: l == "STOPPING=1", 10, "STOPPING=1")
+        n.wait(lambda l: l.startswith("STATUS=") and l.endswith(", stopping"), 10, "a STATUS= saying stopping")
+        try:
+            late = open_requests(s.port, [query([1])], timeout=20)[0]
+        except ConnectionRefusedError:
+            late = None
+        s.signal_workers("sum", signal.SIGCONT)
+        assert read_responses(waiting, 1) == [answer([6, 7])]
+        waiting.close()
+        assert s.httpd.wait(timeout=20) == 0
+        if late is not None:  # in the listener's backlog when it closed: reset or closed, unanswered
+            try:
+                data = late.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            late.close()
+            assert data == b"", f"a stopping front end took a new connection: {data[:200]!r}"
+        assert "sqdiff-httpd: info: Stopped" in s.logs()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+        s.close()
+
+
+# --- logs: rate limiting, what a timeout names ----------------------------------------------------
+
+JUNK = r"""
+import os, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+for i in range(int(sys.argv[1])):
+    s.send(b"junk %d" % i)
+s.close(linger=5000); ctx.term()
+"""
+
+
+@process_only
+def test_junk_replies_are_logged_rate_limited():
+    """25 junk messages from a peer within a moment: all counted, 10 logged (the burst)."""
+    s = notified_suite()
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", JUNK, "25"], check=True, timeout=30,
+                       env=dict(os.environ, SQDIFF_RUNTIME_DIR=s.runtime_dir))
+        s.notifications["httpd"].wait(lambda l: status_field(l, 4) == 25, 10, "a STATUS= with 25 dropped replies")
+        logged = s.logs().count("Dropped a reply from a worker")
+        assert logged == 10, f"{logged} log lines for 25 junk messages; the burst is 10 per 10 s"
+    finally:
+        s.close()
+
+
+@process_only
+@pytest.mark.parametrize("kind", ["sum", "square"])
+def test_timeout_log_names_the_stalled_kind(kind):
+    s = ProcessSuite(BUILDDIR, extra_config="request-timeout = 300ms\nreaper-interval = 100ms\n")
+    try:
+        s.signal_workers(kind, signal.SIGSTOP)
+        resp = s.get("/?n=3")
+        assert resp.status == 504
+        s.signal_workers(kind, signal.SIGCONT)
+        other = "square" if kind == "sum" else "sum"
+        line = next((l for l in s.logs().splitlines() if "timed out after" in l), None)
+        assert line and f" {kind} worker" in line and f" {other} worker" not in line, s.logs()[-2000:]
+    finally:
+        s.signal_workers(kind, signal.SIGCONT)
+        s.close()
+
+
+# --- HEAD ---------------------------------------------------------------------------------------
+
+def test_head_has_the_headers_of_get(suite):
+    """RFC 9110 section 9.3.2: HEAD answers the headers GET would, Content-Length included."""
+    path = query([3, 4, 5])
+    get = suite.get(path)
+    head = suite.request(path, method="HEAD")
+    assert get.status == head.status == 200
+    assert head.body == b""
+    head_headers = {k.lower(): v for k, v in head.headers.items()}
+    get_headers = {k.lower(): v for k, v in get.headers.items()}
+    for name in ("content-length", "content-type"):
+        assert head_headers.get(name) == get_headers[name], (name, head.headers, get.headers)
+    assert int(get_headers["content-length"]) == len(get.body)
+
+
+# --- batching and metering toward the workers -----------------------------------------------------
+
+@process_only
+def test_more_than_a_batch_of_jobs_for_one_kind(ns):
+    """300 requests queued while no sum worker is there leave in more than one message of at
+    most WIRE_BATCH_MAX (256) jobs when one comes: every request gets its answer."""
+    lists = [[i, 2 * i + 1] for i in range(300)]
+    n = ns.notifications["httpd"]
+    ns.stop_workers("sum")
+    try:
+        socks = open_requests(ns.port, [query(x) for x in lists], timeout=30)
+        n.wait(lambda l: pending(l) == 300, 15, "a STATUS= with 300 pending")
+    finally:
+        ns.start_workers("sum")
+    try:
+        got = [read_responses(sock, 1)[0] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+    bad = [(x, g) for x, g in zip(lists, got) if g != answer(x)]
+    assert not bad, f"{len(bad)} of 300 wrong, first: {bad[0]}"
+
+
+@process_only
+def test_batches_stay_within_the_byte_limit():
+    """Jobs that queued while no worker was there leave in messages within WIRE_BATCH_BYTES
+    (64 KiB), which is what a worker takes when max-numbers makes each job small."""
+    s = notified_suite("request-timeout = 20s\n[global]\nmax-numbers = 1000\n")
+    bodies = [big_body(1000, 4611686018427387904 + 1000 * i) for i in range(12)]  # ~20 KB jobs
+    try:
+        s.stop_workers("sum")
+        socks = []
+        try:
+            for _, body in bodies:
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                socks.append(sock)
+            s.notifications["httpd"].wait(lambda l: pending(l) == len(bodies), 15, "a STATUS= with 12 pending")
+        finally:
+            s.start_workers("sum")
+        for (numbers, _), sock in zip(bodies, socks):
+            assert read_responses(sock, 1) == [answer(numbers)]
+            sock.close()
+    finally:
+        s.close()
+
+
+def test_many_big_jobs_one_after_another(suite):
+    """Jobs over WIRE_BATCH_BYTES are metered while in flight and settled by their replies:
+    more of them than FANOUT_BIG_INFLIGHT_MAX (16), one after another, are all answered."""
+    for i in range(20):
+        numbers, body = big_body(4000, 4611686018427387904 + 1000 * i)  # ~80 KB jobs
+        resp = suite.request("/", method="POST", body=body, headers={"content-type": "application/json"})
+        assert resp.status == 200 and resp.json() == answer(numbers), (i, resp)
+
+
+# --- HTTP/2 streams that go away while their jobs wait -------------------------------------------
+
+def reset_streams_while_waiting(s, n, count):
+    """count HTTP/2 streams opened and reset (CANCEL) while their requests wait, then the
+    connection closed."""
+    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+    try:
+        start = n.count()
+        streams = [2 * i + 1 for i in range(count)]
+        for sid in streams:
+            c.send(h2.headers(sid, h2.request_block("GET", query([sid, 100 + sid]))))
+        n.wait(lambda l: pending(l) == count, 15, f"a STATUS= with {count} pending", start=start)
+        for sid in streams:
+            c.send(h2.frame(h2.RST_STREAM, 0, sid, struct.pack(">I", 0x8)))
+        start = n.count()
+        n.wait(lambda l: pending(l) == 0, 15, "a STATUS= with none pending after the resets", start=start)
+    finally:
+        c.close()
+
+
+@process_only
+def test_http2_streams_reset_while_a_worker_stalls(ns):
+    """The sum worker stopped, streams reset while their jobs are out: the late replies find
+    nothing, and the front end (ASan, in make test) touches no freed request."""
+    n = ns.notifications["httpd"]
+    ns.signal_workers("sum", signal.SIGSTOP)
+    try:
+        reset_streams_while_waiting(ns, n, 20)
+    finally:
+        ns.signal_workers("sum", signal.SIGCONT)
+    start = n.count()
+    for numbers in ([1, 2, 3], [9]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    n.wait(lambda l: (status_field(l, 4) or 0) >= 20, 15, "the 20 late replies counted as dropped", start=start)
+    assert ns.httpd.poll() is None
+
+
+@process_only
+def test_http2_streams_reset_while_no_worker_is_there(ns):
+    """No square worker: the streams' square jobs wait in the front end's queue; the resets take
+    them out, so the worker that comes finds only live jobs (ASan: no freed job is read)."""
+    n = ns.notifications["httpd"]
+    ns.stop_workers("square")
+    try:
+        reset_streams_while_waiting(ns, n, 20)
+    finally:
+        ns.start_workers("square")
+    for numbers in ([4, 5], [-6]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    assert ns.httpd.poll() is None
+
+
+def test_http2_bodies_in_sequence_stay_within_budget(attack_suite):
+    """The HTTP/2 body budget counts bodies in flight: three POSTs of 0.6 x max-body-size, one
+    after another on one connection, are all answered."""
+    numbers = [7] * 300000  # "7," each: about 600 kB, under attack_suite's 1M
+    body = json.dumps({"numbers": numbers}, separators=(",", ":")).encode()
+    assert 500_000 < len(body) < 1_000_000
+    c = h2.H2Conn(attack_suite.port, ENABLE_PUSH=0)
+    try:
+        for sid in (1, 3, 5):
+            c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
+            sent, deadline = 0, time.monotonic() + 30
+            while sent < len(body) and not c.gone() and time.monotonic() < deadline:
+                n = min(16384, len(body) - sent, c.window(sid))
+                if n > 0 and c.send(h2.data(sid, body[sent:sent + n], end_stream=sent + n == len(body)), timeout=5):
+                    c.consume_window(sid, n)
+                    sent += n
+                else:
+                    c.poll(0.05)  # the server's WINDOW_UPDATEs
+            while sid not in c.responses() or not c.responses()[sid][2]:
+                assert not c.gone() and time.monotonic() < deadline, \
+                    f"stream {sid}: no answer; GOAWAY {c.goaway}, closed {c.closed}"
+                c.poll(0.1)
+            headers, got, _ = c.responses()[sid]
+            assert headers[":status"] == "200" and json.loads(got) == answer(numbers), (sid, headers, got[:200])
+    finally:
+        c.close()
+
+
+# --- replies, connections, the sandbox, the connection cap ---------------------------------------
+
+DUPLICATING_SUM_WORKER = r"""
+import json, os, zmq
+rundir = os.environ["SQDIFF_RUNTIME_DIR"]
+ctx = zmq.Context()
+jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
+results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
+jobs.setsockopt(zmq.RCVTIMEO, 20000)
+msg = json.loads(jobs.recv())
+job = (msg if isinstance(msg, list) else [msg])[0]
+reply = json.dumps({"id": job["id"], "sum": sum(n * n for n in job["numbers"])}).encode()
+results.send(reply)
+results.send(reply)
+results.close(linger=5000); jobs.close(linger=0); ctx.term()
+print("sent twice")
+"""
+
+
+def last_status(n):
+    """The last STATUS= line received (READY=1 comes with one)."""
+    with n.cond:
+        return [l for l in n.lines if STATUS_RE.match(l)][-1]
+
+
+@process_only
+def test_a_duplicate_reply_is_dropped(ns):
+    """A sum worker that replies twice to a job, before the square worker has: the second is
+    dropped (counted), and the answer waits for the square half."""
+    n = ns.notifications["httpd"]
+    dropped = status_field(last_status(n), 4)
+    ns.signal_workers("square", signal.SIGSTOP)
+    ns.stop_workers("sum")
+    try:
+        (sock,) = open_requests(ns.port, [query([2, 3, 4])], timeout=20)
+        out = subprocess.run(["/usr/bin/python3", "-c", DUPLICATING_SUM_WORKER], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ, SQDIFF_RUNTIME_DIR=ns.runtime_dir))
+        assert out.stdout.strip() == "sent twice", out
+        start = n.count()
+        n.wait(lambda l: (status_field(l, 4) or 0) > dropped, 10, "the duplicate counted as dropped", start=start)
+        ns.signal_workers("square", signal.SIGCONT)
+        assert read_responses(sock, 1) == [answer([2, 3, 4])]
+        sock.close()
+    finally:
+        ns.signal_workers("square", signal.SIGCONT)
+        ns.start_workers("sum")
+
+
+@pytest.mark.parametrize("head", [b"GET /?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                  b"GET /?n=2 HTTP/1.0\r\n\r\n"], ids=["connection-close", "http-1.0"])
+def test_the_last_answer_ends_the_connection(suite, head):
+    """Connection: close, or HTTP/1.0 without keep-alive: the answer is the last thing on the
+    connection; a request sent after it is not read."""
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=20) as sock:
+        sock.sendall(head)
+        assert read_responses(sock, 1) == [answer([2])]
+        try:
+            sock.sendall(b"GET /?n=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            rest = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            rest = b""
+        assert rest == b"", f"the connection went on after its last answer: {rest[:200]!r}"
+
+
+def seccomp_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    return st["Seccomp"].strip(), st.get("Seccomp_filters", "").strip()
+
+
+@process_only
+@pytest.mark.skipif(os.environ.get("SQDIFF_SECCOMP") == "0", reason="the sanitized build runs without seccomp")
+def test_seccomp_1_keeps_both_filters():
+    """SQDIFF_SECCOMP=1 (anything but 0) leaves the filters on: each daemon has two, the
+    set-up one and the runtime one, stacked."""
+    saved = os.environ.get("SQDIFF_SECCOMP")
+    os.environ["SQDIFF_SECCOMP"] = "1"
+    try:
+        s = ProcessSuite(BUILDDIR)
+    finally:
+        if saved is None:
+            del os.environ["SQDIFF_SECCOMP"]
+        else:
+            os.environ["SQDIFF_SECCOMP"] = saved
+    try:
+        assert s.get("/?n=5").json() == answer([5])
+        for what, pid in (("front end", s.frontend_pid()), ("sum", s.worker_pids("sum")[0]),
+                          ("square", s.worker_pids("square")[0])):
+            mode, filters = seccomp_of(pid)
+            assert mode == "2", f"{what}: Seccomp {mode}"
+            assert filters in ("", "2"), f"{what}: {filters} seccomp filters, not set-up + runtime"
+    finally:
+        s.close()
+
+
+@process_only
+def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
+    """max-connections = 0 caps connections at the descriptor limit less 64 (CONFIG_FD_HEADROOM):
+    with 256 descriptors, accepting pauses at 192 connections, before descriptors run out."""
+    import resource
+    from suite import PASSENV, free_port, wait_for
+
+    conf = tmp_path / "sqdiff.conf"
+    conf.write_text("[httpd]\nmode = local\n")
+    log = tmp_path / "log"
+    port = free_port()
+    env = {k: os.environ[k] for k in PASSENV if k in os.environ}
+    with open(log, "w") as out:
+        p = subprocess.Popen([os.path.join(BUILDDIR, "src", "sqdiff-httpd"), "--config", str(conf),
+                              "--listen", f"127.0.0.1:{port}", "--runtime-dir", str(tmp_path)],
+                             stdout=out, stderr=subprocess.STDOUT, env=env,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
+    socks = []
+    try:
+        wait_for(lambda: "Ready" in log.read_text(), 20, "the front end to start")
+        for _ in range(230):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=20))
+        wait_for(lambda: "Stopped accepting" in log.read_text(), 20, "accepting to pause")
+        line = next(l for l in log.read_text().splitlines() if "Stopped accepting" in l)
+        assert "max-connections reached, 192 open" in line, line
+    finally:
+        for s in socks:
+            s.close()
+        p.terminate()
+        assert p.wait(timeout=20) == 0, log.read_text()[-3000:]
