@@ -20,7 +20,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 
-.PHONY: all deps build build-asan build-clang check-prose test packages run stop bench clean
+.PHONY: all deps build build-asan build-clang check-prose test mutants packages run stop bench clean
 
 all: build
 
@@ -71,6 +71,13 @@ test: check-prose build build-asan build-clang
 	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
 	SQDIFF_DEB=$$deb SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
 
+# Mutation testing (not part of `make test`): each mutant of tools/mutants.toml, a one-line bug,
+# is planted in a scratch copy of the tree (build-mutants/), rebuilt, and run through the fast
+# loop (unit tests, then the black-box suite against plain processes; the ASan build for memory
+# bugs); it reports which the tests kill, the kill rate and the run time. MUTANTS=id,id for some.
+mutants: deps
+	$(PYTHON) tools/mutate $(if $(MUTANTS),--only $(MUTANTS))
+
 # The Debian package and the RPM, into $(PACKAGES)/.
 packages: deps
 	packaging/build-deb.sh $(PACKAGES)
@@ -104,4 +111,4 @@ bench: deps
 	$(PYTHON) bench/size.py
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES) build-mutants
