@@ -26,21 +26,23 @@ from suite import ProcessSuite, open_requests, read_responses
 
 process_only = pytest.mark.skipif(TARGET != "process", reason="plays systemd's part for plain processes")
 
-STATUS_RE = re.compile(r"STATUS=workers mode: (\d+) answered, (\d+) pending, (\d+) timed out, \d+ refused busy, "
-                       r"\d+ failed, (\d+) dropped replies")
+STATUS_RE = re.compile(r"STATUS=workers mode: (?P<answered>\d+) answered, (?P<pending>\d+) pending, "
+                       r"(?P<timed_out>\d+) timed out, (?P<busy>\d+) refused busy, \d+ failed, "
+                       r"(?P<dropped>\d+) dropped replies")
 
 
-def status_field(line, group):
+def status_field(line, name):
+    """A number of a STATUS= line of the front end, None for another line."""
     m = STATUS_RE.match(line)
-    return int(m.group(group)) if m else None
+    return int(m.group(name)) if m else None
 
 
 def answered(line):
-    return status_field(line, 1)
+    return status_field(line, "answered")
 
 
 def pending(line):
-    return status_field(line, 2)
+    return status_field(line, "pending")
 
 
 def notified_suite(extra_config=""):
@@ -167,7 +169,7 @@ def test_junk_replies_are_logged_rate_limited():
     try:
         subprocess.run(["/usr/bin/python3", "-c", JUNK, "25"], check=True, timeout=30,
                        env=dict(os.environ, SQDIFF_RUNTIME_DIR=s.runtime_dir))
-        s.notifications["httpd"].wait(lambda l: status_field(l, 4) == 25, 10, "a STATUS= with 25 dropped replies")
+        s.notifications["httpd"].wait(lambda l: status_field(l, "dropped") == 25, 10, "a STATUS= with 25 dropped replies")
         logged = s.logs().count("Dropped a reply from a worker")
         assert logged == 10, f"{logged} log lines for 25 junk messages; the burst is 10 per 10 s"
     finally:
@@ -297,7 +299,7 @@ def test_http2_streams_reset_while_a_worker_stalls(ns):
     for numbers in ([1, 2, 3], [9]):
         resp = ns.get(query(numbers))
         assert resp.status == 200 and resp.json() == answer(numbers)
-    n.wait(lambda l: (status_field(l, 4) or 0) >= 20, 15, "the 20 late replies counted as dropped", start=start)
+    n.wait(lambda l: (status_field(l, "dropped") or 0) >= 20, 15, "the 20 late replies counted as dropped", start=start)
     assert ns.httpd.poll() is None
 
 
@@ -375,7 +377,7 @@ def test_a_duplicate_reply_is_dropped(ns):
     """A sum worker that replies twice to a job, before the square worker has: the second is
     dropped (counted), and the answer waits for the square half."""
     n = ns.notifications["httpd"]
-    dropped = status_field(last_status(n), 4)
+    dropped = status_field(last_status(n), "dropped")
     ns.signal_workers("square", signal.SIGSTOP)
     ns.stop_workers("sum")
     try:
@@ -384,7 +386,7 @@ def test_a_duplicate_reply_is_dropped(ns):
                              timeout=60, env=dict(os.environ, SQDIFF_RUNTIME_DIR=ns.runtime_dir))
         assert out.stdout.strip() == "sent twice", out
         start = n.count()
-        n.wait(lambda l: (status_field(l, 4) or 0) > dropped, 10, "the duplicate counted as dropped", start=start)
+        n.wait(lambda l: (status_field(l, "dropped") or 0) > dropped, 10, "the duplicate counted as dropped", start=start)
         ns.signal_workers("square", signal.SIGCONT)
         assert read_responses(sock, 1) == [answer([2, 3, 4])]
         sock.close()
@@ -470,3 +472,35 @@ def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
             s.close()
         p.terminate()
         assert p.wait(timeout=20) == 0, log.read_text()[-3000:]
+
+
+@process_only
+def test_jobs_waiting_for_a_worker_stay_within_max_queued_bytes():
+    """max-queued-bytes (64 KiB here) bounds the jobs waiting for a kind, the new one included:
+    with no sum worker, four jobs of about 14 kB wait and the fifth and sixth get 503 at once."""
+    s = notified_suite("request-timeout = 20s\nreaper-interval = 100ms\nmax-queued-bytes = 64K\n")
+    n = s.notifications["httpd"]
+    socks, seen = [], []
+    try:
+        s.stop_workers("sum")
+        for i in range(6):
+            numbers, body = big_body(700, 4611686018427387904 + 1000 * i)  # 19 digits and a comma each
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            socks.append(sock)
+            line = n.wait(lambda l: (pending(l) or 0) + (status_field(l, "busy") or 0) == i + 1, 15,
+                          f"request {i + 1} pending or refused")
+            seen.append((pending(line), status_field(line, "busy")))
+        assert seen == [(1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (4, 2)], seen
+    finally:
+        s.start_workers("sum")
+    try:
+        for i, sock in enumerate(socks[:4]):  # a worker is back: the four are answered
+            assert read_responses(sock, 1) == [answer(big_body(700, 4611686018427387904 + 1000 * i)[0])]
+    finally:
+        for sock in socks:
+            sock.close()
+    numbers, body = big_body(700)  # the queue is empty again: room for a job
+    resp = s.request("/", method="POST", body=body)
+    assert resp.status == 200 and resp.json() == answer(numbers), resp
+    s.close()
