@@ -504,3 +504,40 @@ def test_jobs_waiting_for_a_worker_stay_within_max_queued_bytes():
     resp = s.request("/", method="POST", body=body)
     assert resp.status == 200 and resp.json() == answer(numbers), resp
     s.close()
+
+
+def test_http2_empty_frames_are_counted_exactly(attack_suite):
+    """SERVER_EMPTY_FRAMES_MAX (100) empty DATA frames in a row are allowed, the next one ends
+    the connection: a PING sent after 101 of them is never answered, and one after 100 is."""
+    def run(empties, then_end):
+        c = h2.H2Conn(attack_suite.port, ENABLE_PUSH=0)
+        try:
+            c.send(h2.headers(1, h2.request_block("POST", "/"), end_stream=False))
+            c.send(h2.data(1, b"") * empties + h2.ping())
+            deadline = time.monotonic() + 20
+            while not c.gone() and not any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames):
+                assert time.monotonic() < deadline, "neither a PING ACK nor GOAWAY"
+                c.poll(0.1)
+            acked = any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames)
+            if acked and then_end:
+                c.send(h2.data(1, b'{"numbers":[1,2]}', end_stream=True))
+                while 1 not in c.responses() or not c.responses()[1][2]:
+                    assert not c.gone() and time.monotonic() < deadline, (c.goaway, c.closed)
+                    c.poll(0.1)
+                return acked, c.responses()[1]
+            return acked, None
+        finally:
+            c.close()
+
+    acked, (headers, body, _) = run(100, True)
+    assert acked and headers[":status"] == "200" and json.loads(body) == answer([1, 2])
+    acked, _ = run(101, False)
+    assert not acked, "a PING after 101 empty DATA frames was answered"
+
+
+def test_a_bad_value_is_named_escaped(suite):
+    """The 400 names the offending value with quotes, backslashes and bytes outside printable
+    ASCII escaped as \\xHH: what a client sent never reaches the error text (or a log) raw."""
+    resp = suite.get("/?n=1%22%5C%7F%C3%A9")
+    assert resp.status == 400
+    assert '"1\\x22\\x5c\\x7f\\xc3\\xa9"' in resp.json()["error"], resp.json()
