@@ -541,3 +541,123 @@ def test_a_bad_value_is_named_escaped(suite):
     resp = suite.get("/?n=1%22%5C%7F%C3%A9")
     assert resp.status == 400
     assert '"1\\x22\\x5c\\x7f\\xc3\\xa9"' in resp.json()["error"], resp.json()
+
+
+@process_only
+def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
+    """ZeroMQ holds at most FANOUT_SNDHWM (64) job messages for a worker; the rest wait in the
+    front end's queue, where their requests' timeouts take them back. 300 requests of ~40 kB
+    jobs (one per message) while the sum worker is stopped all time out; when it goes on, it
+    gets only what ZeroMQ and the socket buffers held: far fewer than 300 late replies."""
+    s = notified_suite("request-timeout = 1s\nreaper-interval = 100ms\n")
+    n = s.notifications["httpd"]
+    socks = []
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        try:
+            for i in range(300):
+                _, body = big_body(2000, 4611686018427387904 + 10000 * i)
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                socks.append(sock)
+            n.wait(lambda l: status_field(l, "timed_out") == 300, 30, "a STATUS= with 300 timed out")
+        finally:
+            s.signal_workers("sum", signal.SIGCONT)
+        # Replies come back in order: once a new request is answered, every late one has come.
+        resp = s.get("/?n=11")
+        assert resp.status == 200 and resp.json() == answer([11])
+        start = n.count()
+        late = status_field(n.wait(lambda l: STATUS_RE.match(l), 10, "a STATUS=", start=start), "dropped")
+        assert late < 150, f"{late} late replies: the stopped worker was handed {late} jobs, not at most ~64 + a few"
+    finally:
+        for sock in socks:
+            sock.close()
+    s.close()
+
+
+def unread_bytes(local_port, remote_port):
+    """Bytes of a loopback TCP connection held by the kernel, not read yet: the receive queue
+    of the socket at local_port plus the send queue of its peer (/proc/net/tcp)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+            tx, rx = (int(x, 16) for x in fields[4].split(":"))
+            if (local, remote) == (local_port, remote_port):
+                total += rx
+            elif (local, remote) == (remote_port, local_port):
+                total += tx
+    return total
+
+
+@process_only
+def test_read_ahead_while_a_request_waits_is_64k():
+    """While an HTTP/1.1 request waits for the workers, the front end reads at most
+    SERVER_HOLD_INPUT_MAX (64 KiB) more of its connection: what the client sends beyond
+    stays in the kernel's buffers (TCP flow control holds the client back)."""
+    s = notified_suite("reaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        try:
+            first = f"GET {query([2, 5])} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            sock.sendall(first)
+            n.wait(lambda l: pending(l) == 1, 10, "the first request pending")
+            # Then a body that never ends: as much as the kernel takes at once, up to 1 MB.
+            data = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b" " * 1000000
+            sock.setblocking(False)
+            sent = 0
+            while sent < len(data):
+                try:
+                    sent += sock.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    break
+            sock.setblocking(True)
+            assert sent > 3 * 65536, f"the kernel took only {sent} bytes"
+            start = n.count()  # a few passes of the front end's loop, each a chance to read
+            n.wait(lambda l: n.count() - start >= 4, 10, "four notifications")
+            unread = unread_bytes(s.port, sock.getsockname()[1])
+            assert unread >= sent - 65536, f"of {sent} bytes sent behind a waiting request, only {unread} are unread"
+        finally:
+            s.signal_workers("sum", signal.SIGCONT)
+        assert read_responses(sock, 1) == [answer([2, 5])]
+        sock.close()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
+
+
+@process_only
+def test_a_client_that_half_closes_gets_only_the_waiting_answer():
+    """Requests pipelined behind one that waits, then end of stream (shutdown SHUT_WR): the
+    waiting request is answered, then the connection closes; the queued ones never run."""
+    s = notified_suite("reaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        with socket.create_connection(("127.0.0.1", s.port), timeout=20) as sock:
+            try:
+                sock.sendall(f"GET {query([3])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                n.wait(lambda l: pending(l) == 1, 10, "the first request pending")
+                sock.sendall(b"".join(f"GET {query([i])} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(4, 8)))
+                sock.shutdown(socket.SHUT_WR)
+                start = n.count()  # a few passes of the front end's loop: it reads the end of stream
+                n.wait(lambda l: n.count() - start >= 4, 10, "four notifications")
+            finally:
+                s.signal_workers("sum", signal.SIGCONT)
+            assert read_responses(sock, 1) == [answer([3])]
+            rest = b""
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                rest += chunk
+            assert rest == b"", f"queued requests of a client that had gone were answered: {rest[:300]!r}"
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
