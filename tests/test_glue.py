@@ -661,3 +661,35 @@ def test_a_client_that_half_closes_gets_only_the_waiting_answer():
     finally:
         s.signal_workers("sum", signal.SIGCONT)
     s.close()
+
+
+@process_only
+def test_an_http2_connection_waiting_for_the_workers_is_not_idle():
+    """The sweep closes connections that complete nothing for idle-timeout, but not one with a
+    request waiting for the workers (server_hold): an HTTP/2 stream held past six times the
+    idle-timeout, while the front end's loop goes round, is answered on its connection."""
+    s = notified_suite("idle-timeout = 500ms\nreaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+        try:
+            try:
+                c.send(h2.headers(1, h2.request_block("GET", query([4, 9]))))
+                n.wait(lambda l: pending(l) == 1, 10, "the request pending")
+                start = n.count()  # 30 STATUS= lines: 3 s, 6 x idle-timeout, at 10 per second
+                n.wait(lambda l: len([x for x in n.lines[start:] if x.startswith("STATUS=")]) >= 30, 30,
+                       "30 STATUS= lines")
+            finally:
+                s.signal_workers("sum", signal.SIGCONT)
+            deadline = time.monotonic() + 20
+            while 1 not in c.responses() or not c.responses()[1][2]:
+                assert not c.gone() and time.monotonic() < deadline, f"GOAWAY {c.goaway}, closed {c.closed}"
+                c.poll(0.1)
+            headers, body, _ = c.responses()[1]
+            assert headers[":status"] == "200" and json.loads(body) == answer([4, 9])
+        finally:
+            c.close()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
