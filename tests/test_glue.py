@@ -693,3 +693,25 @@ def test_an_http2_connection_waiting_for_the_workers_is_not_idle():
     finally:
         s.signal_workers("sum", signal.SIGCONT)
     s.close()
+
+
+def test_worker_reply_batch_full_then_one_more_job(suite):
+    """A message of 256 jobs and one of a single job, read in one go: the replies go back in two
+    messages (256 and 1), never one of 257, which the front end would drop whole."""
+    from test_workers import job, run_worker
+    full = json.dumps([job(i + 1, [i, 2]) for i in range(256)])
+    one = json.dumps(job(1000, [5]))
+    replies, alive = run_worker(suite, "sum", ["@STOP", full, one, "@CONT"], expect=257)
+    assert alive and len(replies) == 257
+    sizes = [len(m) if isinstance(m, list) else 1 for m in run_worker.messages]
+    assert max(sizes) <= 256, sizes
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_max_body_size_is_refused_while_read(attack_suite, chunked):
+    """A body over max-body-size (1M) is refused as it is read, by the HTTP/1.1 reader, which
+    closes the connection (Connection: close), not once taken whole."""
+    from test_attacks import padded_body, post_raw
+    status, hdrs, body = post_raw(attack_suite.port, padded_body(1536 * 1024), chunked)
+    assert status == 413 and json.loads(body)["success"] is False, (status, body[:300])
+    assert hdrs.get("connection") == "close", hdrs
