@@ -24,7 +24,7 @@ SAN_ENV := SQDIFF_SECCOMP=0 \
 # The signed apt repository (make repo, tests/test_repo.py).
 DEPS += reprepro gnupg gpgv
 
-.PHONY: all deps build build-asan build-clang check-prose format-check lint test packages repo run stop bench clean
+.PHONY: all deps build build-asan build-clang check-prose format-check lint test mutants packages repo run stop bench clean
 
 all: build
 
@@ -93,6 +93,13 @@ test: check-prose format-check lint build build-asan build-clang
 	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
 	SQDIFF_DEB=$$deb SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
 
+# Mutation testing (not part of `make test`): each mutant of tools/mutants.toml, a one-line bug,
+# is planted in a scratch copy of the tree (build-mutants/), rebuilt, and run through the fast
+# loop (unit tests, then the black-box suite against plain processes; the ASan build for memory
+# bugs); it reports which the tests kill, the kill rate and the run time. MUTANTS=id,id for some.
+mutants: deps
+	$(PYTHON) tools/mutate $(if $(MUTANTS),--only $(MUTANTS))
+
 # The Debian package and the RPM, into $(PACKAGES)/.
 packages: deps
 	packaging/build-deb.sh $(PACKAGES)
@@ -136,4 +143,4 @@ bench: deps
 	$(PYTHON) bench/plot.py
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_CLANG) $(PACKAGES) build-mutants

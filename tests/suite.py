@@ -86,6 +86,66 @@ def open_requests(port, paths, timeout=10):
     return socks
 
 
+class Notifications:
+    """What a daemon sends to its NOTIFY_SOCKET (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1),
+    received on a datagram socket at path, as systemd would, by a thread of its own."""
+
+    def __init__(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.lines = []  # every line received, in order
+        self.cond = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.cond:
+                self.lines.extend(data.decode(errors="replace").split("\n"))
+                self.cond.notify_all()
+
+    def find(self, predicate, start=0):
+        """The first line from index start on for which predicate is true, or None."""
+        with self.cond:
+            return next((l for l in self.lines[start:] if predicate(l)), None)
+
+    def wait(self, predicate, timeout, what, start=0):
+        """Waits (at most timeout seconds) for a line, from index start on, for which predicate
+        is true; returns it, or raises TimeoutError naming what and the lines received."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                line = next((l for l in self.lines[start:] if predicate(l)), None)
+                if line is not None:
+                    return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; got {self.lines[-20:]}")
+                self.cond.wait(left)
+
+    def count(self):
+        with self.cond:
+            return len(self.lines)
+
+    def close(self):
+        self.closed = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -168,7 +228,14 @@ class Suite:
 
 
 class ProcessSuite(Suite):
-    def __init__(self, builddir, mode="workers", extra_config=""):
+    # With notify=True every daemon gets WATCHDOG_USEC too (as systemd would give it), and the
+    # workers a NOTIFY_SOCKET each kept like the front end's: notifications["httpd"], ["sum"],
+    # ["square"] hold what they sent (the front end's always: status() reads STATUS= there).
+    WATCHDOG_USEC = 1000000
+
+    def __init__(self, builddir, mode="workers", extra_config="", notify=False):
+        self.notify = notify
+        self.notifications = {}
         self.builddir = builddir
         self.worker_binary = os.path.join(builddir, "src", "sqdiff-worker")
         self.tmp = tempfile.mkdtemp(prefix="sqdiff-test-")
@@ -183,33 +250,32 @@ class ProcessSuite(Suite):
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.workers = {}
+        self.notifications["httpd"] = Notifications(os.path.join(self.tmp, "notify-httpd"))
         self._start_httpd()
         if mode == "workers":
             for kind in ("sum", "square"):
                 self._start_worker(kind)
 
     def _start_httpd(self):
-        # The front end's notifications (READY=1, STATUS=), received as systemd would, and read
-        # as they come: a datagram socket holds few, and sd_notify() blocks when it is full.
-        path = os.path.join(self.tmp, "notify-httpd")
-        if getattr(self, "httpd_notify", None):
-            self._close_notify()
-        if os.path.exists(path):
-            os.unlink(path)
-        self.httpd_notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.httpd_notify.bind(path)
-        self.last_status = ""
-        threading.Thread(target=self._read_notify, args=(self.httpd_notify,), daemon=True).start()
+        # The front end's notifications (READY=1, STATUS=, WATCHDOG=1, STOPPING=1), received
+        # as systemd would by a thread of their own: sd_notify() blocks once a datagram
+        # socket's short queue is full.
         # systemd-socket-activate passes no environment but what it is told to.
         passenv = [a for v in PASSENV if v in os.environ for a in ("-E", f"{v}={os.environ[v]}")]
+        passenv += ["-E", "NOTIFY_SOCKET=" + self.notifications["httpd"].path]
+        if self.notify:
+            passenv += ["-E", f"WATCHDOG_USEC={self.WATCHDOG_USEC}"]
+        seen = self.notifications["httpd"].count()
         self.httpd = subprocess.Popen(
             # Two sockets, named as the socket units name them: HTTP, and metrics.
             ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "-l", f"127.0.0.1:{self.metrics_port}",
-             "--fdname=http:metrics", *passenv, "-E", f"NOTIFY_SOCKET={path}",
+             "--fdname=http:metrics", *passenv,
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._listening, 10, "the socket to listen")
+        if self.notify:
+            self.notifications["httpd"].wait(lambda l: l == "READY=1", 20, "the front end's READY=1", start=seen)
 
     def _listening(self):
         try:
@@ -220,6 +286,9 @@ class ProcessSuite(Suite):
 
     def _start_worker(self, kind):
         """Starts a worker and waits for its READY=1, received as systemd would (NOTIFY_SOCKET)."""
+        if self.notify:
+            self._start_worker_notified(kind)
+            return
         path = os.path.join(self.tmp, f"notify-{kind}")
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
             if os.path.exists(path):
@@ -237,6 +306,22 @@ class ProcessSuite(Suite):
                 except socket.timeout:
                     raise TimeoutError(f"{kind} worker (pid {p.pid}) sent no READY=1:\n{self.logs()}")
 
+    def _start_worker_notified(self, kind):
+        """_start_worker with notifications[kind] kept: one socket for every worker of the kind."""
+        if kind not in self.notifications:
+            self.notifications[kind] = Notifications(os.path.join(self.tmp, f"notify-{kind}"))
+        n = self.notifications[kind]
+        seen = n.count()
+        self.workers[kind] = p = subprocess.Popen(
+            [os.path.join(self.builddir, "src", "sqdiff-worker"), f"--kind={kind}",
+             "--config", self.config, "--runtime-dir", self.runtime_dir],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, NOTIFY_SOCKET=n.path, WATCHDOG_USEC=str(self.WATCHDOG_USEC)))
+        try:
+            n.wait(lambda l: l == "READY=1", 20, f"the {kind} worker's READY=1", start=seen)
+        except TimeoutError as e:
+            raise TimeoutError(f"{kind} worker (pid {p.pid}): {e}\n{self.logs()}")
+
     def signal_workers(self, kind, sig):
         self.workers[kind].send_signal(sig)
 
@@ -253,25 +338,10 @@ class ProcessSuite(Suite):
     def frontend_pid(self):
         return self.httpd.pid  # systemd-socket-activate execs the front end in place
 
-    def _read_notify(self, sock):
-        while True:
-            try:
-                msg = sock.recv(4096)
-            except OSError:
-                return  # closed: the front end restarted, or the suite is closing
-            for line in msg.decode(errors="replace").split("\n"):
-                if line.startswith("STATUS="):
-                    self.last_status = line[len("STATUS="):]
-
     def status(self):
-        return self.last_status
-
-    def _close_notify(self):
-        try:
-            self.httpd_notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
-        except OSError:
-            pass
-        self.httpd_notify.close()
+        n = self.notifications["httpd"]
+        with n.cond:
+            return next((l[len("STATUS="):] for l in reversed(n.lines) if l.startswith("STATUS=")), "")
 
     def stop_workers(self, kind):
         p = self.workers[kind]
@@ -321,7 +391,8 @@ class ProcessSuite(Suite):
                 failed.append(f"{' '.join(map(str, p.args[:3]))} exited with {p.returncode}")
         logs = self.logs()
         self.log.close()
-        self._close_notify()
+        for n in self.notifications.values():
+            n.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if failed:
             raise AssertionError("; ".join(failed) + "\n--- daemon output:\n" + logs[-5000:])

@@ -1,0 +1,730 @@
+"""The daemons' glue, checked in the fast loop (issue 15): what systemd would see of them
+(notify, watchdog, status, a graceful stop), the catalog, rate-limited logs, batching past one
+message's worth of jobs, big-job metering, HEAD, and HTTP/2 streams that vanish while their jobs
+wait (run against the sanitized build by `make test`, where a dangling pointer aborts).
+
+The notify tests play systemd's part for plain processes: each daemon gets a NOTIFY_SOCKET and
+WATCHDOG_USEC from the suite (ProcessSuite(notify=True)); under systemd, tests/test_systemd.py
+checks the same through systemd itself. Every wait here is bounded; none passes on timing.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import h2frames as h2
+from conftest import BUILDDIR, ROOT, TARGET
+from expected import answer, query
+from suite import ProcessSuite, open_requests, read_responses
+
+process_only = pytest.mark.skipif(TARGET != "process", reason="plays systemd's part for plain processes")
+
+STATUS_RE = re.compile(r"STATUS=workers mode: ")
+# The front end's counters, in the STATUS= text of today ("5 answered, 3 pending, 1 timed out,
+# 2 refused busy, ...") or of the per-status counters ("3 pending, ..., answers 200=5 ... 503=2
+# 504=1 ..., 7 dropped replies"): each number by the first pattern that finds it.
+STATUS_FIELDS = {
+    "answered": (r"\b(\d+) answered\b", r"\b200=(\d+)"),
+    "pending": (r"\b(\d+) pending\b",),
+    "timed_out": (r"\b(\d+) timed out\b", r"\b504=(\d+)"),
+    "busy": (r"\b(\d+) refused busy\b", r"\b503=(\d+)"),
+    "dropped": (r"\b(\d+) dropped replies\b",),
+}
+
+
+def status_field(line, name):
+    """A number of a STATUS= line of the front end, None for another line."""
+    if not STATUS_RE.match(line):
+        return None
+    for pattern in STATUS_FIELDS[name]:
+        m = re.search(pattern, line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError(f"no {name} in {line!r}")
+
+
+def answered(line):
+    return status_field(line, "answered")
+
+
+def pending(line):
+    return status_field(line, "pending")
+
+
+def notified_suite(extra_config=""):
+    return ProcessSuite(BUILDDIR, extra_config=extra_config, notify=True)
+
+
+@pytest.fixture(scope="module")
+def ns():
+    """Workers mode, notified; a request timeout long enough for a held queue to drain."""
+    s = notified_suite("request-timeout = 20s\n")
+    yield s
+    s.close()
+
+
+def big_body(count, first=4611686018427387904):
+    numbers = [first + i for i in range(count)]
+    return numbers, json.dumps({"numbers": numbers}).encode()
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+def test_every_message_id_is_in_the_catalog():
+    """Every SQ_MSG_* of src/log.h is a 128-bit id documented in units/sqdiff.catalog, and the
+    catalog documents no other: journalctl -x explains every event, whichever a run logged."""
+    with open(os.path.join(ROOT, "src", "log.h")) as f:
+        ids = dict(re.findall(r'^#define (SQ_MSG_\w+) "([^"]*)"', f.read(), re.M))
+    with open(os.path.join(ROOT, "units", "sqdiff.catalog")) as f:
+        catalog = re.findall(r"^-- (\S+)", f.read(), re.M)
+    assert len(ids) >= 13, ids
+    for name, value in ids.items():
+        assert re.fullmatch(r"[0-9a-f]{32}", value), f"{name} = {value!r} is not a MESSAGE_ID"
+    assert len(set(ids.values())) == len(ids), "two events share a MESSAGE_ID"
+    assert sorted(catalog) == sorted(ids.values()), \
+        f"in log.h only: {set(ids.values()) - set(catalog)}; in the catalog only: {set(catalog) - set(ids.values())}"
+
+
+# --- notify, watchdog, status, stop --------------------------------------------------------------
+
+@process_only
+def test_front_end_notifies_ready_status_and_watchdog(ns):
+    n = ns.notifications["httpd"]
+    ready = n.find(lambda l: l.startswith("STATUS="))
+    assert ready is not None and "workers mode" in ready, n.lines[:10]
+    assert "sqdiff-httpd: info: Ready:" in ns.logs()
+    start = n.count()
+    for numbers in ([1, 2], [3], [4, 5, 6]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    # The reaper sends STATUS= every reaper-interval (1 s): a later one counts the answers.
+    line = n.wait(lambda l: (answered(l) or 0) >= 3, 10, "a STATUS= with 3 answered", start=start)
+    assert pending(line) == 0, line
+    n.wait(lambda l: l == "WATCHDOG=1", 10, "WATCHDOG=1 (WATCHDOG_USEC=1s)", start=start)
+
+
+@process_only
+def test_workers_notify_status_watchdog_and_stopping(ns):
+    resp = ns.get("/?n=7")
+    assert resp.status == 200
+    for kind in ("sum", "square"):
+        n = ns.notifications[kind]
+        start = n.count()
+        n.wait(lambda l: re.match(r"STATUS=\w+ worker: [1-9]\d* jobs done", l), 10,
+               f"the {kind} worker's STATUS= with jobs done", start=start)
+        n.wait(lambda l: l == "WATCHDOG=1", 10, f"the {kind} worker's WATCHDOG=1", start=start)
+    n = ns.notifications["sum"]
+    start = n.count()
+    ns.stop_workers("sum")
+    assert ns.workers["sum"].returncode == 0
+    assert n.find(lambda l: l == "STOPPING=1", start=start), n.lines[start:]
+    ns.start_workers("sum")
+    assert ns.get("/?n=8").json() == answer([8])
+
+
+@process_only
+def test_graceful_stop_answers_what_is_pending():
+    """SIGTERM with a request waiting for a stopped worker: STOPPING=1, no new connection is
+    taken, and the waiting request is answered once the worker goes on; then exit 0."""
+    s = notified_suite("request-timeout = 20s\n")
+    try:
+        n = s.notifications["httpd"]
+        s.signal_workers("sum", signal.SIGSTOP)
+        (waiting,) = open_requests(s.port, [query([6, 7])], timeout=20)
+        n.wait(lambda l: pending(l) == 1, 10, "a STATUS= with the request pending")
+        s.httpd.send_signal(signal.SIGTERM)
+        n.wait(lambda l: l == "STOPPING=1", 10, "STOPPING=1")
+        n.wait(lambda l: l.startswith("STATUS=") and l.endswith(", stopping"), 10, "a STATUS= saying stopping")
+        try:
+            late = open_requests(s.port, [query([1])], timeout=20)[0]
+        except ConnectionRefusedError:
+            late = None
+        s.signal_workers("sum", signal.SIGCONT)
+        assert read_responses(waiting, 1) == [answer([6, 7])]
+        waiting.close()
+        assert s.httpd.wait(timeout=20) == 0
+        if late is not None:  # in the listener's backlog when it closed: reset or closed, unanswered
+            try:
+                data = late.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            late.close()
+            assert data == b"", f"a stopping front end took a new connection: {data[:200]!r}"
+        assert "sqdiff-httpd: info: Stopped" in s.logs()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+        s.close()
+
+
+# --- logs: rate limiting, what a timeout names ----------------------------------------------------
+
+JUNK = r"""
+import os, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+for i in range(int(sys.argv[1])):
+    s.send(b"junk %d" % i)
+s.close(linger=5000); ctx.term()
+"""
+
+
+@process_only
+def test_junk_replies_are_logged_rate_limited():
+    """25 junk messages from a peer within a moment: all counted, 10 logged (the burst)."""
+    s = notified_suite()
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", JUNK, "25"], check=True, timeout=30,
+                       env=dict(os.environ, SQDIFF_RUNTIME_DIR=s.runtime_dir))
+        s.notifications["httpd"].wait(lambda l: status_field(l, "dropped") == 25, 10, "a STATUS= with 25 dropped replies")
+        logged = s.logs().count("Dropped a reply from a worker")
+        assert logged == 10, f"{logged} log lines for 25 junk messages; the burst is 10 per 10 s"
+    finally:
+        s.close()
+
+
+@process_only
+@pytest.mark.parametrize("kind", ["sum", "square"])
+def test_timeout_log_names_the_stalled_kind(kind):
+    s = ProcessSuite(BUILDDIR, extra_config="request-timeout = 300ms\nreaper-interval = 100ms\n")
+    try:
+        s.signal_workers(kind, signal.SIGSTOP)
+        resp = s.get("/?n=3")
+        assert resp.status == 504
+        s.signal_workers(kind, signal.SIGCONT)
+        other = "square" if kind == "sum" else "sum"
+        line = next((l for l in s.logs().splitlines() if "timed out after" in l), None)
+        assert line and f" {kind} worker" in line and f" {other} worker" not in line, s.logs()[-2000:]
+    finally:
+        s.signal_workers(kind, signal.SIGCONT)
+        s.close()
+
+
+# --- HEAD ---------------------------------------------------------------------------------------
+
+def test_head_has_the_headers_of_get(suite):
+    """RFC 9110 section 9.3.2: HEAD answers the headers GET would, Content-Length included."""
+    path = query([3, 4, 5])
+    get = suite.get(path)
+    head = suite.request(path, method="HEAD")
+    assert get.status == head.status == 200
+    assert head.body == b""
+    head_headers = {k.lower(): v for k, v in head.headers.items()}
+    get_headers = {k.lower(): v for k, v in get.headers.items()}
+    for name in ("content-length", "content-type"):
+        assert head_headers.get(name) == get_headers[name], (name, head.headers, get.headers)
+    assert int(get_headers["content-length"]) == len(get.body)
+
+
+# --- batching and metering toward the workers -----------------------------------------------------
+
+@process_only
+def test_more_than_a_batch_of_jobs_for_one_kind(ns):
+    """300 requests queued while no sum worker is there leave in more than one message of at
+    most WIRE_BATCH_MAX (256) jobs when one comes: every request gets its answer."""
+    lists = [[i, 2 * i + 1] for i in range(300)]
+    n = ns.notifications["httpd"]
+    ns.stop_workers("sum")
+    try:
+        socks = open_requests(ns.port, [query(x) for x in lists], timeout=30)
+        n.wait(lambda l: pending(l) == 300, 15, "a STATUS= with 300 pending")
+    finally:
+        ns.start_workers("sum")
+    try:
+        got = [read_responses(sock, 1)[0] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+    bad = [(x, g) for x, g in zip(lists, got) if g != answer(x)]
+    assert not bad, f"{len(bad)} of 300 wrong, first: {bad[0]}"
+
+
+@process_only
+def test_batches_stay_within_the_byte_limit():
+    """Jobs that queued while no worker was there leave in messages within WIRE_BATCH_BYTES
+    (64 KiB), which is what a worker takes when max-numbers makes each job small."""
+    s = notified_suite("request-timeout = 20s\n[global]\nmax-numbers = 1000\n")
+    bodies = [big_body(1000, 4611686018427387904 + 1000 * i) for i in range(12)]  # ~20 KB jobs
+    try:
+        s.stop_workers("sum")
+        socks = []
+        try:
+            for _, body in bodies:
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                socks.append(sock)
+            s.notifications["httpd"].wait(lambda l: pending(l) == len(bodies), 15, "a STATUS= with 12 pending")
+        finally:
+            s.start_workers("sum")
+        for (numbers, _), sock in zip(bodies, socks):
+            assert read_responses(sock, 1) == [answer(numbers)]
+            sock.close()
+    finally:
+        s.close()
+
+
+def test_many_big_jobs_one_after_another(suite):
+    """Jobs over WIRE_BATCH_BYTES are metered while in flight and settled by their replies:
+    more of them than FANOUT_BIG_INFLIGHT_MAX (16), one after another, are all answered."""
+    for i in range(20):
+        numbers, body = big_body(4000, 4611686018427387904 + 1000 * i)  # ~80 KB jobs
+        resp = suite.request("/", method="POST", body=body, headers={"content-type": "application/json"})
+        assert resp.status == 200 and resp.json() == answer(numbers), (i, resp)
+
+
+# --- HTTP/2 streams that go away while their jobs wait -------------------------------------------
+
+def reset_streams_while_waiting(s, n, count):
+    """count HTTP/2 streams opened and reset (CANCEL) while their requests wait, then the
+    connection closed."""
+    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+    try:
+        start = n.count()
+        streams = [2 * i + 1 for i in range(count)]
+        for sid in streams:
+            c.send(h2.headers(sid, h2.request_block("GET", query([sid, 100 + sid]))))
+        n.wait(lambda l: pending(l) == count, 15, f"a STATUS= with {count} pending", start=start)
+        for sid in streams:
+            c.send(h2.frame(h2.RST_STREAM, 0, sid, struct.pack(">I", 0x8)))
+        start = n.count()
+        n.wait(lambda l: pending(l) == 0, 15, "a STATUS= with none pending after the resets", start=start)
+    finally:
+        c.close()
+
+
+@process_only
+def test_http2_streams_reset_while_a_worker_stalls(ns):
+    """The sum worker stopped, streams reset while their jobs are out: the late replies find
+    nothing, and the front end (ASan, in make test) touches no freed request."""
+    n = ns.notifications["httpd"]
+    ns.signal_workers("sum", signal.SIGSTOP)
+    try:
+        reset_streams_while_waiting(ns, n, 20)
+    finally:
+        ns.signal_workers("sum", signal.SIGCONT)
+    start = n.count()
+    for numbers in ([1, 2, 3], [9]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    n.wait(lambda l: (status_field(l, "dropped") or 0) >= 20, 15, "the 20 late replies counted as dropped", start=start)
+    assert ns.httpd.poll() is None
+
+
+@process_only
+def test_http2_streams_reset_while_no_worker_is_there(ns):
+    """No square worker: the streams' square jobs wait in the front end's queue; the resets take
+    them out, so the worker that comes finds only live jobs (ASan: no freed job is read)."""
+    n = ns.notifications["httpd"]
+    ns.stop_workers("square")
+    try:
+        reset_streams_while_waiting(ns, n, 20)
+    finally:
+        ns.start_workers("square")
+    for numbers in ([4, 5], [-6]):
+        resp = ns.get(query(numbers))
+        assert resp.status == 200 and resp.json() == answer(numbers)
+    assert ns.httpd.poll() is None
+
+
+def test_http2_bodies_in_sequence_stay_within_budget(attack_suite):
+    """The HTTP/2 body budget counts bodies in flight: three POSTs of 0.6 x max-body-size, one
+    after another on one connection, are all answered."""
+    numbers = [7] * 300000  # "7," each: about 600 kB, under attack_suite's 1M
+    body = json.dumps({"numbers": numbers}, separators=(",", ":")).encode()
+    assert 500_000 < len(body) < 1_000_000
+    c = h2.H2Conn(attack_suite.port, ENABLE_PUSH=0)
+    try:
+        for sid in (1, 3, 5):
+            c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
+            sent, deadline = 0, time.monotonic() + 30
+            while sent < len(body) and not c.gone() and time.monotonic() < deadline:
+                n = min(16384, len(body) - sent, c.window(sid))
+                if n > 0 and c.send(h2.data(sid, body[sent:sent + n], end_stream=sent + n == len(body)), timeout=5):
+                    c.consume_window(sid, n)
+                    sent += n
+                else:
+                    c.poll(0.05)  # the server's WINDOW_UPDATEs
+            while sid not in c.responses() or not c.responses()[sid][2]:
+                assert not c.gone() and time.monotonic() < deadline, \
+                    f"stream {sid}: no answer; GOAWAY {c.goaway}, closed {c.closed}"
+                c.poll(0.1)
+            headers, got, _ = c.responses()[sid]
+            assert headers[":status"] == "200" and json.loads(got) == answer(numbers), (sid, headers, got[:200])
+    finally:
+        c.close()
+
+
+# --- replies, connections, the sandbox, the connection cap ---------------------------------------
+
+DUPLICATING_SUM_WORKER = r"""
+import json, os, zmq
+rundir = os.environ["SQDIFF_RUNTIME_DIR"]
+ctx = zmq.Context()
+jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
+results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
+jobs.setsockopt(zmq.RCVTIMEO, 20000)
+msg = json.loads(jobs.recv())
+job = (msg if isinstance(msg, list) else [msg])[0]
+reply = json.dumps({"id": job["id"], "sum": sum(n * n for n in job["numbers"])}).encode()
+results.send(reply)
+results.send(reply)
+results.close(linger=5000); jobs.close(linger=0); ctx.term()
+print("sent twice")
+"""
+
+
+def last_status(n):
+    """The last STATUS= line received (READY=1 comes with one)."""
+    with n.cond:
+        return [l for l in n.lines if STATUS_RE.match(l)][-1]
+
+
+@process_only
+def test_a_duplicate_reply_is_dropped(ns):
+    """A sum worker that replies twice to a job, before the square worker has: the second is
+    dropped (counted), and the answer waits for the square half."""
+    n = ns.notifications["httpd"]
+    dropped = status_field(last_status(n), "dropped")
+    ns.signal_workers("square", signal.SIGSTOP)
+    ns.stop_workers("sum")
+    try:
+        (sock,) = open_requests(ns.port, [query([2, 3, 4])], timeout=20)
+        out = subprocess.run(["/usr/bin/python3", "-c", DUPLICATING_SUM_WORKER], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ, SQDIFF_RUNTIME_DIR=ns.runtime_dir))
+        assert out.stdout.strip() == "sent twice", out
+        start = n.count()
+        n.wait(lambda l: (status_field(l, "dropped") or 0) > dropped, 10, "the duplicate counted as dropped", start=start)
+        ns.signal_workers("square", signal.SIGCONT)
+        assert read_responses(sock, 1) == [answer([2, 3, 4])]
+        sock.close()
+    finally:
+        ns.signal_workers("square", signal.SIGCONT)
+        ns.start_workers("sum")
+
+
+@pytest.mark.parametrize("head", [b"GET /?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                  b"GET /?n=2 HTTP/1.0\r\n\r\n"], ids=["connection-close", "http-1.0"])
+def test_the_last_answer_ends_the_connection(suite, head):
+    """Connection: close, or HTTP/1.0 without keep-alive: the answer is the last thing on the
+    connection; a request sent after it is not read."""
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=20) as sock:
+        sock.sendall(head)
+        assert read_responses(sock, 1) == [answer([2])]
+        try:
+            sock.sendall(b"GET /?n=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            rest = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            rest = b""
+        assert rest == b"", f"the connection went on after its last answer: {rest[:200]!r}"
+
+
+def seccomp_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    return st["Seccomp"].strip(), st.get("Seccomp_filters", "").strip()
+
+
+@process_only
+@pytest.mark.skipif(os.environ.get("SQDIFF_SECCOMP") == "0", reason="the sanitized build runs without seccomp")
+def test_seccomp_1_keeps_both_filters():
+    """SQDIFF_SECCOMP=1 (anything but 0) leaves the filters on: each daemon has two, the
+    set-up one and the runtime one, stacked."""
+    saved = os.environ.get("SQDIFF_SECCOMP")
+    os.environ["SQDIFF_SECCOMP"] = "1"
+    try:
+        s = ProcessSuite(BUILDDIR)
+    finally:
+        if saved is None:
+            del os.environ["SQDIFF_SECCOMP"]
+        else:
+            os.environ["SQDIFF_SECCOMP"] = saved
+    try:
+        assert s.get("/?n=5").json() == answer([5])
+        for what, pid in (("front end", s.frontend_pid()), ("sum", s.worker_pids("sum")[0]),
+                          ("square", s.worker_pids("square")[0])):
+            mode, filters = seccomp_of(pid)
+            assert mode == "2", f"{what}: Seccomp {mode}"
+            assert filters in ("", "2"), f"{what}: {filters} seccomp filters, not set-up + runtime"
+    finally:
+        s.close()
+
+
+@process_only
+def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
+    """max-connections = 0 caps connections at the descriptor limit less 64 (CONFIG_FD_HEADROOM):
+    with 256 descriptors, accepting pauses at 192 connections, before descriptors run out."""
+    import resource
+    from suite import PASSENV, free_port, wait_for
+
+    conf = tmp_path / "sqdiff.conf"
+    conf.write_text("[httpd]\nmode = local\n")
+    log = tmp_path / "log"
+    port = free_port()
+    env = {k: os.environ[k] for k in PASSENV if k in os.environ}
+    with open(log, "w") as out:
+        p = subprocess.Popen([os.path.join(BUILDDIR, "src", "sqdiff-httpd"), "--config", str(conf),
+                              "--listen", f"127.0.0.1:{port}", "--runtime-dir", str(tmp_path)],
+                             stdout=out, stderr=subprocess.STDOUT, env=env,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
+    socks = []
+    try:
+        wait_for(lambda: "Ready" in log.read_text(), 20, "the front end to start")
+        for _ in range(230):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=20))
+        wait_for(lambda: "Stopped accepting" in log.read_text(), 20, "accepting to pause")
+        line = next(l for l in log.read_text().splitlines() if "Stopped accepting" in l)
+        assert "max-connections reached, 192 open" in line, line
+    finally:
+        for s in socks:
+            s.close()
+        p.terminate()
+        assert p.wait(timeout=20) == 0, log.read_text()[-3000:]
+
+
+@process_only
+def test_jobs_waiting_for_a_worker_stay_within_max_queued_bytes():
+    """max-queued-bytes (64 KiB here) bounds the jobs waiting for a kind, the new one included:
+    with no sum worker, four jobs of about 14 kB wait and the fifth and sixth get 503 at once."""
+    s = notified_suite("request-timeout = 20s\nreaper-interval = 100ms\nmax-queued-bytes = 64K\n")
+    n = s.notifications["httpd"]
+    socks, seen = [], []
+    try:
+        s.stop_workers("sum")
+        for i in range(6):
+            numbers, body = big_body(700, 4611686018427387904 + 1000 * i)  # 19 digits and a comma each
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            socks.append(sock)
+            line = n.wait(lambda l: (pending(l) or 0) + (status_field(l, "busy") or 0) == i + 1, 15,
+                          f"request {i + 1} pending or refused")
+            seen.append((pending(line), status_field(line, "busy")))
+        assert seen == [(1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (4, 2)], seen
+    finally:
+        s.start_workers("sum")
+    try:
+        for i, sock in enumerate(socks[:4]):  # a worker is back: the four are answered
+            assert read_responses(sock, 1) == [answer(big_body(700, 4611686018427387904 + 1000 * i)[0])]
+    finally:
+        for sock in socks:
+            sock.close()
+    numbers, body = big_body(700)  # the queue is empty again: room for a job
+    resp = s.request("/", method="POST", body=body)
+    assert resp.status == 200 and resp.json() == answer(numbers), resp
+    s.close()
+
+
+def test_http2_empty_frames_are_counted_exactly(attack_suite):
+    """SERVER_EMPTY_FRAMES_MAX (100) empty DATA frames in a row are allowed, the next one ends
+    the connection: a PING sent after 101 of them is never answered, and one after 100 is."""
+    def run(empties, then_end):
+        c = h2.H2Conn(attack_suite.port, ENABLE_PUSH=0)
+        try:
+            c.send(h2.headers(1, h2.request_block("POST", "/"), end_stream=False))
+            c.send(h2.data(1, b"") * empties + h2.ping())
+            deadline = time.monotonic() + 20
+            while not c.gone() and not any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames):
+                assert time.monotonic() < deadline, "neither a PING ACK nor GOAWAY"
+                c.poll(0.1)
+            acked = any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames)
+            if acked and then_end:
+                c.send(h2.data(1, b'{"numbers":[1,2]}', end_stream=True))
+                while 1 not in c.responses() or not c.responses()[1][2]:
+                    assert not c.gone() and time.monotonic() < deadline, (c.goaway, c.closed)
+                    c.poll(0.1)
+                return acked, c.responses()[1]
+            return acked, None
+        finally:
+            c.close()
+
+    acked, (headers, body, _) = run(100, True)
+    assert acked and headers[":status"] == "200" and json.loads(body) == answer([1, 2])
+    acked, _ = run(101, False)
+    assert not acked, "a PING after 101 empty DATA frames was answered"
+
+
+def test_a_bad_value_is_named_escaped(suite):
+    """The 400 names the offending value with quotes, backslashes and bytes outside printable
+    ASCII escaped as \\xHH: what a client sent never reaches the error text (or a log) raw."""
+    resp = suite.get("/?n=1%22%5C%7F%C3%A9")
+    assert resp.status == 400
+    assert '"1\\x22\\x5c\\x7f\\xc3\\xa9"' in resp.json()["error"], resp.json()
+
+
+@process_only
+def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
+    """ZeroMQ holds at most FANOUT_SNDHWM (64) job messages for a worker; the rest wait in the
+    front end's queue, where their requests' timeouts take them back. 300 requests of ~40 kB
+    jobs (one per message) while the sum worker is stopped all time out; when it goes on, it
+    gets only what ZeroMQ and the socket buffers held: far fewer than 300 late replies."""
+    s = notified_suite("request-timeout = 1s\nreaper-interval = 100ms\n")
+    n = s.notifications["httpd"]
+    socks = []
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        try:
+            for i in range(300):
+                _, body = big_body(2000, 4611686018427387904 + 10000 * i)
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                socks.append(sock)
+            n.wait(lambda l: status_field(l, "timed_out") == 300, 30, "a STATUS= with 300 timed out")
+        finally:
+            s.signal_workers("sum", signal.SIGCONT)
+        # Replies come back in order: once a new request is answered, every late one has come.
+        resp = s.get("/?n=11")
+        assert resp.status == 200 and resp.json() == answer([11])
+        start = n.count()
+        late = status_field(n.wait(lambda l: STATUS_RE.match(l), 10, "a STATUS=", start=start), "dropped")
+        assert late < 150, f"{late} late replies: the stopped worker was handed {late} jobs, not at most ~64 + a few"
+    finally:
+        for sock in socks:
+            sock.close()
+    s.close()
+
+
+def unread_bytes(local_port, remote_port):
+    """Bytes of a loopback TCP connection held by the kernel, not read yet: the receive queue
+    of the socket at local_port plus the send queue of its peer (/proc/net/tcp)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+            tx, rx = (int(x, 16) for x in fields[4].split(":"))
+            if (local, remote) == (local_port, remote_port):
+                total += rx
+            elif (local, remote) == (remote_port, local_port):
+                total += tx
+    return total
+
+
+@process_only
+def test_read_ahead_while_a_request_waits_is_64k():
+    """While an HTTP/1.1 request waits for the workers, the front end reads at most
+    SERVER_HOLD_INPUT_MAX (64 KiB) more of its connection: what the client sends beyond
+    stays in the kernel's buffers (TCP flow control holds the client back)."""
+    s = notified_suite("reaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        try:
+            first = f"GET {query([2, 5])} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            sock.sendall(first)
+            n.wait(lambda l: pending(l) == 1, 10, "the first request pending")
+            # Then a body that never ends: as much as the kernel takes at once, up to 1 MB.
+            data = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b" " * 1000000
+            sock.setblocking(False)
+            sent = 0
+            while sent < len(data):
+                try:
+                    sent += sock.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    break
+            sock.setblocking(True)
+            assert sent > 3 * 65536, f"the kernel took only {sent} bytes"
+            start = n.count()  # a few passes of the front end's loop, each a chance to read
+            n.wait(lambda l: n.count() - start >= 4, 10, "four notifications")
+            unread = unread_bytes(s.port, sock.getsockname()[1])
+            assert unread >= sent - 65536, f"of {sent} bytes sent behind a waiting request, only {unread} are unread"
+        finally:
+            s.signal_workers("sum", signal.SIGCONT)
+        assert read_responses(sock, 1) == [answer([2, 5])]
+        sock.close()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
+
+
+@process_only
+def test_a_client_that_half_closes_gets_only_the_waiting_answer():
+    """Requests pipelined behind one that waits, then end of stream (shutdown SHUT_WR): the
+    waiting request is answered, then the connection closes; the queued ones never run."""
+    s = notified_suite("reaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        with socket.create_connection(("127.0.0.1", s.port), timeout=20) as sock:
+            try:
+                sock.sendall(f"GET {query([3])} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                n.wait(lambda l: pending(l) == 1, 10, "the first request pending")
+                sock.sendall(b"".join(f"GET {query([i])} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(4, 8)))
+                sock.shutdown(socket.SHUT_WR)
+                start = n.count()  # a few passes of the front end's loop: it reads the end of stream
+                n.wait(lambda l: n.count() - start >= 4, 10, "four notifications")
+            finally:
+                s.signal_workers("sum", signal.SIGCONT)
+            assert read_responses(sock, 1) == [answer([3])]
+            rest = b""
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                rest += chunk
+            assert rest == b"", f"queued requests of a client that had gone were answered: {rest[:300]!r}"
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
+
+
+@process_only
+def test_an_http2_connection_waiting_for_the_workers_is_not_idle():
+    """The sweep closes connections that complete nothing for idle-timeout, but not one with a
+    request waiting for the workers (server_hold): an HTTP/2 stream held past six times the
+    idle-timeout, while the front end's loop goes round, is answered on its connection."""
+    s = notified_suite("idle-timeout = 500ms\nreaper-interval = 100ms\nrequest-timeout = 20s\n")
+    n = s.notifications["httpd"]
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+        try:
+            try:
+                c.send(h2.headers(1, h2.request_block("GET", query([4, 9]))))
+                n.wait(lambda l: pending(l) == 1, 10, "the request pending")
+                start = n.count()  # 30 STATUS= lines: 3 s, 6 x idle-timeout, at 10 per second
+                n.wait(lambda l: len([x for x in n.lines[start:] if x.startswith("STATUS=")]) >= 30, 30,
+                       "30 STATUS= lines")
+            finally:
+                s.signal_workers("sum", signal.SIGCONT)
+            deadline = time.monotonic() + 20
+            while 1 not in c.responses() or not c.responses()[1][2]:
+                assert not c.gone() and time.monotonic() < deadline, f"GOAWAY {c.goaway}, closed {c.closed}"
+                c.poll(0.1)
+            headers, body, _ = c.responses()[1]
+            assert headers[":status"] == "200" and json.loads(body) == answer([4, 9])
+        finally:
+            c.close()
+    finally:
+        s.signal_workers("sum", signal.SIGCONT)
+    s.close()
+
+
+def test_worker_reply_batch_full_then_one_more_job(suite):
+    """A message of 256 jobs and one of a single job, read in one go: the replies go back in two
+    messages (256 and 1), never one of 257, which the front end would drop whole."""
+    from test_workers import job, run_worker
+    full = json.dumps([job(i + 1, [i, 2]) for i in range(256)])
+    one = json.dumps(job(1000, [5]))
+    replies, alive = run_worker(suite, "sum", ["@STOP", full, one, "@CONT"], expect=257)
+    assert alive and len(replies) == 257
+    sizes = [len(m) if isinstance(m, list) else 1 for m in run_worker.messages]
+    assert max(sizes) <= 256, sizes
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_max_body_size_is_refused_while_read(attack_suite, chunked):
+    """A body over max-body-size (1M) is refused as it is read, by the HTTP/1.1 reader, which
+    closes the connection (Connection: close), not once taken whole."""
+    from test_attacks import padded_body, post_raw
+    status, hdrs, body = post_raw(attack_suite.port, padded_body(1536 * 1024), chunked)
+    assert status == 413 and json.loads(body)["success"] is False, (status, body[:300])
+    assert hdrs.get("connection") == "close", hdrs
