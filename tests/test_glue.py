@@ -168,7 +168,9 @@ def test_graceful_stop_answers_what_is_pending():
 JUNK = r"""
 import os, sys, zmq
 ctx = zmq.Context()
-s = ctx.socket(zmq.PUSH); s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/results.sock")
+# A worker's connection (docs/protocol.md): junk where replies go.
+s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.PROBE_ROUTER, 1)
+s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/jobs-sum.sock")
 for i in range(int(sys.argv[1])):
     s.send(b"junk %d" % i)
 s.close(linger=5000); ctx.term()
@@ -366,15 +368,22 @@ DUPLICATING_SUM_WORKER = r"""
 import json, os, zmq
 rundir = os.environ["SQDIFF_RUNTIME_DIR"]
 ctx = zmq.Context()
-jobs = ctx.socket(zmq.PULL); jobs.connect(f"ipc://{rundir}/jobs-sum.sock")
-results = ctx.socket(zmq.PUSH); results.connect(f"ipc://{rundir}/results.sock")
-jobs.setsockopt(zmq.RCVTIMEO, 20000)
-msg = json.loads(jobs.recv())
+# A sum worker as docs/protocol.md writes one: hello, grant, then replies on the same connection.
+s = ctx.socket(zmq.DEALER); s.setsockopt(zmq.PROBE_ROUTER, 1)
+s.connect(f"ipc://{rundir}/jobs-sum.sock")
+s.setsockopt(zmq.RCVTIMEO, 20000)
+while True:
+    raw = s.recv()
+    if raw == b"":  # the front end's hello
+        s.send(b'{"ready": 1}')
+        continue
+    break
+msg = json.loads(raw)
 job = (msg if isinstance(msg, list) else [msg])[0]
 reply = json.dumps({"id": job["id"], "sum": sum(n * n for n in job["numbers"])}).encode()
-results.send(reply)
-results.send(reply)
-results.close(linger=5000); jobs.close(linger=0); ctx.term()
+s.send(reply)
+s.send(reply)
+s.close(linger=5000); ctx.term()
 print("sent twice")
 """
 
