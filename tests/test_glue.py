@@ -732,9 +732,11 @@ def test_a_body_over_max_body_size_is_refused_while_read(attack_suite, chunked):
 
 def test_a_job_with_id_0_is_refused_however_it_is_written(suite):
     """Ids start at 1. The worker's fast scanner refuses id 0 in the canonical form the front end
-    writes; the general reader, which takes every other form, must refuse it too."""
+    writes; the general reader, which takes every other form, refuses it too, also when a second
+    "id" follows (an id 0 taken as "no id yet" would let the duplicate through)."""
     from test_workers import job, run_worker
-    replies, alive = run_worker(suite, "sum", ['{"numbers": [1], "id": 0}', json.dumps(job(2, [3]))], expect=1)
+    bad = ['{"numbers": [1], "id": 0}', '{"id": 0, "id": 5, "numbers": [1]}']
+    replies, alive = run_worker(suite, "sum", bad + [json.dumps(job(2, [3]))], expect=1)
     assert alive and replies == [{"id": 2, "sum": 9}], replies
 
 
