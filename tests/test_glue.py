@@ -737,3 +737,40 @@ def test_a_body_over_max_body_size_is_refused_while_read(attack_suite, chunked):
     status, hdrs, body = post_raw(attack_suite.port, padded_body(1536 * 1024), chunked)
     assert status == 413 and json.loads(body)["success"] is False, (status, body[:300])
     assert hdrs.get("connection") == "close", hdrs
+
+
+def test_a_job_with_id_0_is_refused_however_it_is_written(suite):
+    """Ids start at 1. The worker's fast scanner refuses id 0 in the canonical form the front end
+    writes; the general reader, which takes every other form, refuses it too, also when a second
+    "id" follows (an id 0 taken as "no id yet" would let the duplicate through)."""
+    from test_workers import job, run_worker
+    bad = ['{"numbers": [1], "id": 0}', '{"id": 0, "id": 5, "numbers": [1]}']
+    replies, alive = run_worker(suite, "sum", bad + [json.dumps(job(2, [3]))], expect=1)
+    assert alive and replies == [{"id": 2, "sum": 9}], replies
+
+
+def test_http2_unfinished_bodies_over_max_body_size_end_the_connection(attack_suite):
+    """Two streams with 600 kB of body each and no end: 1.2 MB in flight on a connection, over
+    max-body-size (1M), ends it with GOAWAY; a PING sent after them is never answered."""
+    c = h2.H2Conn(attack_suite.port, ENABLE_PUSH=0)
+    try:
+        deadline = time.monotonic() + 30
+        for sid in (1, 3):
+            c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
+            sent = 0
+            while sent < 600_000 and not c.gone():
+                assert time.monotonic() < deadline, f"stream {sid}: {sent} bytes sent in 30 s"
+                n = min(16384, 600_000 - sent, c.window(sid))
+                if n > 0 and c.send(h2.data(sid, b" " * n), timeout=5):
+                    c.consume_window(sid, n)
+                    sent += n
+                else:
+                    c.poll(0.05)
+        c.send(h2.ping())
+        while not c.gone() and not any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames):
+            assert time.monotonic() < deadline, "neither GOAWAY nor a PING ACK"
+            c.poll(0.1)
+        assert c.gone() and not any(f[0] == h2.PING and f[1] & h2.ACK for f in c.frames), \
+            "1.2 MB of unfinished bodies on one connection, and it goes on"
+    finally:
+        c.close()
