@@ -110,6 +110,13 @@ static void fail(Conn *c, int status, const char *reason, const char *message) {
     h2o_socket_write(c->sock, &buf, 1, on_error_written);
 }
 
+static void fail_too_large(Conn *c) {
+    char msg[SERVER_TOO_LARGE_MAX];
+
+    server_too_large_message(c->server->max_body, msg);
+    fail(c, 413, "Payload Too Large", msg);
+}
+
 static void fail_framing(Conn *c, const char *message) {
     server_report(c->server, SERVER_EVENT_BAD_FRAMING, message);
     fail(c, 400, "Bad Request", message);
@@ -379,11 +386,7 @@ static bool take_body(Conn *c) {
         c->h1.decoded += len;
         in->size = start + len + (r >= 0 ? (size_t)r : 0);
         if (c->h1.decoded > c->server->max_body) {
-            char msg[96];
-
-            snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted",
-                     c->server->max_body);
-            fail(c, 413, "Payload Too Large", msg);
+            fail_too_large(c);
             return false;
         }
         if (r == -2)
@@ -443,11 +446,7 @@ static void handle_input(Conn *c) {
         return;
     }
     if (c->h1.content_length != SIZE_MAX && c->h1.content_length > c->server->max_body) {
-        char msg[96];
-
-        snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted",
-                 c->server->max_body);
-        fail(c, 413, "Payload Too Large", msg);
+        fail_too_large(c);
         return;
     }
     memset(&c->h1.chunked, 0, sizeof(c->h1.chunked));

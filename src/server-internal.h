@@ -73,6 +73,10 @@ struct Server {
 
 void server_report(Server *s, ServerEvent ev, const char *detail);
 
+/* The error text of a 413: one wording wherever the body limit is met (server.c). */
+#define SERVER_TOO_LARGE_MAX 96
+void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARGE_MAX]);
+
 /* Every answer, once (server.c): counted by protocol and status, and told to on_answer. */
 void server_count_response(Server *s, bool http2, int status);
 

@@ -273,6 +273,10 @@ static struct timeval monotonic_timeval(void) {
     return (struct timeval){ .tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000 };
 }
 
+void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARGE_MAX]) {
+    snprintf(buf, SERVER_TOO_LARGE_MAX, "request body too large: at most %" PRIu64 " bytes are accepted", max_body);
+}
+
 void server_count_response(Server *s, bool http2, int status) {
     if (s->scraping)
         return;
@@ -336,9 +340,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
 
     if (req->entity.base && req->entity.len > s->max_body) {
-        char msg[96];
+        char msg[SERVER_TOO_LARGE_MAX];
 
-        snprintf(msg, sizeof(msg), "request body too large: at most %" PRIu64 " bytes are accepted", s->max_body);
+        server_too_large_message(s->max_body, msg);
         server_send_error(r, 413, msg, NULL, NULL);
         return 0;
     }
@@ -434,8 +438,7 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
     }
     s->text[s->len] = '\0';
     if (req->res.status == 413)
-        snprintf(s->text, sizeof(s->text), "request body too large: at most %" PRIu64 " bytes are accepted",
-                 s->max_body);
+        server_too_large_message(s->max_body, s->text);
 
     o = json_object_new_object();
     if (!o) {
