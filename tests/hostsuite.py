@@ -58,6 +58,10 @@ class HostMachine:
         return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
                               env=full_env, check=check)
 
+    def popen(self, cmd, env=None):
+        return subprocess.Popen(cmd, env=dict(os.environ, **(env or {})), text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
     def systemctl(self, *args, check=True, timeout=120):
         verb = next((a for a in args if not a.startswith("-")), "")
         if verb in CHANGING_VERBS:
@@ -180,6 +184,10 @@ class HostSuite(Suite):
             disturb("send into the daemons' sockets in " + RUNTIME_DIR)
         return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
                             env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
+
+    def start_python(self, code):
+        disturb("send into the daemons' sockets in " + RUNTIME_DIR)
+        return self.box.popen(["/usr/bin/python3", "-c", code], env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR})
 
     def logs(self):
         return self.box.journal(f"--since=@{int(self.started)}", units=("sqdiff*",))

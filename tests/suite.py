@@ -223,6 +223,11 @@ class Suite:
         the ZeroMQ IPC sockets. Returns its stdout; raises on a non-zero exit."""
         raise NotImplementedError
 
+    def start_python(self, code):
+        """Like run_python, but started, not waited for: a subprocess.Popen whose stdin and
+        stdout are text pipes, for a snippet the test talks to while it runs."""
+        raise NotImplementedError
+
     def close(self):
         raise NotImplementedError
 
@@ -365,6 +370,11 @@ class ProcessSuite(Suite):
         env = dict(os.environ, SQDIFF_RUNTIME_DIR=self.runtime_dir)
         return subprocess.run(["/usr/bin/python3", "-c", code], env=env, check=True,
                               capture_output=True, text=True, timeout=timeout).stdout
+
+    def start_python(self, code):
+        env = dict(os.environ, SQDIFF_RUNTIME_DIR=self.runtime_dir)
+        return subprocess.Popen(["/usr/bin/python3", "-c", code], env=env, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def logs(self):
         self.log.flush()

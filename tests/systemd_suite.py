@@ -153,6 +153,9 @@ class SystemdSuite(Suite):
         return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
                             env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
 
+    def start_python(self, code):
+        return self.box.popen(["/usr/bin/python3", "-c", code], env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR})
+
     def logs(self):
         return self.box.journal(units=("sqdiff*",))
 

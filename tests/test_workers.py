@@ -307,9 +307,9 @@ def test_over_the_pending_cap_gets_503_fast(small_suite):
     assert resp.status == 200 and resp.json() == answer([3])
 
 
-# A sum worker written from docs/protocol.md alone, in Python: serves COUNT jobs (answering a
-# batch with a batch, a lone job with a lone reply), then prints the ids it saw and the number
-# of jobs in each message.
+# A sum worker written from docs/protocol.md alone, in Python: says "up" once started, connects
+# when told "go" on stdin, serves COUNT jobs (answering a batch with a batch, a lone job with a
+# lone reply), then prints the ids it saw and the number of jobs in each message.
 PYTHON_SUM_WORKER = r"""
 import json, os, sys, zmq
 count = int(sys.argv[1])
@@ -318,8 +318,9 @@ ctx = zmq.Context()
 s = ctx.socket(zmq.DEALER)
 s.setsockopt(zmq.PROBE_ROUTER, 1)  # an empty message (hello) on every new connection
 s.setsockopt(zmq.IMMEDIATE, 1)     # nothing queued for a front end that is not there
+print("up", flush=True)
+sys.stdin.readline()
 s.connect(f"ipc://{rundir}/jobs-sum.sock")
-print("ready", flush=True)
 ids, sizes = [], []
 s.setsockopt(zmq.RCVTIMEO, 20000)
 while len(ids) < count:
@@ -340,23 +341,41 @@ s.close(linger=2000)
 """
 
 
+def start_python_worker(suite, count):
+    """The Python sum worker, started and ready to connect: its start-up (Python's and pyzmq's,
+    slow on a loaded machine) is over before the requests it serves are sent."""
+    worker = suite.start_python(f"import sys; sys.argv = ['x', '{count}']\n" + PYTHON_SUM_WORKER)
+    assert worker.stdout.readline().strip() == "up"
+    return worker
+
+
+def finish_python_worker(worker):
+    """Its output lines (ids seen, message sizes); raises unless it served all and exited 0."""
+    out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, out
+    return out.splitlines()
+
+
 def test_a_worker_in_another_language_and_ids_across_restarts(suite):
     suite.stop_workers("sum")
-    out = {}
+    worker = None
     try:
-        code = "import sys; sys.argv = ['x', '6']\n" + PYTHON_SUM_WORKER
-        t = threading.Thread(target=lambda: out.update(text=suite.run_python(code, timeout=60)))
-        t.start()
+        worker = start_python_worker(suite, 6)
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
         lists = [[1, 2, 3], [4], [-5, 5], [6, 7], [2**63 - 1, 2**63 - 1], [-(2**63)]]
         for i, numbers in enumerate(lists):
             if i == 3:
                 suite.restart_frontend()
             resp = suite.get(query(numbers))
             assert resp.status == 200 and resp.json() == answer(numbers), resp
-        t.join(60)
+        lines = finish_python_worker(worker)
     finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
         suite.start_workers("sum")
-    ids = json.loads(out["text"].splitlines()[-2])
+    ids = json.loads(lines[-2])
     assert len(ids) == 6
     assert len(set(ids)) == 6 and ids == sorted(ids)  # never repeated, not even after the restart
 
@@ -365,22 +384,25 @@ def test_jobs_that_waited_for_a_worker_leave_in_one_batch(suite):
     """Jobs queued while no sum worker was connected go out together, as one message, when one
     connects; its batch of replies answers them all."""
     suite.stop_workers("sum")
-    out, socks = {}, []
+    worker, socks = None, []
     lists = [[i, -2 * i, 3] for i in range(20)]
     try:
+        worker = start_python_worker(suite, 20)
         socks = open_requests(suite.port, [query(numbers) for numbers in lists])
         suite.wait_pending(20)  # all twenty are taken in and queued before the worker comes
-        code = "import sys; sys.argv = ['x', '20']\n" + PYTHON_SUM_WORKER
-        t = threading.Thread(target=lambda: out.update(text=suite.run_python(code, timeout=60)))
-        t.start()
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
         bodies = [read_responses(s, 1)[0] for s in socks]
-        t.join(60)
+        lines = finish_python_worker(worker)
     finally:
         for s in socks:
             s.close()
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
         suite.start_workers("sum")
     assert bodies == [answer(numbers) for numbers in lists]
-    assert json.loads(out["text"].splitlines()[-1]) == [20]
+    assert json.loads(lines[-1]) == [20]
 
 
 def test_refusals_say_when_to_retry(small_suite):

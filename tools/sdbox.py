@@ -237,6 +237,16 @@ class SystemdBox:
             raise CommandError(p.returncode, cmd, p.stdout, p.stderr)
         return p
 
+    def popen(self, cmd, env=None):
+        """Start cmd (a list) inside the box as root, with stdin and stdout as text pipes;
+        the caller waits for it (subprocess.Popen)."""
+        if self.pid is None:
+            raise BoxError(f"box {self.name} is not running")
+        full_env = {"PATH": PATH, "LANG": "C.UTF-8", "TERM": "dumb"}
+        full_env.update(env or {})
+        return subprocess.Popen(["nsenter", "-t", str(self.pid), "-a", *cmd], env=full_env, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
     def systemctl(self, *args, check=True, timeout=120):
         return self.run(["systemctl", *args], check=check, timeout=timeout).stdout
 
