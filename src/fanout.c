@@ -18,6 +18,14 @@
  * received (jobs socket): ZeroMQ's I/O thread queues the event before it accepts
  * the new connection. So the monitor is read before a peer is registered, and an
  * event never removes a peer that came after it.
+ *
+ * A worker turned away (its key left the allow-list) is cut with shutdown() on that
+ * descriptor, which ZeroMQ's I/O thread owns: it sees the end of the stream, closes the
+ * session and reports the disconnect. The monitor is read first, so the descriptor is
+ * the worker's unless ZeroMQ closed and reused it in the microseconds since; then the
+ * connection cut is a new one, whose worker connects again. Messages of the cut worker
+ * still queued in the socket are recognised by its key (ZeroMQ's "User-Id", which the
+ * ZAP handler sets to the key) and dropped unread.
  */
 
 #include "fanout.h"
@@ -33,8 +41,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "keys.h"
 #include "transport.h"
 #include "zap.h"
+
+#define FANOUT_REVOKED_MAX (_WIRE_KIND_MAX * PEERS_MAX)
 
 #define MONITOR_EVENTS                                                                                                 \
     (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
@@ -57,6 +68,10 @@ struct Fanout {
     sd_event_source *first_drain;
     FanoutCallbacks cb;
     bool pumping;
+    /* Keys turned away while connected, latest last: what their connections still send is
+     * dropped. Bounded as the table of peers is; the oldest make room. */
+    char revoked[FANOUT_REVOKED_MAX][KEY_Z85_LEN + 1];
+    size_t n_revoked;
 };
 
 static void unlink_job(Fanout *f, FanoutJob *job, int k) {
@@ -283,8 +298,15 @@ static void read_monitor(Fanout *f, int k) {
     }
 }
 
+/* Copies a metadata property of msg (ZeroMQ's, set at the handshake) into buf, or "". */
+static void copy_property(zmq_msg_t *msg, const char *name, char *buf, size_t size) {
+    const char *v = zmq_msg_gets(msg, name);
+
+    snprintf(buf, size, "%s", v ? v : "");
+}
+
 /* A new connection of kind k's (hello) or a grant from one not known yet: registered, credit 0. */
-static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, int fd) {
+static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd) {
     uint64_t replaced;
     Peer *p;
 
@@ -293,7 +315,61 @@ static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, int fd) {
         return NULL;
     if (replaced)
         settle_peer(f, k, replaced);
+    if (f->zap) {
+        copy_property(body, "User-Id", p->key, sizeof(p->key));
+        copy_property(body, "Peer-Address", p->address, sizeof(p->address));
+    }
     return p;
+}
+
+static bool is_revoked(const Fanout *f, const char *key) {
+    if (!key)
+        return false;
+    for (size_t i = f->n_revoked; i > 0; i--)
+        if (strcmp(f->revoked[i - 1], key) == 0)
+            return true;
+    return false;
+}
+
+static void remember_revoked(Fanout *f, const char *key) {
+    if (is_revoked(f, key))
+        return;
+    if (f->n_revoked == FANOUT_REVOKED_MAX)
+        memmove(f->revoked[0], f->revoked[1], --f->n_revoked * sizeof(f->revoked[0]));
+    memcpy(f->revoked[f->n_revoked++], key, sizeof(f->revoked[0]));
+}
+
+/*
+ * The allow-list may have changed (zap.h): keys allowed again are forgotten, and every
+ * connected worker whose key is no longer allowed (or the list no longer readable: as
+ * the ZAP handler, when in doubt, no) is turned away.
+ */
+static void on_allow_list_change(const char *allow_dir, void *userdata) {
+    Fanout *f = userdata;
+
+    for (size_t i = 0; i < f->n_revoked;)
+        if (keys_allowed(allow_dir, f->revoked[i]) > 0)
+            memmove(f->revoked[i], f->revoked[i + 1], (--f->n_revoked - i) * sizeof(f->revoked[0]));
+        else
+            i++;
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        read_monitor(f, k); /* the peers gone are dropped first: the descriptors left are theirs */
+        for (size_t i = 0; i < f->peers[k].n;) {
+            Peer *p = &f->peers[k].peer[i];
+            char key[KEY_Z85_LEN + 1], address[PEER_ADDRESS_MAX];
+
+            if (!p->key[0] || keys_allowed(allow_dir, p->key) > 0) {
+                i++;
+                continue;
+            }
+            memcpy(key, p->key, sizeof(key));
+            memcpy(address, p->address, sizeof(address));
+            remember_revoked(f, key);
+            (void)shutdown(p->fd, SHUT_RDWR);
+            drop_peer(f, k, p); /* the last peer moves into slot i */
+            f->cb.on_revoked(address, key, (WireKind)k, f->cb.userdata);
+        }
+    }
 }
 
 /* One message from a worker: [routing id][body]. */
@@ -305,8 +381,10 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     Peer *p;
     int r;
 
+    if (f->n_revoked > 0 && is_revoked(f, zmq_msg_gets(body, "User-Id")))
+        return;     /* from a worker turned away, sent before its connection was cut */
     if (len == 0) { /* hello: a new connection; ask it for credit with an empty message */
-        if (open_peer(f, k, id, fd)) {
+        if (open_peer(f, k, id, body, fd)) {
             (void)zmq_msg_send(id, f->jobs[k], ZMQ_SNDMORE | ZMQ_DONTWAIT);
             (void)zmq_send(f->jobs[k], "", 0, ZMQ_DONTWAIT);
         } else
@@ -320,7 +398,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     }
     p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
     if (!p)
-        p = open_peer(f, k, id, fd);
+        p = open_peer(f, k, id, body, fd);
     if (p)
         peers_grant(p, credit, FANOUT_SNDHWM);
 }
@@ -528,7 +606,9 @@ int fanout_new(sd_event *e, const Config *c, const FanoutCallbacks *cb, Fanout *
         return -errno;
     }
     if (keys.curve)
-        r = zap_new(e, f->ctx, c->curve_allowed_keys, on_zap_reject, f, &f->zap);
+        r = zap_new(e, f->ctx, c->curve_allowed_keys,
+                    &(ZapCallbacks){ .on_reject = on_zap_reject, .on_change = on_allow_list_change, .userdata = f },
+                    &f->zap);
     for (int k = 0; r >= 0 && k < _WIRE_KIND_MAX; k++)
         r = bind_kind(e, f, c, &keys, k);
     transport_keys_done(&keys);

@@ -13,7 +13,10 @@
  *
  * With CURVE keys (transport.h) every socket is a CURVE server, and a ZAP handler
  * (zap.h) admits only the workers in the allow-list; rejected handshakes are handed
- * to the on_rejected callback.
+ * to the on_rejected callback. A worker whose key leaves the allow-list while it is
+ * connected is turned away within ZAP_WATCH_USEC: no job is sent to it from then on,
+ * nothing it sends is read, its connection is shut down (its reconnections then meet the
+ * ZAP handler), and on_revoked is told.
  *
  * Jobs are batched: fanout_submit() only queues a job, and fanout_flush(),
  * called once per pass of the event loop, sends each kind's queue as JSON
@@ -67,6 +70,8 @@ typedef struct FanoutCallbacks {
     void (*on_reply)(const char *msg, size_t len, WireKind k, void *userdata);
     /* A peer was turned away: who (its address, or "on ENDPOINT"), its key if known, and why. */
     void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
+    /* A connected worker of kind k was turned away: its key left the allow-list. */
+    void (*on_revoked)(const char *address, const char *key, WireKind k, void *userdata);
     void *userdata;
 } FanoutCallbacks;
 

@@ -298,6 +298,17 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
               text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
 }
 
+/* A connected worker turned away because its key left the allow-list: an operator's act,
+ * bounded by the workers connected, so each is logged. */
+static void on_peer_revoked(const char *address, const char *key, WireKind k, void *userdata) {
+    char q[TEXT_QUOTE_MAX];
+
+    log_event(LOG_NOTICE, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = "key removed" },
+              "Turned away a connected %s worker (%s) with key %s: its key left the allow-list; "
+              "connection closed",
+              wire_kind_to_string(k), text_quote(q, sizeof(q), address, strlen(address)), key);
+}
+
 static bool on_loop_pass(void *userdata) {
     Frontend *f = userdata;
 
@@ -452,9 +463,11 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     if (r < 0)
         return r;
     if (c->mode == SQ_MODE_WORKERS) {
-        r = fanout_new(e, c,
-                       &(FanoutCallbacks){ .on_reply = on_replies, .on_rejected = on_peer_rejected, .userdata = f },
-                       &f->fanout);
+        r = fanout_new(
+            e, c,
+            &(FanoutCallbacks){
+                .on_reply = on_replies, .on_rejected = on_peer_rejected, .on_revoked = on_peer_revoked, .userdata = f },
+            &f->fanout);
         if (r < 0)
             return r;
         loop_on_pass(loop, on_loop_pass, f);

@@ -12,7 +12,8 @@
  *
  * The allow-list is a directory: every regular file in it whose name does not start
  * with '.' holds the public key of a worker admitted. It is read anew at every check,
- * so adding a file admits a worker and removing one turns it away from then on.
+ * so adding a file admits a worker; removing one turns it away at its next check (the
+ * front end also checks its connected workers when the directory changes: zap.h).
  */
 
 #include <stdbool.h>

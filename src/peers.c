@@ -57,6 +57,7 @@ int peers_open(Peers *t, const void *id, size_t id_len, int fd, Peer **ret, uint
     p->credit = 0;
     p->serial = t->next_serial++;
     p->last_sent = 0;
+    p->key[0] = p->address[0] = '\0';
     *ret = p;
     return 0;
 }

@@ -21,8 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys.h"
+
 #define PEERS_MAX 128
 #define PEER_ID_MAX 255
+#define PEER_ADDRESS_MAX 64
 
 typedef struct Peer {
     uint8_t id[PEER_ID_MAX];
@@ -32,6 +35,9 @@ typedef struct Peer {
     uint64_t serial;    /* unique to this registration: outlives the slot */
     uint64_t last_sent; /* tick of the last message sent to it */
     uint64_t messages;  /* job messages sent to it */
+    /* With CURVE, the public key it was admitted with (Z85) and its IP address; else "". */
+    char key[KEY_Z85_LEN + 1];
+    char address[PEER_ADDRESS_MAX];
 } Peer;
 
 typedef struct Peers {
@@ -47,7 +53,8 @@ Peer *peers_find(Peers *t, const void *id, size_t id_len);
 Peer *peers_find_fd(Peers *t, int fd);
 
 /*
- * Registers a peer with no credit, or resets the one of that id. Whoever else held fd is
+ * Registers a peer with no credit, or resets the one of that id (key and address emptied,
+ * for the caller to fill). Whoever else held fd is
  * removed first (its serial in *ret_replaced, else 0). -ENOSPC when the table is full,
  * -EINVAL for an id that is empty or too long.
  */

@@ -5,15 +5,22 @@
  * other mechanisms than CURVE are refused (the guarded sockets speak CURVE only).
  * Like every ZeroMQ socket here its fd is edge-like, so each wake-up answers requests
  * until there are none.
+ *
+ * The watch stats the directory rather than asking inotify: one system call a second,
+ * which the sandbox allows already, and it sees the directory replaced as well as its
+ * entries changed. A key file rewritten in place keeps the directory's times: replace it
+ * (write another file, rename it over) or remove it, as docs/scale-out.md says.
  */
 
 #include "zap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "keys.h"
@@ -22,10 +29,10 @@
 
 struct Zap {
     void *sock;
-    sd_event_source *source;
+    sd_event_source *source, *watch;
     char *allow_dir;
-    zap_reject_fn on_reject;
-    void *userdata;
+    ZapCallbacks cb;
+    struct stat seen; /* the directory at the last check; st_ino 0 while it is missing */
 };
 
 static void reply(Zap *z, const zmq_msg_t *request_id, const char *code, const char *text, const char *user) {
@@ -55,7 +62,7 @@ static void handle(Zap *z, zmq_msg_t *f, size_t n) {
         return; /* not even a request id: nothing can be answered */
     if (n != ZAP_FRAMES || zmq_msg_size(&f[5]) != 5 || memcmp(zmq_msg_data(&f[5]), "CURVE", 5) != 0 ||
         zmq_msg_size(&f[6]) != 32) {
-        z->on_reject(address, NULL, "not a CURVE handshake", z->userdata);
+        z->cb.on_reject(address, NULL, "not a CURVE handshake", z->cb.userdata);
         reply(z, &f[1], "400", "CURVE only", "");
         return;
     }
@@ -65,7 +72,8 @@ static void handle(Zap *z, zmq_msg_t *f, size_t n) {
         reply(z, &f[1], "200", "OK", key);
         return;
     }
-    z->on_reject(address, key, r == 0 ? "public key not in the allow-list" : "allow-list unreadable", z->userdata);
+    z->cb.on_reject(address, key, r == 0 ? "public key not in the allow-list" : "allow-list unreadable",
+                    z->cb.userdata);
     reply(z, &f[1], r == 0 ? "400" : "500", r == 0 ? "not allowed" : "allow-list unreadable", "");
 }
 
@@ -103,15 +111,40 @@ static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userda
     return 0;
 }
 
-int zap_new(sd_event *e, void *ctx, const char *allow_dir, zap_reject_fn on_reject, void *userdata, Zap **ret) {
+/* The directory as it is now: its stat, or zeros when it cannot be read. */
+static struct stat allow_dir_now(const Zap *z) {
+    struct stat st;
+
+    if (stat(z->allow_dir, &st) < 0)
+        memset(&st, 0, sizeof(st));
+    return st;
+}
+
+static bool same_times(const struct timespec *a, const struct timespec *b) {
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static int on_watch(sd_event_source *s, uint64_t usec, void *userdata) {
+    Zap *z = userdata;
+    struct stat now = allow_dir_now(z);
+
+    if (now.st_ino != z->seen.st_ino || now.st_dev != z->seen.st_dev || !same_times(&now.st_mtim, &z->seen.st_mtim) ||
+        !same_times(&now.st_ctim, &z->seen.st_ctim)) {
+        z->seen = now;
+        z->cb.on_change(z->allow_dir, z->cb.userdata);
+    }
+    return sd_event_source_set_time(s, usec + ZAP_WATCH_USEC);
+}
+
+int zap_new(sd_event *e, void *ctx, const char *allow_dir, const ZapCallbacks *cb, Zap **ret) {
     _cleanup_(zap_freep) Zap *z = calloc(1, sizeof(*z));
     size_t len = sizeof(int);
+    uint64_t now;
     int fd, linger = 0;
 
     if (!z)
         return -ENOMEM;
-    z->on_reject = on_reject;
-    z->userdata = userdata;
+    z->cb = *cb;
     z->allow_dir = strdup(allow_dir);
     if (!z->allow_dir)
         return -ENOMEM;
@@ -124,6 +157,12 @@ int zap_new(sd_event *e, void *ctx, const char *allow_dir, zap_reject_fn on_reje
     if (sd_event_add_io(e, &z->source, fd, EPOLLIN, on_request, z) < 0)
         return -EIO;
     (void)on_request(z->source, fd, 0, z); /* ZMQ_FD only signals changes: read once now */
+    z->seen = allow_dir_now(z);
+    (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
+    /* A quarter of a second of slack lets the loop wake for this and the reaper at once. */
+    if (sd_event_add_time(e, &z->watch, CLOCK_MONOTONIC, now + ZAP_WATCH_USEC, ZAP_WATCH_USEC / 4, on_watch, z) < 0 ||
+        sd_event_source_set_enabled(z->watch, SD_EVENT_ON) < 0)
+        return -EIO;
     *ret = TAKE_PTR(z);
     return 0;
 }
@@ -132,6 +171,7 @@ Zap *zap_free(Zap *z) {
     if (!z)
         return NULL;
     sd_event_source_disable_unref(z->source);
+    sd_event_source_disable_unref(z->watch);
     if (z->sock)
         zmq_close(z->sock);
     free(z->allow_dir);

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -280,6 +281,95 @@ def test_a_key_added_to_the_allow_list_admits(cluster):
         os.unlink(os.path.join(cluster.allow, "rogue.pub"))
     assert got > 0  # the hello at least, and jobs (whose forged answers make some answers wrong)
     assert results
+
+
+# A sum worker with a CURVE key, connected to one front end, answering correctly. It says
+# "admitted" at its first handshake, "jobs" at its first job, "cut" when its connection is
+# closed, "admitted again" at a later handshake; ends when the file UNTIL exists, printing
+# how many jobs it received while cut off (between "cut" and "admitted again").
+KEYED_WORKER = r"""
+import json, os, sys, time, zmq
+from zmq.utils.monitor import recv_monitor_message
+endpoint, secret, server, until = sys.argv[1:5]
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)
+sk = open(secret).read().strip().encode()
+s.curve_secretkey = sk
+s.curve_publickey = zmq.curve_public(sk)
+s.curve_serverkey = open(server).read().strip().encode()
+mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+s.connect(endpoint)
+admitted, jobs, cut, while_cut = 0, 0, False, 0
+deadline = time.monotonic() + 120
+while not os.path.exists(until) and time.monotonic() < deadline:
+    while mon.poll(0):
+        event = recv_monitor_message(mon)["event"]
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            admitted += 1
+            cut = False
+            print("admitted" if admitted == 1 else "admitted again", flush=True)
+        elif event == zmq.EVENT_DISCONNECTED and not cut:
+            cut = True
+            print("cut", flush=True)
+    if not s.poll(50):
+        continue
+    raw = s.recv()
+    if raw == b"":
+        s.send(b'{"ready":4}')
+        continue
+    msg = json.loads(raw)
+    batch = msg if isinstance(msg, list) else [msg]
+    while_cut += len(batch) if cut else 0
+    jobs += len(batch)
+    if jobs == len(batch):
+        print("jobs", flush=True)
+    replies = [{"id": j["id"], "sum": sum(n * n for n in j["numbers"])} for j in batch]
+    s.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
+    s.send(b'{"ready":1}')
+print(while_cut, flush=True)
+"""
+
+
+def test_a_key_removed_from_the_allow_list_turns_a_connected_worker_away(cluster):
+    """A worker admitted and serving is cut off once its key file is removed: it gets no job
+    from then on, the other workers answer everything, and the front end says whom it turned
+    away. Its key put back, it is admitted at its next connection."""
+    fe1 = cluster.net["fe1"].address
+    key = cluster.keygen("late")
+    shutil.copy(key + ".pub", cluster.allow)
+    until = os.path.join(cluster.tmp, "late.until")
+    p = cluster.net["cl"].popen([sys.executable, "-c", KEYED_WORKER, f"tcp://{fe1}:5601", key + ".secret",
+                                 cluster.fe_key + ".pub", until], stdout=subprocess.PIPE)
+    said = []
+    reader = threading.Thread(target=lambda: said.extend(line.decode().strip() for line in p.stdout))
+    reader.start()
+    try:
+        wait_for(lambda: "admitted" in said, 20, "the keyed worker to be admitted")
+        for seed in range(20, 40):  # until it has had jobs: dispatch prefers the idle worker
+            nums = lists(50, seed)
+            assert exact(cluster.requests([(cluster.url("fe1"), n) for n in nums]), nums) == []
+            if "jobs" in said:
+                break
+        assert "jobs" in said, "the keyed worker got no job in 1000 requests"
+        os.unlink(os.path.join(cluster.allow, "late.pub"))
+        wait_for(lambda: "cut" in said, 10, "the keyed worker's connection to be closed")
+        nums = lists(300, 41)
+        assert exact(cluster.requests([(cluster.url("fe1"), n) for n in nums]), nums) == []
+        shutil.copy(key + ".pub", cluster.allow)
+        wait_for(lambda: "admitted again" in said, 20, "the keyed worker to be admitted again")
+    finally:
+        open(until, "w").close()
+        p.wait(30)
+        reader.join(10)
+        if os.path.exists(os.path.join(cluster.allow, "late.pub")):
+            os.unlink(os.path.join(cluster.allow, "late.pub"))
+    assert said[-1] == "0", f"jobs the worker received after it was turned away: {said}"
+    late_pub = open(key + ".pub").read().strip()
+    with open(os.path.join(cluster.tmp, "fe1.log")) as f:
+        log = f.read()
+    cl = cluster.net["cl"].address
+    assert f"Turned away a connected sum worker (\"{cl}\") with key {late_pub}: its key left the allow-list" in log
 
 
 def test_a_cut_link_costs_only_requests_in_flight(cluster):
