@@ -15,14 +15,17 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 
 sys.dont_write_bytecode = True   # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "workers", "curve", "nginx")
-LABELS = {"local": "sqdiff local", "workers": "sqdiff workers", "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
+SERVERS = ("local", "metrics", "workers", "curve", "nginx")
+LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "workers": "sqdiff workers",
+          "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
+SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
 # per run figures compared to nginx's in the same round; req/s is the only "higher is better"
@@ -48,8 +51,9 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,workers,curve,nginx (curve: workers mode "
-                         "with the workers over tcp:// on loopback with CURVE)")
+                    help="comma-separated subset of local,metrics,workers,curve,nginx (metrics: local "
+                         "mode with its /metrics listener scraped every second during the load; curve: "
+                         "workers mode with the workers over tcp:// on loopback with CURVE)")
     ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
                     help="nginx worker_processes (default: the number of cores)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
@@ -74,6 +78,8 @@ def start_server(name, args, expected):
     if name == "nginx":
         return common.start_with_retry(common.start_nginx, LABELS[name], PATH, expected,
                                        args.nginx_workers)
+    if name == "metrics":
+        return common.start_with_retry(common.start_sqdiff_metrics, LABELS[name], args.build_dir, PATH, expected)
     if name == "curve":
         return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
     return common.start_with_retry(common.start_sqdiff, LABELS[name], args.build_dir, name,
@@ -124,11 +130,44 @@ def run_wrk(port, conns, threads, duration):
     return r.stdout
 
 
+class Scraper:
+    """Fetches /metrics every SCRAPE_EVERY seconds while a run lasts, as Prometheus would; each
+    page must be a 200 that counts requests."""
+
+    def __init__(self, port):
+        self.port, self.pages, self.problem = port, 0, None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopped.wait(SCRAPE_EVERY):
+            try:
+                status, _, body = common.http_request(self.port, "GET", "/metrics")
+                if status != 200 or b"sqdiff_http_requests_total" not in body:
+                    self.problem = f"/metrics answered {status}: {body[:200]!r}"
+                self.pages += 1
+            except OSError as e:
+                self.problem = f"/metrics: {e}"
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+        if self.problem:
+            raise RuntimeError(self.problem)
+        return self.pages
+
+
 def measure(name, server, conns, args, expected):
     """One wrk run against one server: wrk's figures, the server's CPU time (all its
-    processes, /proc deltas) per request, its RSS after the run; then its answer is checked."""
+    processes, /proc deltas) per request, its RSS after the run; then its answer is checked.
+    A server with a metrics listener is scraped meanwhile."""
+    scraper = Scraper(server.metrics_port) if getattr(server, "metrics_port", None) else None
     before = common.cpu_ticks([p.pid for p in server.procs])
-    out = run_wrk(server.port, conns, args.threads, args.duration)
+    try:
+        out = run_wrk(server.port, conns, args.threads, args.duration)
+    finally:
+        scrapes = scraper.stop() if scraper else None
     after = common.cpu_ticks([p.pid for p in server.procs])
     server.check_alive()
     rec = {"server": name, "conns": conns, **parse_wrk(out)}
@@ -138,6 +177,8 @@ def measure(name, server, conns, args, expected):
     if name != "nginx":  # the front end is the first process started
         rec["frontend_rss_kib"] = common.status_kib([server.procs[0].pid], "VmRSS")
     rec["processes"] = len(after)
+    if scrapes is not None:
+        rec["scrapes"] = scrapes
     rec["wrk_output"] = out
     server.verify(PATH, expected)
     return rec
@@ -251,9 +292,23 @@ def targets(summary):
         if rss is not None:
             rows.append(f"| {server} mode: front end RSS under 50-connection load ≤ 20 MiB "
                         f"| {rss / 1024:.1f} MiB | {'met' if rss <= FRONTEND_RSS_MAX_KIB else 'NOT met'} |")
+    rows += metrics_target(summary)
     if not rows:
         return []
     return ["", "## Targets", "", "| target | measured (median) | |", "|---|--:|---|"] + rows
+
+
+def metrics_target(summary):
+    """Metrics on costs nothing measurable: with /metrics scraped, local mode's median req/s at
+    50 connections is within the spread of its rounds without."""
+    on, off = summary.get("metrics", {}).get("50"), summary.get("local", {}).get("50")
+    if not on or not off:
+        return []
+    ratio = on["rps"]["median"] / off["rps"]["median"]
+    met = on["rps"]["median"] >= off["rps"]["min"]
+    return [f"| local mode with /metrics scraped every {SCRAPE_EVERY:g} s: requests/s at 50 connections within the "
+            f"spread of the rounds without ({off['rps']['min']:,.0f}–{off['rps']['max']:,.0f}) "
+            f"| {on['rps']['median']:,.0f} (×{ratio:.3f}) | {'met' if met else 'NOT met'} |"]
 
 
 # ---------------------------------------------------------------- main

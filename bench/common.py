@@ -344,10 +344,12 @@ def spawn_notified(server, argv, what):
     return p
 
 
-def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(), worker_options=()):
+def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(), worker_options=(),
+                 httpd_options=()):
     """sqdiff in `local` mode (front end only) or `workers` mode (front end + one sum and one
     square worker), each process ready (READY=1), answering probe_path with expected. options
-    go to every process, worker_options to the workers after them (the later setting wins)."""
+    go to every process, worker_options to the workers after them (the later setting wins),
+    httpd_options to the front end after them."""
     server = Server(name, workdir)
     try:
         rundir = os.path.join(workdir, "run")
@@ -356,7 +358,7 @@ def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(
         server.port = free_port()
         spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-httpd"),
                                 "--listen", f"127.0.0.1:{server.port}", f"--mode={mode}",
-                                *common], "sqdiff-httpd")
+                                *common, *httpd_options], "sqdiff-httpd")
         if mode == "workers":
             for kind in ("sum", "square"):
                 spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-worker"),
@@ -367,6 +369,16 @@ def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(
         for problem in server.stop():
             log(problem)
         raise
+
+
+def start_sqdiff_metrics(workdir, name, build_dir, probe_path, expected):
+    """sqdiff in local mode with its Prometheus listener (--metrics-listen) on loopback:
+    server.metrics_port."""
+    port = free_port()
+    server = start_sqdiff(workdir, name, build_dir, "local", probe_path, expected,
+                          httpd_options=(f"--metrics-listen=127.0.0.1:{port}",))
+    server.metrics_port = port
+    return server
 
 
 def start_sqdiff_curve(workdir, name, build_dir, probe_path, expected):
