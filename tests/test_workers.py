@@ -1,16 +1,19 @@
 """The fan-out: workers spoken to directly, workers that stall or vanish, junk on the wire."""
 
+import concurrent.futures
 import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
+from conftest import TARGET
 from expected import answer, query
-from suite import open_requests, read_responses, wait_for
+from suite import Suite, free_port, open_requests, read_responses, wait_for
 
 # Runs where the suite runs: binds the socket as the front end would (a ROUTER), starts a
 # worker of KIND against it, sends JOBS (raw bytes; "@ONES:N" stands for a job of N ones, "@BIG:N"
@@ -424,3 +427,59 @@ def test_refusals_say_when_to_retry(small_suite):
         small_suite.signal_workers("sum", signal.SIGCONT)
         for s in socks:
             s.close()
+
+
+class _Url(Suite):
+    """Suite's HTTP client, aimed at one URL."""
+
+    def __init__(self, port):
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+
+    def answers(self):
+        try:
+            return self.get("/?n=2", timeout=5).status == 200
+        except OSError:  # not listening yet
+            return False
+
+
+@pytest.mark.skipif(TARGET != "process", reason="starts front ends and workers of its own as plain processes")
+def test_two_front_ends_on_one_host_share_the_workers(builddir, tmp_path):
+    """docs/scale-out.md, several front ends on one host: each with its own HTTP port and jobs
+    endpoints, one worker of each kind given every endpoint. With 3:1 traffic every answer is
+    exact: the one pair of workers served both, each reply on the connection its job came on."""
+    run = tmp_path / "run"
+    run.mkdir()
+    httpd, worker = (os.path.join(builddir, "src", name) for name in ("sqdiff-httpd", "sqdiff-worker"))
+
+    def endpoint(fe, kind):
+        return f"ipc://{run}/{fe}-{kind}.sock"
+
+    fronts = {fe: _Url(free_port()) for fe in ("fe1", "fe2")}
+    procs = []
+    with open(tmp_path / "log", "w") as log:
+        try:
+            for fe, client in fronts.items():
+                procs.append(subprocess.Popen([httpd, "--config", "/dev/null", "--runtime-dir", str(run), "--listen",
+                                               f"127.0.0.1:{client.port}",
+                                               f"--jobs-sum-endpoint={endpoint(fe, 'sum')}",
+                                               f"--jobs-square-endpoint={endpoint(fe, 'square')}"],
+                                              stdout=log, stderr=subprocess.STDOUT))
+            for kind in ("sum", "square"):
+                procs.append(subprocess.Popen([worker, "--kind", kind, "--config", "/dev/null", "--runtime-dir", str(run),
+                                               "--jobs-sum-endpoint=" + " ".join(endpoint(fe, "sum") for fe in fronts),
+                                               "--jobs-square-endpoint=" + " ".join(endpoint(fe, "square")
+                                                                                    for fe in fronts)],
+                                              stdout=log, stderr=subprocess.STDOUT))
+            for client in fronts.values():
+                wait_for(client.answers, 30, "both front ends to answer")
+            work = [(fronts["fe1" if i % 4 else "fe2"], [i, -3 * i, 2**40 + i]) for i in range(400)]
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(lambda w: w[0].get(query(w[1])), work))
+        finally:
+            for p in procs:
+                p.terminate()
+            codes = [p.wait(timeout=20) for p in procs]
+    wrong = [(numbers, r) for (_, numbers), r in zip(work, results)
+             if r.status != 200 or r.json() != answer(numbers)]
+    assert wrong == [], wrong[:5]
+    assert codes == [0, 0, 0, 0], open(tmp_path / "log").read()[-3000:]
