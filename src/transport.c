@@ -56,7 +56,8 @@ int transport_setup(void *sock, const TransportKeys *k, bool server) {
 
     if ((r = transport_set_int(sock, ZMQ_HEARTBEAT_IVL, TRANSPORT_HEARTBEAT_IVL_MS)) < 0 ||
         (r = transport_set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, TRANSPORT_HEARTBEAT_TIMEOUT_MS)) < 0 ||
-        (r = transport_set_int(sock, ZMQ_HEARTBEAT_TTL, TRANSPORT_HEARTBEAT_TIMEOUT_MS)) < 0)
+        (r = transport_set_int(sock, ZMQ_HEARTBEAT_TTL, TRANSPORT_HEARTBEAT_TIMEOUT_MS)) < 0 ||
+        (r = transport_set_int(sock, ZMQ_HANDSHAKE_IVL, TRANSPORT_HANDSHAKE_IVL_MS)) < 0)
         return r;
     if (!k->curve)
         return 0;

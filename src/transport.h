@@ -4,9 +4,12 @@
 /*
  * What both daemons do to their ZeroMQ sockets before binding or connecting them
  * (docs/protocol.md, "Transport"): heartbeats, so that a peer whose host vanished is
- * dropped within TRANSPORT_HEARTBEAT_TIMEOUT_MS instead of TCP's minutes; and CURVE,
- * when a secret key is configured: the front end as server, the worker as client
- * pinning the front ends' public key.
+ * dropped within TRANSPORT_HEARTBEAT_TIMEOUT_MS instead of TCP's minutes; a handshake
+ * budget, so that a connection that never completes the ZeroMQ handshake (a port scan,
+ * a peer that only holds connections open) costs a descriptor and a session for
+ * TRANSPORT_HANDSHAKE_IVL_MS, not ZeroMQ's default 30 s; and CURVE, when a secret key is
+ * configured: the front end as server, the worker as client pinning the front ends'
+ * public key.
  */
 
 #include <stdbool.h>
@@ -16,6 +19,8 @@
 
 #define TRANSPORT_HEARTBEAT_IVL_MS 1000
 #define TRANSPORT_HEARTBEAT_TIMEOUT_MS 3000
+/* A CURVE handshake is four messages and one ZAP answer: milliseconds, even across a WAN. */
+#define TRANSPORT_HANDSHAKE_IVL_MS 5000
 
 typedef struct TransportKeys {
     bool curve; /* false: no secret key configured, plain ZMTP */

@@ -283,6 +283,42 @@ def test_a_key_added_to_the_allow_list_admits(cluster):
     assert results
 
 
+# Connects to ADDR:PORT, sends what argv[3] says (a ZMTP greeting's first 10 bytes, or
+# nothing) and reads until the other end closes: prints how long that took, or "open".
+SILENT_PEER = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)
+if sys.argv[3] == "partial-greeting":
+    s.sendall(b"\xff" + b"\0" * 8 + b"\x7f")
+start = time.monotonic()
+s.settimeout(1)
+while time.monotonic() < start + 40:
+    try:
+        if s.recv(4096) == b"":
+            print(round(time.monotonic() - start, 1))
+            break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        print(round(time.monotonic() - start, 1))
+        break
+else:
+    print("open")
+"""
+
+
+@pytest.mark.parametrize("sends", ["nothing", "partial-greeting"])
+def test_a_peer_that_never_completes_the_handshake_is_dropped(cluster, sends):
+    """A TCP connection to a jobs endpoint that never finishes the ZeroMQ handshake holds a
+    descriptor and a session of the front end: it is dropped after TRANSPORT_HANDSHAKE_IVL_MS
+    (5 s), not ZeroMQ's default 30 s."""
+    fe1 = cluster.net["fe1"].address
+    r = cluster.net["cl"].run([sys.executable, "-c", SILENT_PEER, fe1, "5601", sends], timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip()
+    assert out != "open" and float(out) < 15, f"a silent peer ({sends}) was still connected after {out} s"
+
+
 # A sum worker with a CURVE key, connected to one front end, answering correctly. It says
 # "admitted" at its first handshake, "jobs" at its first job, "cut" when its connection is
 # closed, "admitted again" at a later handshake; ends when the file UNTIL exists, printing
