@@ -9,13 +9,15 @@ ended by a rule whose name is NULL. A line of a list ('#' starts a comment) is o
     NAME argN & (MASK) == EXPR
                          allowed when argument N, masked with MASK, equals EXPR
     NAME errno ERRNO     fails with ERRNO instead of killing the process
-Several conditional lines for one call mean any of them.
+    NAME errno 0         does not run, and returns 0 as if it had succeeded
+A condition and an errno may be combined (NAME argN == EXPR errno 0): the errno then applies
+only when the condition holds. Several conditional lines for one call mean any of them.
 """
 import re
 import sys
 
 NAME = r"[a-z0-9_]+"
-LINE = re.compile(rf"({NAME})(?:\s+arg([0-5])(?:\s+&\s+(\([^)]*\)))?\s+==\s+(.+)|\s+errno\s+(E[A-Z0-9]+))?")
+LINE = re.compile(rf"({NAME})(?:\s+arg([0-5])(?:\s+&\s+(\([^)]*\)))?\s+==\s+(.+?))?(?:\s+errno\s+(E[A-Z0-9]+|0))?")
 
 
 def parse(path):
@@ -29,10 +31,12 @@ def parse(path):
             if not m:
                 sys.exit(f"{path}:{n}: not a rule: {line!r}")
             name, arg, mask, expr, err = m.groups()
+            # The action: -1 runs the call; an errno (0 too) answers it without running it.
+            err = err or "-1"
             if arg is not None:
-                rule = (name, arg, mask or "~0", expr, "0")
+                rule = (name, arg, mask or "~0", expr, err)
             else:
-                rule = (name, "-1", "0", "0", err or "0")
+                rule = (name, "-1", "0", "0", err)
             rules.append((path, n, rule))
     return rules
 
@@ -53,7 +57,7 @@ def main():
                 body.append("    { \"%s\", %s, (uint64_t)(%s), (uint64_t)(%s), %s }," % rule)
         lines.append(f"static const SandboxRule seccomp_{name}[] = {{")
         lines += body
-        lines += ["    { NULL, -1, 0, 0, 0 },", "};", ""]
+        lines += ["    { NULL, -1, 0, 0, -1 },", "};", ""]
     with open(out, "w") as f:
         f.write("\n".join(lines))
 

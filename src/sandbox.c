@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Builds a filter from compiled-in rules (seccomp-lists.h, from the seccomp/ lists): each rule
- * allows a call, with at most one argument condition, or makes it fail with an errno;
- * calls unknown on this architecture are skipped. Loaded with thread sync, so that ZeroMQ's
- * threads get it too.
+ * allows a call, with at most one argument condition, or answers it with an errno without
+ * running it; calls unknown on this architecture are skipped. Loaded with thread sync, so
+ * that ZeroMQ's threads get it too.
+ *
+ * A rule answering with errno 0 (the call returns 0, and nothing happens) also overrides
+ * systemd's filters. The units deny @resources (SystemCallFilter=~@resources) with EPERM
+ * (SystemCallErrorNumber=EPERM), and libzmq aborts when its threads' sched_setscheduler()
+ * fails (seccomp/common.list). The kernel runs every filter of a thread, the most recently
+ * installed first, and keeps the result whose action comes first in KILL_PROCESS,
+ * KILL_THREAD, TRAP, ERRNO, USER_NOTIF, TRACE, LOG, ALLOW, whatever its errno; of equal
+ * actions the first seen stays (kernel/seccomp.c, seccomp_run_filters: a later result
+ * replaces it only if strictly "<"). Ours are installed after systemd's (loaded before it
+ * executes the daemon), so our ERRNO(0) is seen first and beats its ERRNO(EPERM); were
+ * systemd's action a kill, the kill would win. test-sandbox.c checks it under a filter of
+ * its own that answers EPERM, loaded first as systemd's is.
  */
 
 #include "sandbox.h"
@@ -27,14 +39,14 @@ typedef struct SandboxRule {
     const char *name;
     int arg;              /* -1: any arguments */
     uint64_t mask, value; /* allowed when (argument & mask) == value */
-    int error;            /* not 0: fail with this errno instead */
+    int error;            /* -1: run the call; else answer it with this errno (0: success) without running it */
 } SandboxRule;
 
 #include "seccomp-lists.h"
 
 static int add_rule(scmp_filter_ctx ctx, const SandboxRule *rule) {
     int nr = seccomp_syscall_resolve_name(rule->name);
-    uint32_t action = rule->error ? SCMP_ACT_ERRNO((uint32_t)rule->error) : SCMP_ACT_ALLOW;
+    uint32_t action = rule->error >= 0 ? SCMP_ACT_ERRNO((uint32_t)rule->error) : SCMP_ACT_ALLOW;
     struct scmp_arg_cmp cmp;
 
     if (nr == __NR_SCMP_ERROR)

@@ -17,7 +17,10 @@
  * prctl options, openat flags). AF_INET and AF_INET6 sockets (and, while setting up, what
  * binding a tcp:// endpoint needs) are allowed only with inet: an endpoint that is not
  * ipc://. SQDIFF_SECCOMP=0 in the environment skips loading
- * (for sanitizer and debugging builds, whose runtimes make calls of their own).
+ * (for sanitizer and debugging builds, whose runtimes make calls of their own). The
+ * units deny @resources, and only our filters let ZeroMQ's threads' sched_setscheduler()
+ * through (answered 0, not run): under them, SQDIFF_SECCOMP=0 makes libzmq abort at start
+ * unless a drop-in adds "SystemCallFilter=@resources" back.
  */
 
 #include <stdbool.h>

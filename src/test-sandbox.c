@@ -3,15 +3,21 @@
  * The seccomp filters really are enforced, in every thread: a call off a list kills the
  * whole process with SIGSYS, calls on it work, argument conditions hold (socket families,
  * clone flags, prctl options, openat flags), and the worker can neither bind, listen,
- * accept nor unlink.
+ * accept nor unlink. ZeroMQ's threads' sched_setscheduler() is answered 0 without running,
+ * also under a filter loaded before ours that answers EPERM (systemd's ~@resources); the
+ * rest of @resources still kills.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -117,6 +123,77 @@ static void forbidden_open_for_writing(void) {
     open("/proc/self/comm", O_WRONLY | O_CLOEXEC);
 }
 
+static void forbidden_setpriority(void) {
+    setpriority(PRIO_PROCESS, 0, 1);
+}
+
+static void forbidden_setaffinity(void) {
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void forbidden_realtime(void) {
+    struct sched_param p = { .sched_priority = 1 };
+    sched_setscheduler(0, SCHED_FIFO, &p);
+}
+
+/* What libzmq's threads do as they start: set their own policy back, and abort if that fails. */
+static void *reapply_own_policy(void *p) {
+    struct sched_param param;
+    int policy;
+
+    ASSERT_EQ(pthread_getschedparam(pthread_self(), &policy, &param), 0);
+    ASSERT_EQ(pthread_setschedparam(pthread_self(), policy, &param), 0);
+    return p;
+}
+
+/* sched_setscheduler() returns 0 and changes nothing: the policy stays what it was. */
+static void sched_setscheduler_skipped(void) {
+    struct sched_param p = { .sched_priority = 0 };
+    int before = sched_getscheduler(0);
+
+    ASSERT_GE(before, 0);
+    ASSERT_EQ(sched_setscheduler(0, before == SCHED_BATCH ? SCHED_OTHER : SCHED_BATCH, &p), 0);
+    ASSERT_EQ(sched_getscheduler(0), before);
+    ASSERT_TRUE(reapply_own_policy(NULL) == NULL);
+}
+
+/* Under a filter that answers @resources with EPERM, as systemd's does for ~@resources, loaded
+ * first as systemd loads its own: our errno 0 wins, for the threads started under the set-up
+ * filter (ZeroMQ's) and after the runtime one. */
+static void sched_setscheduler_skipped_under_systemds_eperm(void) {
+    pid_t pid = fork();
+    int st;
+
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        struct sched_param p = { .sched_priority = 0 };
+        pthread_t t;
+
+        ASSERT_TRUE(ctx);
+        ASSERT_EQ(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(sched_setscheduler), 0), 0);
+        ASSERT_EQ(seccomp_load(ctx), 0);
+        seccomp_release(ctx);
+        errno = 0;
+        ASSERT_EQ(sched_setscheduler(0, sched_getscheduler(0), &p), -1);
+        ASSERT_EQ(errno, EPERM);
+        if (sandbox_apply(SANDBOX_WORKER, SANDBOX_SETUP, false) < 0)
+            _exit(99);
+        ASSERT_EQ(pthread_create(&t, NULL, reapply_own_policy, NULL), 0);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        if (sandbox_apply(SANDBOX_WORKER, SANDBOX_RUNTIME, false) < 0)
+            _exit(99);
+        sched_setscheduler_skipped();
+        _exit(0);
+    }
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_TRUE(exited_0(st));
+}
+
 static void forbidden_inet_socket(void) {
     socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
@@ -210,8 +287,9 @@ static void thread_started_before_the_filter(bool misbehave) {
 }
 
 int main(void) {
-    void (*bad[])(void) = { forbidden_mkdir, forbidden_exec,  forbidden_ptrace,     forbidden_fork,
-                            forbidden_ioctl, forbidden_prctl, forbidden_inet_socket };
+    void (*bad[])(void) = { forbidden_mkdir,       forbidden_exec,    forbidden_ptrace,      forbidden_fork,
+                            forbidden_ioctl,       forbidden_prctl,   forbidden_inet_socket, forbidden_setpriority,
+                            forbidden_setaffinity, forbidden_realtime };
 
     if (SANITIZED) {
         fprintf(stderr, "sanitized build: the daemons run it with SQDIFF_SECCOMP=0, skipping\n");
@@ -223,6 +301,7 @@ int main(void) {
         bool worker = c->profile == SANDBOX_WORKER, setup = c->stage == SANDBOX_SETUP;
 
         ASSERT_TRUE(exited_0(in_sandbox(c, allowed)));
+        ASSERT_TRUE(exited_0(in_sandbox(c, sched_setscheduler_skipped)));
         for (size_t j = 0; j < ELEMENTSOF(bad); j++)
             ASSERT_TRUE(killed_by_sigsys(in_sandbox(c, bad[j])));
         /* Threads only while setting up (ZeroMQ's); no process, ever. */
@@ -238,6 +317,7 @@ int main(void) {
         ASSERT_TRUE(exited_0(in_sandbox(&(Case){ c->profile, c->stage, true }, inet_socket)));
     }
 
+    sched_setscheduler_skipped_under_systemds_eperm();
     thread_started_before_the_filter(false);
     thread_started_before_the_filter(true);
     ASSERT_TRUE(access(NOT_THERE, F_OK) != 0);

@@ -183,6 +183,43 @@ def test_daemons_run_sandboxed(sd):
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, unit
 
 
+@pytest.mark.skipif(TARGET == "host", reason="reconfigures a unit: not on a live machine")
+def test_units_deny_resources_and_only_our_filter_lets_zeromq_start(sd):
+    """The units deny @resources (SystemCallFilter=~@resources); libzmq's threads' one call of
+    it, sched_setscheduler(), is answered 0 by the daemon's own filter (seccomp/common.list).
+    Without that filter (SQDIFF_SECCOMP=0) systemd's EPERM reaches libzmq, which aborts; the
+    drop-in sqdiff-worker(8) gives for that case makes it serve again."""
+    box, unit = sd.box, "sqdiff-worker@sum.service"
+    dropins = f"/etc/systemd/system/{unit}.d"
+    for u in ("sqdiff-httpd.service", unit):
+        assert "sched_setscheduler" not in prop(sd, u, "SystemCallFilter").split(), u
+
+    def restart():
+        box.systemctl("daemon-reload")
+        box.systemctl("reset-failed", unit, check=False)
+        box.run(["systemctl", "restart", unit], check=False)
+
+    try:
+        box.write_file(f"{dropins}/50-seccomp-off.conf", "[Service]\nEnvironment=SQDIFF_SECCOMP=0\n")
+        since = box.run(["date", "+%s.%N"]).stdout.strip()
+        restart()
+        wait_until(lambda: box.show(unit, "ExecMainCode", "ExecMainStatus") == {"ExecMainCode": "2",
+                                                                                 "ExecMainStatus": "6"},
+                   10, "the worker killed by SIGABRT")
+        assert "Operation not permitted (src/thread.cpp" in box.journal("--since", f"@{since}", units=(unit,))
+        box.write_file(f"{dropins}/50-resources.conf", "[Service]\nSystemCallFilter=@resources\n")
+        restart()
+        wait_until(lambda: prop(sd, unit, "ActiveState") == "active", 10, "the worker active")
+        resp = sd.get("/?n=5&n=6", timeout=30)
+        assert resp.status == 200 and resp.json() == answer([5, 6])
+    finally:
+        box.run(["rm", "-rf", dropins])
+        restart()
+    wait_until(lambda: prop(sd, unit, "ActiveState") == "active", 10, "the worker active again")
+    resp = sd.get("/?n=7", timeout=30)
+    assert resp.status == 200 and resp.json() == answer([7])
+
+
 def test_graceful_stop_answers_pending_requests(sd):
     sd.get("/?n=1")
     sd.signal_workers("square", signal.SIGSTOP)
@@ -212,13 +249,17 @@ def test_units_verify_cleanly(sd, unit):
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
 
-@pytest.mark.parametrize("unit,limit,dropin", [("sqdiff-httpd.service", 0.7, None), ("sqdiff-worker@.service", 0.3, None),
-                                                ("sqdiff-httpd.service", 1.1, "httpd-network.conf"),
-                                                ("sqdiff-worker@.service", 1.1, "worker-network.conf")])
+@pytest.mark.parametrize("unit,limit,dropin", [("sqdiff-httpd.service", 0.6, None), ("sqdiff-worker@.service", 0.2, None),
+                                                ("sqdiff-httpd.service", 1.0, "httpd-network.conf"),
+                                                ("sqdiff-worker@.service", 1.0, "worker-network.conf")])
 def test_exposure_scores(unit, limit, dropin, tmp_path):
-    # With the network drop-ins 1.1, not 1.0: the host's network (0.5) and internet sockets (0.3)
-    # are what they are for, and @resources stays allowed because libzmq's I/O threads call
-    # sched_setscheduler() and abort when it fails (src/thread.cpp:345 in 4.3.4, measured).
+    # @resources is denied (~@resources): libzmq's threads' sched_setscheduler() is answered 0
+    # by the daemons' own filter (seccomp/common.list). With the network drop-ins 1.0: the
+    # host's network (0.5), internet sockets (0.3) and peers off localhost in IPAddressAllow=
+    # are what they are for; the rest is
+    # AF_UNIX (the journal, sd_notify, ipc://), the host's root directory, and the char-rtc
+    # read access that ProtectClock=yes implies. systemd rounds the total up to a tenth, so 1.0
+    # (the bound of issue 12) leaves little or no room for a weaker line in the drop-ins.
     path = os.path.join(SRCDIR, "units", unit)
     if dropin:  # the unit with the drop-in for network peers (docs/scale-out.md) applied
         path = str(tmp_path / unit)
