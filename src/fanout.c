@@ -302,6 +302,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     size_t len = zmq_msg_size(body);
     int fd = zmq_msg_get(body, ZMQ_SRCFD);
     uint64_t credit;
+    WireGrant grant;
     Peer *p;
     int r;
 
@@ -313,11 +314,12 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
             f->cb.on_rejected("a worker", NULL, "too many workers of a kind", f->cb.userdata);
         return;
     }
-    r = wire_read_ready(data, len, &credit);
+    r = wire_read_grant(data, len, &grant);
     if (r <= 0) {
         f->cb.on_reply(data, len, (WireKind)k, f->cb.userdata); /* a bad grant is logged as a bad reply */
         return;
     }
+    credit = grant.credit;
     p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
     if (!p)
         p = open_peer(f, k, id, fd);

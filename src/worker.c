@@ -157,9 +157,9 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
 }
 
 static void grant(Link *l) {
-    char msg[WIRE_READY_MAX];
+    char msg[WIRE_GRANT_MAX];
 
-    if (l->owed >= WORKER_GRANT_MIN && zmq_send(l->sock, msg, wire_encode_ready(l->owed, msg), ZMQ_DONTWAIT) >= 0)
+    if (l->owed >= WORKER_GRANT_MIN && zmq_send(l->sock, msg, wire_encode_grant(l->owed, NULL, msg), ZMQ_DONTWAIT) >= 0)
         l->owed = 0; /* else it is owed still: a new connection's hello resets it anyway */
 }
 
