@@ -53,7 +53,7 @@ struct Fanout {
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
-    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
+    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
     FanoutCallbacks cb;
     bool pumping;
@@ -160,6 +160,16 @@ static void settle_peer(Fanout *f, int k, uint64_t serial) {
 static void drop_peer(Fanout *f, int k, Peer *p) {
     settle_peer(f, k, p->serial);
     peers_remove(&f->peers[k], p);
+}
+
+/* The counters a grant of p's carried, if any: figures for metrics only, so junk costs p no credit. */
+static void take_counters(Fanout *f, int k, Peer *p, WireGrant *grant) {
+    if (!grant->counters_error && grant->has_counters && peers_report(p, &grant->counters) < 0)
+        grant->counters_error = "a counter below the worker's last report";
+    if (grant->counters_error) {
+        f->reports_refused[k]++;
+        f->cb.on_report_refused((WireKind)k, p->serial, grant->counters_error, f->cb.userdata);
+    }
 }
 
 /* Sends body to worker p: 0, or -EHOSTUNREACH (gone), -EAGAIN (its queue is full), another error. */
@@ -325,6 +335,8 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
         p = open_peer(f, k, id, fd);
     if (p)
         peers_grant(p, credit, FANOUT_SNDHWM);
+    if (p)
+        take_counters(f, k, p, &grant);
 }
 
 /* Receives from kind k's socket until there is nothing more: true if anything came. */
@@ -596,5 +608,6 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->batches_sent[k] = f->batches_sent[k];
         ret->queued_bytes[k] = f->queued_bytes[k];
         ret->big_bytes_out[k] = f->big_bytes[k];
+        ret->reports_refused[k] = f->reports_refused[k];
     }
 }

@@ -62,7 +62,7 @@ struct Frontend {
     bool stopping;
     usec_t shutdown_deadline_usec, drained_since_usec;
     Stats stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected, rl_report;
     double start_time_seconds;
 };
 
@@ -285,6 +285,16 @@ static void on_replies(const char *msg, size_t len, WireKind kind, void *userdat
     }
 }
 
+/* A worker's grant reported counters that are refused: its credit counts, its figures stay. */
+static void on_report_refused(WireKind k, uint64_t worker, const char *reason, void *userdata) {
+    Frontend *f = userdata;
+
+    log_warning_ratelimited(
+        &f->rl_report,
+        &(LogFields){ .message_id = SQ_MSG_REPORT_REFUSED, .kind = wire_kind_to_string(k), .reason = reason },
+        "Counters of %s worker %" PRIu64 " refused: %s, ignoring", wire_kind_to_string(k), worker, reason);
+}
+
 /* A peer turned away at the ZeroMQ side: a key not allowed, no CURVE, a failed handshake. */
 static void on_peer_rejected(const char *who, const char *key, const char *reason, void *userdata) {
     Frontend *f = userdata;
@@ -447,13 +457,17 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     f->rl_paused = RATELIMIT_INIT(10 * USEC_PER_SEC, 1);
     f->rl_closed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_report = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
         return r;
     if (c->mode == SQ_MODE_WORKERS) {
         r = fanout_new(e, c,
-                       &(FanoutCallbacks){ .on_reply = on_replies, .on_rejected = on_peer_rejected, .userdata = f },
+                       &(FanoutCallbacks){ .on_reply = on_replies,
+                                           .on_rejected = on_peer_rejected,
+                                           .on_report_refused = on_report_refused,
+                                           .userdata = f },
                        &f->fanout);
         if (r < 0)
             return r;
