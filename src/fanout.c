@@ -611,3 +611,7 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->reports_refused[k] = f->reports_refused[k];
     }
 }
+
+const Peers *fanout_peers(Fanout *f, WireKind k) {
+    return &f->peers[k];
+}

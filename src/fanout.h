@@ -108,3 +108,6 @@ typedef struct FanoutStats {
     uint64_t reports_refused[_WIRE_KIND_MAX]; /* grants whose counters were refused */
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);
+
+/* The workers of kind k connected now, with their credit and counters: for metrics, read only. */
+const Peers *fanout_peers(Fanout *f, WireKind k);

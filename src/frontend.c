@@ -417,21 +417,23 @@ static void on_metrics(ServerRequest *req, void *userdata) {
     Frontend *f = userdata;
     FanoutStats fs;
     MetricsText m = { 0 };
+    FrontendMetricsInput in = {
+        .mode = sq_mode_to_string(f->config->mode),
+        .stats = &f->stats,
+        .pending = f->pending.count,
+        .connections = server_connections(f->server),
+        .server = server_stats(f->server),
+        .fanout = f->fanout ? &fs : NULL,
+        .start_time_seconds = f->start_time_seconds,
+        .max_fds = f->config->nofile_limit,
+    };
 
-    if (f->fanout)
+    if (f->fanout) {
         fanout_stats(f->fanout, &fs);
-    frontend_metrics_write(
-        &(FrontendMetricsInput){
-            .mode = sq_mode_to_string(f->config->mode),
-            .stats = &f->stats,
-            .pending = f->pending.count,
-            .connections = server_connections(f->server),
-            .server = server_stats(f->server),
-            .fanout = f->fanout ? &fs : NULL,
-            .start_time_seconds = f->start_time_seconds,
-            .max_fds = f->config->nofile_limit,
-        },
-        &m);
+        for (int k = 0; k < _WIRE_KIND_MAX; k++)
+            in.peers[k] = fanout_peers(f->fanout, (WireKind)k);
+    }
+    frontend_metrics_write(&in, &m);
     if (metrics_done(&m) < 0) {
         server_send_error(req, 500, "out of memory", NULL, NULL);
         return;

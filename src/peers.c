@@ -95,3 +95,12 @@ int peers_report(Peer *p, const WireCounters *c) {
     p->last = *c;
     return 0;
 }
+
+WireCounters peers_counted(const Peer *p) {
+    if (!p->reported)
+        return (WireCounters){ 0 };
+    /* last >= first: a report below the one before is refused */
+    return (WireCounters){ .done = p->last.done - p->first.done,
+                           .rejected = p->last.rejected - p->first.rejected,
+                           .unsent = p->last.unsent - p->first.unsent };
+}

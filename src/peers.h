@@ -78,3 +78,6 @@ void peers_sent(Peers *t, Peer *p);
  * p's last report. The first report of a registration is where its counting starts.
  */
 int peers_report(Peer *p, const WireCounters *c);
+
+/* What p reported it did since its first report: zero before one. */
+WireCounters peers_counted(const Peer *p);
