@@ -64,7 +64,7 @@ struct Fanout {
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
-    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
+    uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
     FanoutCallbacks cb;
     bool pumping;
@@ -175,6 +175,16 @@ static void settle_peer(Fanout *f, int k, uint64_t serial) {
 static void drop_peer(Fanout *f, int k, Peer *p) {
     settle_peer(f, k, p->serial);
     peers_remove(&f->peers[k], p);
+}
+
+/* The counters a grant of p's carried, if any: figures for metrics only, so junk costs p no credit. */
+static void take_counters(Fanout *f, int k, Peer *p, WireGrant *grant) {
+    if (!grant->counters_error && grant->has_counters && peers_report(p, &grant->counters) < 0)
+        grant->counters_error = "a counter below the worker's last report";
+    if (grant->counters_error) {
+        f->reports_refused[k]++;
+        f->cb.on_report_refused((WireKind)k, p->serial, grant->counters_error, f->cb.userdata);
+    }
 }
 
 /* Sends body to worker p: 0, or -EHOSTUNREACH (gone), -EAGAIN (its queue is full), another error. */
@@ -378,6 +388,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     size_t len = zmq_msg_size(body);
     int fd = zmq_msg_get(body, ZMQ_SRCFD);
     uint64_t credit;
+    WireGrant grant;
     Peer *p;
     int r;
 
@@ -391,16 +402,19 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
             f->cb.on_rejected("a worker", NULL, "too many workers of a kind", f->cb.userdata);
         return;
     }
-    r = wire_read_ready(data, len, &credit);
+    r = wire_read_grant(data, len, &grant);
     if (r <= 0) {
         f->cb.on_reply(data, len, (WireKind)k, f->cb.userdata); /* a bad grant is logged as a bad reply */
         return;
     }
+    credit = grant.credit;
     p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
     if (!p)
         p = open_peer(f, k, id, body, fd);
     if (p)
         peers_grant(p, credit, FANOUT_SNDHWM);
+    if (p)
+        take_counters(f, k, p, &grant);
 }
 
 /* Receives from kind k's socket until there is nothing more: true if anything came. */
@@ -674,5 +688,10 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->batches_sent[k] = f->batches_sent[k];
         ret->queued_bytes[k] = f->queued_bytes[k];
         ret->big_bytes_out[k] = f->big_bytes[k];
+        ret->reports_refused[k] = f->reports_refused[k];
     }
+}
+
+const Peers *fanout_peers(Fanout *f, WireKind k) {
+    return &f->peers[k];
 }

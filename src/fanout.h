@@ -5,7 +5,8 @@
  * The front end's side of the ZeroMQ contract (docs/protocol.md): binds a ROUTER
  * socket per kind of job to each of that kind's endpoints. Workers connect, each
  * connection says hello (an empty message) and grants credit ({"ready":N}: N more
- * job messages); jobs go only to a worker with credit (peers.h chooses which), and
+ * job messages; a grant may also report the worker's counters, which peers.h keeps
+ * for metrics); jobs go only to a worker with credit (peers.h chooses which), and
  * its replies come back on the same connection, whichever front end it serves. Every
  * other message from a worker is handed to a callback, with the kind of the socket
  * it came on. It moves bytes only; wire.c gives them meaning. Reply messages larger
@@ -68,6 +69,8 @@ typedef struct Fanout Fanout;
 typedef struct FanoutCallbacks {
     /* A message from a worker of kind k that is neither hello nor grant: replies, or junk. */
     void (*on_reply)(const char *msg, size_t len, WireKind k, void *userdata);
+    /* The counters in a grant of worker `worker` (its registration serial) were refused: why. */
+    void (*on_report_refused)(WireKind k, uint64_t worker, const char *reason, void *userdata);
     /* A peer was turned away: who (its address, or "on ENDPOINT"), its key if known, and why. */
     void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
     /* A connected worker of kind k was turned away: its key left the allow-list. */
@@ -107,5 +110,9 @@ size_t fanout_queued_bytes(Fanout *f);
 typedef struct FanoutStats {
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
     size_t queued_bytes[_WIRE_KIND_MAX], big_bytes_out[_WIRE_KIND_MAX];
+    uint64_t reports_refused[_WIRE_KIND_MAX]; /* grants whose counters were refused */
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);
+
+/* The workers of kind k connected now, with their credit and counters: for metrics, read only. */
+const Peers *fanout_peers(Fanout *f, WireKind k);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "peers-metrics.h"
 #include "wire.h"
 
 /* utime and stime in seconds, and the resident set in bytes, from /proc/self/stat; false if unreadable. */
@@ -164,7 +165,9 @@ void frontend_metrics_write(const FrontendMetricsInput *in, MetricsText *m) {
                    1);
     write_http(in, m);
     write_requests(in, m);
-    if (in->fanout)
+    if (in->fanout) {
         write_fanout(in->fanout, m);
+        peers_metrics_write(in->peers, in->fanout->reports_refused, m);
+    }
     write_process(in, m);
 }

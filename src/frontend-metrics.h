@@ -6,7 +6,7 @@
  * and the process_* figures Prometheus's client libraries export, named by
  * Prometheus's conventions (sqdiff_ prefix, base units, _total counters).
  * The counters are the ones STATUS= shows (stats.h, server.h); this module only
- * writes them.
+ * writes them. The workers' figures are peers-metrics.h's.
  */
 
 #include <stdbool.h>
@@ -23,8 +23,9 @@ typedef struct FrontendMetricsInput {
     const Stats *stats; /* the STATUS= counters */
     size_t pending, connections;
     const ServerStats *server;
-    const FanoutStats *fanout; /* NULL in local mode */
-    double start_time_seconds; /* wall clock */
+    const FanoutStats *fanout;          /* NULL in local mode */
+    const Peers *peers[_WIRE_KIND_MAX]; /* the workers, with fanout */
+    double start_time_seconds;          /* wall clock */
     uint64_t max_fds;
 } FrontendMetricsInput;
 

@@ -62,7 +62,7 @@ struct Frontend {
     bool stopping;
     usec_t shutdown_deadline_usec, drained_since_usec;
     Stats stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected, rl_report;
     double start_time_seconds;
 };
 
@@ -285,6 +285,16 @@ static void on_replies(const char *msg, size_t len, WireKind kind, void *userdat
     }
 }
 
+/* A worker's grant reported counters that are refused: its credit counts, its figures stay. */
+static void on_report_refused(WireKind k, uint64_t worker, const char *reason, void *userdata) {
+    Frontend *f = userdata;
+
+    log_warning_ratelimited(
+        &f->rl_report,
+        &(LogFields){ .message_id = SQ_MSG_REPORT_REFUSED, .kind = wire_kind_to_string(k), .reason = reason },
+        "Counters of %s worker %" PRIu64 " refused: %s, ignoring", wire_kind_to_string(k), worker, reason);
+}
+
 /* A peer turned away at the ZeroMQ side: a key not allowed, no CURVE, a failed handshake. */
 static void on_peer_rejected(const char *who, const char *key, const char *reason, void *userdata) {
     Frontend *f = userdata;
@@ -418,21 +428,23 @@ static void on_metrics(ServerRequest *req, void *userdata) {
     Frontend *f = userdata;
     FanoutStats fs;
     MetricsText m = { 0 };
+    FrontendMetricsInput in = {
+        .mode = sq_mode_to_string(f->config->mode),
+        .stats = &f->stats,
+        .pending = f->pending.count,
+        .connections = server_connections(f->server),
+        .server = server_stats(f->server),
+        .fanout = f->fanout ? &fs : NULL,
+        .start_time_seconds = f->start_time_seconds,
+        .max_fds = f->config->nofile_limit,
+    };
 
-    if (f->fanout)
+    if (f->fanout) {
         fanout_stats(f->fanout, &fs);
-    frontend_metrics_write(
-        &(FrontendMetricsInput){
-            .mode = sq_mode_to_string(f->config->mode),
-            .stats = &f->stats,
-            .pending = f->pending.count,
-            .connections = server_connections(f->server),
-            .server = server_stats(f->server),
-            .fanout = f->fanout ? &fs : NULL,
-            .start_time_seconds = f->start_time_seconds,
-            .max_fds = f->config->nofile_limit,
-        },
-        &m);
+        for (int k = 0; k < _WIRE_KIND_MAX; k++)
+            in.peers[k] = fanout_peers(f->fanout, (WireKind)k);
+    }
+    frontend_metrics_write(&in, &m);
     if (metrics_done(&m) < 0) {
         server_send_error(req, 500, "out of memory", NULL, NULL);
         return;
@@ -458,16 +470,19 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     f->rl_paused = RATELIMIT_INIT(10 * USEC_PER_SEC, 1);
     f->rl_closed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_report = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
         return r;
     if (c->mode == SQ_MODE_WORKERS) {
-        r = fanout_new(
-            e, c,
-            &(FanoutCallbacks){
-                .on_reply = on_replies, .on_rejected = on_peer_rejected, .on_revoked = on_peer_revoked, .userdata = f },
-            &f->fanout);
+        r = fanout_new(e, c,
+                       &(FanoutCallbacks){ .on_reply = on_replies,
+                                           .on_rejected = on_peer_rejected,
+                                           .on_revoked = on_peer_revoked,
+                                           .on_report_refused = on_report_refused,
+                                           .userdata = f },
+                       &f->fanout);
         if (r < 0)
             return r;
         loop_on_pass(loop, on_loop_pass, f);

@@ -53,6 +53,7 @@ int peers_open(Peers *t, const void *id, size_t id_len, int fd, Peer **ret, uint
         p->messages = 0;
     } else if (!*ret_replaced)
         *ret_replaced = p->serial; /* the same id anew: what it had out is gone */
+    p->reported = false;
     p->fd = fd;
     p->credit = 0;
     p->serial = t->next_serial++;
@@ -84,4 +85,23 @@ void peers_sent(Peers *t, Peer *p) {
     p->credit--;
     p->last_sent = ++t->tick;
     p->messages++;
+}
+
+int peers_report(Peer *p, const WireCounters *c) {
+    if (!p->reported) {
+        p->reported = true;
+        p->first = *c;
+    } else if (c->done < p->last.done || c->rejected < p->last.rejected || c->unsent < p->last.unsent)
+        return -ERANGE;
+    p->last = *c;
+    return 0;
+}
+
+WireCounters peers_counted(const Peer *p) {
+    if (!p->reported)
+        return (WireCounters){ 0 };
+    /* last >= first: a report below the one before is refused */
+    return (WireCounters){ .done = p->last.done - p->first.done,
+                           .rejected = p->last.rejected - p->first.rejected,
+                           .unsent = p->last.unsent - p->first.unsent };
 }

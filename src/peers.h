@@ -15,7 +15,12 @@
  * Dispatch is credit-based: peers_pick() chooses among the peers with credit the one
  * with the most, and of those the one that waited longest. A busy or stalled worker
  * therefore gets at most its credit in messages; an idle one is asked first.
+ *
+ * A worker's grants may report its counters (docs/protocol.md, "Counters"): the table keeps
+ * the first report of a registration and the latest, and refuses one that goes backwards.
  */
+
+#include "wire.h" /* WireCounters */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +37,9 @@ typedef struct Peer {
     size_t id_len;
     int fd;
     uint32_t credit;
+    /* Counters reported since it registered: the first report (its count starts there), the latest. */
+    bool reported;
+    WireCounters first, last;
     uint64_t serial;    /* unique to this registration: outlives the slot */
     uint64_t last_sent; /* tick of the last message sent to it */
     uint64_t messages;  /* job messages sent to it */
@@ -71,3 +79,12 @@ Peer *peers_pick(Peers *t);
 
 /* A message went to p: one credit less. */
 void peers_sent(Peers *t, Peer *p);
+
+/*
+ * p's grant reported counters c: 0, or -ERANGE (nothing taken) when one of them is below
+ * p's last report. The first report of a registration is where its counting starts.
+ */
+int peers_report(Peer *p, const WireCounters *c);
+
+/* What p reported it did since its first report: zero before one. */
+WireCounters peers_counted(const Peer *p);

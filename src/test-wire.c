@@ -306,24 +306,94 @@ TEST(wire) {
         sprintf(msg, "{\"id\":3,\"sum\":%s", huge);
         ASSERT_EQ(reply(msg, &r), -EINVAL);
     }
-    /* Grants: {"ready":N}, canonical or not; anything else is not one (0), a bad one -EINVAL. */
-    {
-        uint64_t credit = 0;
-        char grant[WIRE_READY_MAX];
-        size_t len = wire_encode_ready(7, grant);
+}
 
-        ASSERT_TRUE(wire_read_ready(grant, len, &credit) == 1 && credit == 7);
-        ASSERT_TRUE(
-            wire_read_ready("{ \"ready\" : 3, \"x\": [1] }", strlen("{ \"ready\" : 3, \"x\": [1] }"), &credit) == 1 &&
-            credit == 3);
-        ASSERT_TRUE(wire_read_ready("{\"id\":1,\"sum\":1}", strlen("{\"id\":1,\"sum\":1}"), &credit) == 0);
-        ASSERT_TRUE(wire_read_ready("[{\"ready\":1}]", strlen("[{\"ready\":1}]"), &credit) == 0);
-        ASSERT_TRUE(wire_read_ready("{\"ready\":0}", strlen("{\"ready\":0}"), &credit) == -EINVAL);
-        ASSERT_TRUE(wire_read_ready("{\"ready\":-1}", strlen("{\"ready\":-1}"), &credit) == -EINVAL);
-        ASSERT_TRUE(wire_read_ready("{\"ready\":1.5}", strlen("{\"ready\":1.5}"), &credit) == -EINVAL);
-        ASSERT_TRUE(wire_read_ready("{\"ready\":1} x", strlen("{\"ready\":1} x"), &credit) == -EINVAL);
-        ASSERT_TRUE(credit == 3);
-    }
+/* A message read as a grant: the reader's verdict; *ret as it was written. */
+static int grant(const char *s, WireGrant *ret) {
+    *ret = (WireGrant){ .credit = 999 };
+    return wire_read_grant(s, strlen(s), ret);
+}
+
+/* A grant whose credit counts but whose counters are refused: the reason, or NULL if they are not. */
+static const char *refused(const char *s) {
+    WireGrant g;
+
+    ASSERT_EQ(grant(s, &g), 1);
+    ASSERT_EQ(g.credit, 1);
+    ASSERT_FALSE(g.has_counters);
+    return g.counters_error;
+}
+
+TEST(grants) {
+    WireGrant g;
+    char buf[WIRE_GRANT_MAX + 1];
+    size_t len;
+
+    /* {"ready":N}, canonical or not; anything else is not one (0), a bad one -EINVAL. */
+    len = wire_encode_grant(7, NULL, buf);
+    ASSERT_MEMEQ(buf, len, "{\"ready\":7}", 11);
+    ASSERT_EQ(wire_read_grant(buf, len, &g), 1);
+    ASSERT_EQ(g.credit, 7);
+    ASSERT_FALSE(g.has_counters);
+    ASSERT_NULL(g.counters_error);
+    ASSERT_EQ(grant("{ \"ready\" : 3, \"x\": [1] }", &g), 1);
+    ASSERT_EQ(g.credit, 3);
+    ASSERT_EQ(grant("{\"id\":1,\"sum\":1}", &g), 0);
+    ASSERT_EQ(grant("[{\"ready\":1}]", &g), 0);
+    ASSERT_EQ(grant("{\"done\":1,\"rejected\":0,\"unsent\":0}", &g), 0); /* counters alone are no grant */
+    ASSERT_EQ(grant("{\"ready\":0}", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":0,\"x\":{\"done\":1}}", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":-1}", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":1.5}", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":1} x", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":1,\"ready\":2}", &g), -EINVAL);
+    ASSERT_EQ(grant("{\"ready\":1,\"done\":[1,}", &g), -EINVAL);
+    ASSERT_EQ(g.credit, 999); /* written only for a grant */
+
+    /* With counters: as wire_encode_grant() writes them, and in any order, spacing or company. */
+    len = wire_encode_grant(2, &(WireCounters){ .done = 123, .rejected = 4, .unsent = 0 }, buf);
+    buf[len] = '\0';
+    ASSERT_STREQ(buf, "{\"ready\":2,\"done\":123,\"rejected\":4,\"unsent\":0}");
+    ASSERT_EQ(wire_read_grant(buf, len, &g), 1);
+    ASSERT_TRUE(g.credit == 2 && g.has_counters && !g.counters_error);
+    ASSERT_TRUE(g.counters.done == 123 && g.counters.rejected == 4 && g.counters.unsent == 0);
+    ASSERT_EQ(grant(" { \"unsent\":9223372036854775807, \"x\":{\"done\":1}, \"rejected\" : 0,\"done\":-0,"
+                    "\"ready\":64 } ",
+                    &g),
+              1);
+    ASSERT_TRUE(g.credit == 64 && g.has_counters && !g.counters_error);
+    ASSERT_TRUE(g.counters.done == 0 && g.counters.rejected == 0 && g.counters.unsent == INT64_MAX);
+    ASSERT_EQ(grant("{\"\\u0064one\":5,\"rejected\":6,\"unsent\":7,\"ready\":1}", &g), 1); /* "\u0064" is 'd' */
+    ASSERT_TRUE(g.has_counters && g.counters.done == 5 && g.counters.rejected == 6 && g.counters.unsent == 7);
+    /* Above INT64_MAX, what the readers take, the encoder writes INT64_MAX. */
+    len = wire_encode_grant(UINT64_MAX, &(WireCounters){ .done = UINT64_MAX, .rejected = 1, .unsent = 2 }, buf);
+    ASSERT_LE(len, WIRE_GRANT_MAX);
+    ASSERT_EQ(wire_read_grant(buf, len, &g), 1);
+    ASSERT_TRUE(g.credit == INT64_MAX && g.has_counters && g.counters.done == INT64_MAX);
+
+    /* A grant of 0 that carries counters: a report alone, its counters judged as any. */
+    len = wire_encode_grant(0, &(WireCounters){ .done = 9, .rejected = 0, .unsent = 1 }, buf);
+    ASSERT_EQ(wire_read_grant(buf, len, &g), 1);
+    ASSERT_TRUE(g.credit == 0 && g.has_counters && g.counters.done == 9 && g.counters.unsent == 1);
+    ASSERT_EQ(grant("{\"ready\":0,\"done\":-1,\"rejected\":0,\"unsent\":0}", &g), 1);
+    ASSERT_TRUE(g.credit == 0 && !g.has_counters && g.counters_error);
+
+    /* Junk counters: refused, the credit still counts. */
+    ASSERT_STREQ(refused("{\"ready\":1,\"done\":-1,\"rejected\":0,\"unsent\":0}"),
+                 "a counter that is not an integer from 0 to 2^63-1");
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":1.5,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":1e3,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":\"3\",\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":null,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":[1],\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":{\"a\":[]},\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":9223372036854775808,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":18446744073709551616,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_NOT_NULL(refused("{\"ready\":1,\"done\":1"
+                            "00000000000000000000000000000000000000,\"rejected\":0,\"unsent\":0}"));
+    ASSERT_STREQ(refused("{\"ready\":1,\"done\":1,\"done\":1,\"rejected\":0,\"unsent\":0}"), "a counter given twice");
+    ASSERT_STREQ(refused("{\"ready\":1,\"done\":1,\"unsent\":0}"), "counters without all of done, rejected and unsent");
+    ASSERT_NOT_NULL(refused("{\"unsent\":0,\"ready\":1}"));
 }
 
 TEST_MAIN()

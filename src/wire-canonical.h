@@ -26,5 +26,8 @@ bool wire_canonical_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, S
 /* A canonical reply object from w->fast on; false (w untouched) when it is not one. */
 bool wire_canonical_reply(WireReader *w, WireReply *ret);
 
-/* msg is exactly {"ready":N} with N an integer (any sign: the caller judges it). */
+/*
+ * msg is exactly {"ready":N} with N an integer (any sign: the caller judges it). Grants with
+ * counters are left to the general reader: a worker sends one a second at most.
+ */
 bool wire_canonical_ready(const char *msg, size_t len, int64_t *ret_credit);

@@ -81,11 +81,29 @@ size_t wire_encode_reply(uint64_t id, WireKind kind, const char *value, size_t v
     return len;
 }
 
-size_t wire_encode_ready(uint64_t n, char *buf) {
+/* ,"name":v with v held to INT64_MAX (the readers' bound), at buf; returns its length. */
+static size_t encode_member(const char *name, size_t name_len, uint64_t v, char *buf) {
+    size_t len = 0;
+
+    buf[len++] = ',';
+    buf[len++] = '"';
+    memcpy(buf + len, name, name_len);
+    len += name_len;
+    buf[len++] = '"';
+    buf[len++] = ':';
+    return len + number_format_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v, buf + len);
+}
+
+size_t wire_encode_grant(uint64_t n, const WireCounters *c, char *buf) {
     size_t len = 9;
 
     memcpy(buf, "{\"ready\":", 9);
-    len += number_format_int64((int64_t)n, buf + len);
+    len += number_format_int64(n > INT64_MAX ? INT64_MAX : (int64_t)n, buf + len);
+    if (c) {
+        len += encode_member("done", 4, c->done, buf + len);
+        len += encode_member("rejected", 8, c->rejected, buf + len);
+        len += encode_member("unsent", 6, c->unsent, buf + len);
+    }
     buf[len++] = '}';
     return len;
 }
@@ -343,9 +361,24 @@ int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen) {
     return read_object(w, &(WireTarget){ .reply = ret }, err, errlen);
 }
 
-int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit) {
-    const char *p = msg, *e = msg + len;
-    uint64_t credit = 0;
+/* The counters a grant may carry, in WireCounters' order. */
+static const char *const counter_names[] = { "done", "rejected", "unsent" };
+#define N_COUNTERS (sizeof(counter_names) / sizeof(counter_names[0]))
+
+/* The value of a counter member, at t: 0 and *ret, or -EINVAL (not an integer from 0 to 2^63-1). */
+static int parse_counter(const JsonToken *t, uint64_t *ret) {
+    int64_t x;
+
+    if (token_int64(t, &x) < 0 || x < 0)
+        return -EINVAL;
+    *ret = (uint64_t)x;
+    return 0;
+}
+
+int wire_read_grant(const char *msg, size_t len, WireGrant *ret) {
+    const char *p = msg, *e = msg + len, *counters_error = NULL;
+    uint64_t credit = 0, counter[N_COUNTERS] = { 0 };
+    unsigned have = 0; /* bit i: counter_names[i] was there */
     bool seen = false;
     JsonReader r;
     JsonToken t;
@@ -355,7 +388,7 @@ int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit) {
     if (wire_canonical_ready(msg, len, &x)) {
         if (x < 1)
             return -EINVAL;
-        *ret_credit = (uint64_t)x;
+        *ret = (WireGrant){ .credit = (uint64_t)x };
         return 1;
     }
     for (p = msg; p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
@@ -366,22 +399,44 @@ int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit) {
     if (json_reader_next(&r, &t) < 0 || t.type != JSON_BEGIN_OBJECT)
         return 0;
     for (;;) {
+        size_t c = N_COUNTERS;
+
         if (json_reader_next(&r, &t) < 0)
             return seen ? -EINVAL : 0;
         if (t.type == JSON_END_OBJECT)
             break;
         if (json_token_equals(&t, "ready")) {
-            if (seen || json_reader_next(&r, &t) < 0 || token_int64(&t, &x) < 0 || x < 1)
+            if (seen || json_reader_next(&r, &t) < 0 || token_int64(&t, &x) < 0 || x < 0)
                 return -EINVAL;
             seen = true;
             credit = (uint64_t)x;
-        } else if (json_reader_next(&r, &t) < 0 || json_reader_skip(&r, &t) < 0)
+            continue;
+        }
+        for (size_t i = 0; i < N_COUNTERS; i++)
+            if (json_token_equals(&t, counter_names[i]))
+                c = i;
+        if (json_reader_next(&r, &t) < 0)
+            return seen ? -EINVAL : 0;
+        if (c < N_COUNTERS) {
+            if (have & (1u << c))
+                counters_error = "a counter given twice";
+            else if (parse_counter(&t, &counter[c]) < 0)
+                counters_error = "a counter that is not an integer from 0 to 2^63-1";
+            have |= 1u << c;
+        }
+        if (json_reader_skip(&r, &t) < 0) /* a no-op for scalars */
             return seen ? -EINVAL : 0;
     }
     if (!seen)
         return 0;
-    if (json_reader_next(&r, &t) < 0 || t.type != JSON_END)
-        return -EINVAL;
-    *ret_credit = credit;
+    if (json_reader_next(&r, &t) < 0 || t.type != JSON_END || (credit == 0 && have == 0))
+        return -EINVAL; /* a grant of 0 only carries counters */
+    if (have != 0 && have != (1u << N_COUNTERS) - 1 && !counters_error)
+        counters_error = "counters without all of done, rejected and unsent";
+    *ret = (WireGrant){ .credit = credit, .counters_error = counters_error };
+    if (have != 0 && !counters_error) {
+        ret->has_counters = true;
+        ret->counters = (WireCounters){ .done = counter[0], .rejected = counter[1], .unsent = counter[2] };
+    }
     return 1;
 }

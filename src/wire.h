@@ -10,6 +10,7 @@
  *   reply  {"id":<id>,"sum":<integer>}                sum worker -> front end
  *          {"id":<id>,"square":<integer>}             square worker -> front end
  *   grant  {"ready":<n>}                              worker -> front end: n more job messages
+ *          {"ready":<n>,"done":<d>,"rejected":<r>,"unsent":<u>}   with the worker's counters (n >= 0)
  *   (empty)                                           either way: a new connection (see fanout.h)
  *
  * <id> is an integer in [1, 2^63-1]; "sum" is the sum of the squares, "square"
@@ -99,12 +100,35 @@ int wire_read_job(WireReader *w, uint64_t max_numbers, uint64_t *ret_id, SqAcc *
 int wire_read_reply(WireReader *w, WireReply *ret, char *err, size_t errlen);
 
 /*
- * Whether a message from a worker is a credit grant, {"ready":N} (N >= 1; other members
- * ignored): 1 with *ret_credit = N; 0 when it is not one (then it holds replies);
- * -EINVAL for a grant that is malformed. *ret_credit is written only when it returns 1.
+ * What a worker did on one connection, counted since it started, as its grants may report it
+ * (docs/protocol.md, "Counters"). Each is at most INT64_MAX.
  */
-int wire_read_ready(const char *msg, size_t len, uint64_t *ret_credit);
+typedef struct WireCounters {
+    uint64_t done;     /* jobs answered: their replies were queued */
+    uint64_t rejected; /* job messages dropped as invalid */
+    uint64_t unsent;   /* replies that could not be queued */
+} WireCounters;
 
-/* Encodes a grant of n job messages into buf (at least WIRE_READY_MAX bytes); returns its length. */
-#define WIRE_READY_MAX 32
-size_t wire_encode_ready(uint64_t n, char *buf);
+typedef struct WireGrant {
+    uint64_t credit; /* N of "ready": at least 1, or 0 in a grant that carries counters */
+    bool has_counters;
+    WireCounters counters;      /* when has_counters */
+    const char *counters_error; /* counters were there but are refused: why (a constant); else NULL */
+} WireGrant;
+
+/*
+ * Whether a message from a worker is a credit grant, {"ready":N} (N >= 1; other members
+ * ignored): 1 with *ret set; 0 when it is not one (then it holds replies); -EINVAL for a
+ * grant that is malformed. A grant may carry "done", "rejected" and "unsent", integers
+ * from 0 to 2^63-1, all three or none, and then N may be 0 (a report alone). When they are
+ * invalid, missing one, or repeated, the credit still counts and ret->counters_error says
+ * why the counters do not. *ret is written only when it returns 1.
+ */
+int wire_read_grant(const char *msg, size_t len, WireGrant *ret);
+
+/*
+ * Encodes a grant of n job messages, with counters unless c is NULL, into buf (at least
+ * WIRE_GRANT_MAX bytes); returns its length. Counters above INT64_MAX are written as INT64_MAX.
+ */
+#define WIRE_GRANT_MAX 128
+size_t wire_encode_grant(uint64_t n, const WireCounters *c, char *buf);

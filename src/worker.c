@@ -18,6 +18,15 @@
  * Replies are batched: the replies to all the jobs read in one wake-up go back
  * as one message (or a few, each within WIRE_REPLY_MESSAGE_MAX). A job message
  * counts only as a whole: if any of it is invalid, none of its replies is sent.
+ *
+ * Each link counts what it did (jobs done, job messages rejected, replies unsent)
+ * and reports it to its front end in grants (docs/protocol.md, "Counters"): in the
+ * grant that answers a hello, then at most once a WORKER_REPORT_USEC, from a timer
+ * armed when a count changes. The timer grants early what is owed; when nothing is
+ * (the last grant went out before the last change), it sends the counters in a
+ * grant of 0, so a worker that went idle still reports its last counts. Credit is
+ * never granted ahead: a stalled worker holds WORKER_CREDIT job messages at most.
+ * The path of a job costs an addition, a store and a test more; no clock is read.
  */
 
 #include "worker.h"
@@ -42,6 +51,8 @@
 /* Credit is given back once this much is owed: half the messages of grants, while the front end
  * still holds WORKER_CREDIT - WORKER_GRANT_MIN + 1 or more, so it never waits for a grant. */
 #define WORKER_GRANT_MIN 2
+/* Reports of a link's counters are at least this far apart (the timer may fire up to 250 ms late). */
+#define WORKER_REPORT_USEC USEC_PER_SEC
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
 /* Blocks this large get a mapping of their own, unmapped when freed (see worker_new). */
@@ -54,8 +65,13 @@ typedef struct Link {
     struct Worker *worker;
     void *sock, *monitor;
     char endpoint[CONFIG_ENDPOINT_MAX];
-    sd_event_source *source, *monitor_source;
+    sd_event_source *source, *monitor_source, *report_timer;
     uint64_t owed; /* credit to grant */
+    WireCounters counted;
+    bool greeted;                  /* the front end said hello: the next grant reports, to start its count */
+    bool unreported, report_armed; /* counted changed since the last report; the timer is set */
+    bool report_due;               /* the timer fired: the next grant reports, owed or not */
+    usec_t reported_usec;          /* when the last report was tried */
 } Link;
 
 struct Worker {
@@ -65,7 +81,6 @@ struct Worker {
     Link link[CONFIG_ENDPOINTS_MAX];
     size_t n_links;
     Link *current; /* where the batch being built goes */
-    uint64_t done, rejected, unsent;
     sd_event_source *first_read;
     RateLimit rl_rejected, rl_unsent;
     char out[WIRE_REPLY_MESSAGE_MAX]; /* the batch of replies being built */
@@ -76,15 +91,16 @@ struct Worker {
 static void send_message(Worker *w, const char *msg, size_t len, size_t n) {
     uint64_t suppressed;
 
+    w->current->unreported = true;
     if (zmq_send(w->current->sock, msg, len, ZMQ_DONTWAIT) < 0) {
-        w->unsent += n;
+        w->current->counted.unsent += n;
         if (ratelimit_allow(&w->rl_unsent, now_usec(CLOCK_MONOTONIC), &suppressed))
             log_event(LOG_WARNING,
                       &(LogFields){
                           .message_id = SQ_MSG_REPLY_DROPPED, .kind = wire_kind_to_string(w->kind), .error = errno },
                       "Could not queue the replies to %zu jobs: %m (%" PRIu64 " similar suppressed)", n, suppressed);
     } else
-        w->done += n;
+        w->current->counted.done += n;
 }
 
 static void send_replies(Worker *w) {
@@ -147,7 +163,8 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
     if (r < 0) {
         w->out_len = mark_len;
         w->out_count = mark_count;
-        w->rejected++;
+        w->current->counted.rejected++;
+        w->current->unreported = true;
         if (ratelimit_allow(&w->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
             log_event(
                 LOG_WARNING,
@@ -156,11 +173,38 @@ static void handle_message(Worker *w, const char *msg, size_t len) {
     }
 }
 
-static void grant(Link *l) {
-    char msg[WIRE_READY_MAX];
+/*
+ * Grants n credits, with the link's counters if report is set (n may be 0 then); if it cannot,
+ * they are owed still. A report that cannot leave (no front end) is tried again a
+ * WORKER_REPORT_USEC later at the soonest, or with the next hello.
+ */
+static void send_grant(Link *l, uint64_t n, bool report) {
+    char msg[WIRE_GRANT_MAX];
 
-    if (l->owed >= WORKER_GRANT_MIN && zmq_send(l->sock, msg, wire_encode_ready(l->owed, msg), ZMQ_DONTWAIT) >= 0)
-        l->owed = 0; /* else it is owed still: a new connection's hello resets it anyway */
+    if (report)
+        l->reported_usec = now_usec(CLOCK_MONOTONIC);
+    if (zmq_send(l->sock, msg, wire_encode_grant(n, report ? &l->counted : NULL, msg), ZMQ_DONTWAIT) < 0)
+        return;
+    l->owed -= n;
+    if (report)
+        l->greeted = l->unreported = false;
+}
+
+/*
+ * After a wake-up: the credit owed, once WORKER_GRANT_MIN is (else it stays owed: a new
+ * connection's hello resets it anyway), or whatever is owed when a report is due; then the
+ * report timer, if the counts changed since the last report.
+ */
+static void grant(Link *l) {
+    bool report = l->greeted || (l->report_due && l->unreported);
+
+    l->report_due = false;
+    if (l->owed >= WORKER_GRANT_MIN || report)
+        send_grant(l, l->owed, report);
+    if (l->unreported && !l->report_armed &&
+        sd_event_source_set_time(l->report_timer, l->reported_usec + WORKER_REPORT_USEC) >= 0 &&
+        sd_event_source_set_enabled(l->report_timer, SD_EVENT_ONESHOT) >= 0)
+        l->report_armed = true;
 }
 
 static bool readable(void *sock) {
@@ -170,6 +214,7 @@ static bool readable(void *sock) {
     return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
 }
 
+/* Every wake-up of a link's socket, and of its report timer (on_report_due). */
 static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     Link *l = userdata;
     Worker *w = l->worker;
@@ -186,9 +231,11 @@ static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 zmq_msg_close(&msg);
                 break;
             }
-            if (zmq_msg_size(&msg) == 0)
-                l->owed = WORKER_CREDIT; /* the front end's hello: it knows of no credit of ours */
-            else {
+            if (zmq_msg_size(&msg) == 0) {
+                /* The front end's hello: it knows of no credit of ours, nor of our counts. */
+                l->owed = WORKER_CREDIT;
+                l->greeted = true;
+            } else {
                 handle_message(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
                 l->owed++;
             }
@@ -198,6 +245,20 @@ static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         grant(l);
     } while (readable(l->sock));
     return 0;
+}
+
+/*
+ * A WORKER_REPORT_USEC after the last report, and the counts changed since: the next grant
+ * carries them. It is sent through on_jobs(), never alone: a send processes the socket's
+ * commands, which resets ZMQ_FD, so job messages that came meanwhile (to a worker stopped
+ * and continued, say) would never wake the link; on_jobs() reads until none is left.
+ */
+static int on_report_due(sd_event_source *s, uint64_t usec, void *userdata) {
+    Link *l = userdata;
+
+    l->report_armed = false;
+    l->report_due = true;
+    return on_jobs(NULL, -1, 0, l);
 }
 
 /*
@@ -280,7 +341,10 @@ static int open_link(sd_event *e, Worker *w, const TransportKeys *keys, const ch
     r = sd_event_add_io(e, &l->source, fd, EPOLLIN, on_jobs, l);
     if (r < 0)
         return r;
-    return 0;
+    r = sd_event_add_time(e, &l->report_timer, CLOCK_MONOTONIC, 0, 0, on_report_due, l);
+    if (r < 0)
+        return r;
+    return sd_event_source_set_enabled(l->report_timer, SD_EVENT_OFF); /* until the counts change */
 }
 
 static int on_first_read(sd_event_source *s, void *userdata) {
@@ -338,6 +402,7 @@ Worker *worker_free(Worker *w) {
 
         sd_event_source_disable_unref(l->source);
         sd_event_source_disable_unref(l->monitor_source);
+        sd_event_source_disable_unref(l->report_timer);
         if (l->sock) {
             (void)zmq_socket_monitor(l->sock, NULL, 0);
             zmq_close(l->sock);
@@ -352,9 +417,16 @@ Worker *worker_free(Worker *w) {
 }
 
 void worker_status(Worker *w, char *buf, size_t size) {
+    WireCounters all = { 0 };
+
+    for (size_t i = 0; i < w->n_links; i++) {
+        all.done += w->link[i].counted.done;
+        all.rejected += w->link[i].counted.rejected;
+        all.unsent += w->link[i].counted.unsent;
+    }
     snprintf(buf, size,
              "%s worker: %" PRIu64 " jobs done, %" PRIu64 " job messages rejected, %" PRIu64 " replies unsent",
-             wire_kind_to_string(w->kind), w->done, w->rejected, w->unsent);
+             wire_kind_to_string(w->kind), all.done, all.rejected, all.unsent);
 }
 
 const char *worker_kind_name(Worker *w) {

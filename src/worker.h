@@ -7,7 +7,8 @@
  * came from, with the exact sum of the squares ("sum") or square of the sum
  * ("square"). Malformed, out-of-range or oversized jobs are dropped and logged
  * (rate-limited); the worker keeps serving. ZeroMQ reconnects by itself when a
- * front end restarts.
+ * front end restarts. Each front end gets the counts of its connection (jobs done,
+ * job messages rejected, replies unsent) in the worker's grants, for its metrics.
  */
 
 #include <stdint.h>

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,7 +16,8 @@ import urllib.request
 import pytest
 
 from conftest import TARGET
-from suite import free_port, wait_for
+from expected import answer, query
+from suite import free_port, open_requests, read_responses, wait_for
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -193,3 +195,172 @@ def test_connection_budget_events_are_counted(suite):
     after = samples(scrape(suite))
     key = ("sqdiff_http_connections_closed_total", '{reason="bad-framing"}')
     assert after[key] == before[key] + 1
+
+
+# --- the workers' figures, from the counters their grants report (docs/protocol.md, "Counters") ---
+
+WORKER_FAMILIES = ("sqdiff_worker_jobs_done_total", "sqdiff_worker_job_messages_rejected_total",
+                   "sqdiff_worker_replies_unsent_total")
+
+
+def workers(text):
+    """{(family, kind, worker): value} of the per-worker families, and {kind: workers connected}."""
+    figures, connected = {}, {}
+    for (name, labels), value in samples(text).items():
+        kind = re.search(r'kind="([^"]+)"', labels).group(1) if "kind=" in labels else None
+        if name in WORKER_FAMILIES:
+            figures[(name, kind, re.search(r'worker="([^"]+)"', labels).group(1))] = value
+        elif name == "sqdiff_workers_connected":
+            connected[kind] = value
+    return figures, connected
+
+
+def grown(before, after, family, kind):
+    """How much family grew for kind, summed over the workers connected now (one that came since
+    counts from its first report, which the page shows as 0)."""
+    return sum(v - before.get(key, 0) for key, v in after.items() if key[0] == family and key[1] == kind)
+
+
+def quiet_workers(suite):
+    """The workers' figures once their reports have caught up: unchanged for longer than the
+    second (and a bit) within which a worker reports a change."""
+    last = [workers(scrape(suite))[0]]
+
+    def unchanged():
+        time.sleep(1.5)
+        now = workers(scrape(suite))[0]
+        same, last[0] = now == last[0], now
+        return same
+    wait_for(unchanged, 20, "the workers' reports to catch up")
+    return last[0]
+
+
+def test_the_workers_report_every_job_they_did(suite):
+    """Each request is one job per kind: the jobs done that the workers report, summed per kind,
+    grow by exactly the jobs sent, however the jobs were batched (a batch of N jobs counts N)."""
+    before_workers = quiet_workers(suite)
+    before = samples(scrape(suite))
+    lists = [[i, -3, i * i] for i in range(40)]
+    # The sum worker stopped while the requests come: their jobs wait in the front end and go
+    # out in batches once it takes them again.
+    suite.signal_workers("sum", signal.SIGSTOP)
+    socks = []
+    try:
+        socks = open_requests(suite.port, [query(numbers) for numbers in lists])
+        suite.wait_pending(len(lists))
+    finally:
+        suite.signal_workers("sum", signal.SIGCONT)
+    try:
+        assert [read_responses(s, 1)[0] for s in socks] == [answer(numbers) for numbers in lists]
+    finally:
+        for s in socks:
+            s.close()
+    for i in range(5):  # and some alone
+        assert suite.get(query([i])).status == 200
+    sent = len(lists) + 5
+
+    def settled():
+        after_workers, _ = workers(scrape(suite))
+        return all(grown(before_workers, after_workers, "sqdiff_worker_jobs_done_total", kind) == sent
+                   for kind in ("sum", "square"))
+    wait_for(settled, 15, f"the workers to report {sent} jobs done of each kind")
+    text = scrape(suite)
+    after, (after_workers, connected) = samples(text), workers(text)
+    for kind in ("sum", "square"):
+        jobs = f'{{kind="{kind}"}}'
+        assert after[("sqdiff_jobs_sent_total", jobs)] - before[("sqdiff_jobs_sent_total", jobs)] == sent
+        assert grown(before_workers, after_workers, "sqdiff_worker_job_messages_rejected_total", kind) == 0
+        assert grown(before_workers, after_workers, "sqdiff_worker_replies_unsent_total", kind) == 0
+        assert connected[kind] >= 1
+    batches = after[("sqdiff_batches_sent_total", '{kind="sum"}')] - before[("sqdiff_batches_sent_total", '{kind="sum"}')]
+    assert batches < sent, "the sum jobs went out batched"
+
+
+# A peer of the square socket, speaking the protocol, that sends the grants the test writes on
+# its stdin, one a line, and says "sent" after each; it takes no job (the test sends no request
+# while it is connected) and leaves on "quit".
+GRANTING_PEER = r"""
+import os, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)
+s.setsockopt(zmq.IMMEDIATE, 1)
+s.setsockopt(zmq.RCVTIMEO, 10000)
+s.connect("ipc://" + os.environ["SQDIFF_RUNTIME_DIR"] + "/jobs-square.sock")
+assert s.recv() == b""  # the front end's hello
+print("up", flush=True)
+for line in sys.stdin:
+    if line.strip() == "quit":
+        break
+    s.send(line.strip().encode())
+    print("sent", flush=True)
+s.close(linger=1000)
+ctx.term()
+"""
+
+
+def test_junk_counters_are_refused_and_the_page_stays_valid(suite):
+    """A worker's counters are checked like everything a peer sends: negative, fractional, huge,
+    repeated, incomplete or backwards ones are refused and counted, the credit still counts,
+    and the page shows the worker as before, as valid exposition. A worker that reports nothing
+    is connected with no figures; one that leaves is no longer on the page."""
+    first_figures, first_connected = workers(scrape(suite))
+    refused_key = ("sqdiff_worker_reports_refused_total", '{kind="square"}')
+    refused = samples(scrape(suite))[refused_key]
+    peer = suite.start_python(GRANTING_PEER)
+
+    def send(*grants):
+        for g in grants:
+            peer.stdin.write(g + "\n")
+            peer.stdin.flush()
+            assert peer.stdout.readline().strip() == "sent"
+
+    def mine():
+        figures, connected = workers(scrape(suite))
+        new = {key[2] for key in figures if key[1] == "square"} - {key[2] for key in first_figures if key[1] == "square"}
+        return figures, connected, new
+
+    try:
+        assert peer.stdout.readline().strip() == "up"
+        send('{"ready":1}')
+        wait_for(lambda: mine()[1]["square"] == first_connected["square"] + 1, 10, "the peer to be registered")
+        assert not mine()[2], "a worker that reports nothing has no figures"
+
+        send('{"ready":1,"done":5,"rejected":1,"unsent":0}', '{"ready":1,"unsent":2,"rejected":1,"done":7}')
+        wait_for(lambda: len(mine()[2]) == 1, 10, "the peer's figures on the page")
+        worker = mine()[2].pop()
+
+        def figure(family):
+            return workers(scrape(suite))[0].get((family, "square", worker))
+        wait_for(lambda: figure("sqdiff_worker_jobs_done_total") == 2, 10, "the peer's second report")
+
+        junk = ['{"ready":1,"done":-8,"rejected":1,"unsent":2}',
+                '{"ready":1,"done":8.5,"rejected":1,"unsent":2}',
+                '{"ready":1,"done":"8","rejected":1,"unsent":2}',
+                '{"ready":1,"done":null,"rejected":1,"unsent":2}',
+                '{"ready":1,"done":[8],"rejected":1,"unsent":2}',
+                '{"ready":1,"done":9223372036854775808,"rejected":1,"unsent":2}',
+                '{"ready":1,"done":' + "9" * 40 + ',"rejected":1,"unsent":2}',
+                '{"ready":1,"done":8,"done":9,"rejected":1,"unsent":2}',
+                '{"ready":1,"done":8,"unsent":2}',
+                '{"ready":1,"done":6,"rejected":1,"unsent":2}',  # backwards
+                '{"ready":1,"done":8,"rejected":0,"unsent":2}',  # backwards
+                '{"ready":1,"done":8,"rejected":1,"unsent":2,"x":"\\"} 1\\n"}']  # taken: other members are ignored
+        send(*junk)
+        wait_for(lambda: figure("sqdiff_worker_jobs_done_total") == 3, 10, "the peer's last report")
+        text = scrape(suite)
+        assert samples(text)[refused_key] - refused == len(junk) - 1
+        assert figure("sqdiff_worker_job_messages_rejected_total") == 0
+        assert figure("sqdiff_worker_replies_unsent_total") == 2
+        result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0, result.stdout + result.stderr
+        peer.stdin.write("quit\n")
+        peer.stdin.flush()
+        assert peer.wait(timeout=30) == 0
+        wait_for(lambda: not mine()[2] and mine()[1]["square"] == first_connected["square"], 10,
+                 "the peer to leave the page")
+    finally:
+        if peer.poll() is None:
+            peer.kill()
+            peer.wait()
