@@ -290,6 +290,9 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
             (void)zmq_disconnect(l->sock, l->endpoint);
             if (zmq_connect(l->sock, l->endpoint) < 0)
                 log_error_errno(errno, "Could not reconnect to %s: %m", l->endpoint);
+            /* Both process the socket's commands, which may use up the edge of ZMQ_FD that
+             * would have said jobs are waiting: read now whatever is there. */
+            (void)on_jobs(NULL, -1, 0, l);
         }
     }
 }
