@@ -25,6 +25,30 @@ static uint64_t figure(const WireCounters *c, size_t i) {
     return i == 0 ? c->done : i == 1 ? c->rejected : c->unsent;
 }
 
+/* Who the workers admitted with CURVE are: the key they were admitted with, their address. */
+static void write_info(const Peers *const peers[_WIRE_KIND_MAX], MetricsText *m) {
+    bool family = false;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        for (size_t i = 0; i < peers[k]->n; i++) {
+            const Peer *p = &peers[k]->peer[i];
+            char worker[24];
+
+            if (!p->key[0])
+                continue;
+            if (!family)
+                metrics_family(m, "sqdiff_worker_info", METRICS_GAUGE,
+                               "Workers admitted with CURVE: the public key they were admitted with, and their "
+                               "address, by the worker label of the other families.");
+            family = true;
+            snprintf(worker, sizeof(worker), "%" PRIu64, p->serial);
+            metrics_sample(m, "sqdiff_worker_info",
+                           (const char *const[]){ "kind", wire_kind_to_string((WireKind)k), "worker", worker, "key",
+                                                  p->key, "address", p->address, NULL },
+                           1);
+        }
+}
+
 void peers_metrics_write(const Peers *const peers[_WIRE_KIND_MAX], const uint64_t reports_refused[_WIRE_KIND_MAX],
                          MetricsText *m) {
     bool any = false;
@@ -36,6 +60,7 @@ void peers_metrics_write(const Peers *const peers[_WIRE_KIND_MAX], const uint64_
         for (size_t i = 0; i < peers[k]->n; i++)
             any = any || peers[k]->peer[i].reported;
     }
+    write_info(peers, m);
     for (size_t f = 0; any && f < sizeof(worker_families) / sizeof(worker_families[0]); f++) {
         metrics_family(m, worker_families[f].name, METRICS_COUNTER, worker_families[f].help);
         for (int k = 0; k < _WIRE_KIND_MAX; k++)

@@ -7,7 +7,9 @@
  * rejected, replies unsent, counted from its first report on the connection. A worker is
  * labelled by its kind and by the serial the front end gave its connection (peers.h), never
  * by anything it sent: at most PEERS_MAX of them per kind, only those connected now. Workers
- * that report nothing are counted as connected and have no figures. Pure.
+ * that report nothing are counted as connected and have no figures. A worker admitted with
+ * CURVE also has a sqdiff_worker_info sample naming its key and address (set by ZeroMQ and
+ * the front end's ZAP handler at the handshake, not sent as text by the worker). Pure.
  */
 
 #include <stdint.h>

@@ -130,6 +130,26 @@ TEST(the_page_with_reports) {
     free(text);
 }
 
+TEST(the_page_names_the_workers_admitted_with_curve) {
+    static Peers sum, square;
+    char *text;
+    Peer *p;
+
+    peers_init(&sum);
+    peers_init(&square);
+    open_(&sum, "ipc", 9); /* no key: not named */
+    p = open_(&sum, "tcp", 10);
+    snprintf(p->key, sizeof(p->key), "%s", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    snprintf(p->address, sizeof(p->address), "%s", "198.18.0.11");
+    text = page(&sum, &square, 0);
+    ASSERT_NOT_NULL(
+        strstr(text, "# TYPE sqdiff_worker_info gauge\n"
+                     "sqdiff_worker_info{kind=\"sum\",worker=\"2\",key=\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\","
+                     "address=\"198.18.0.11\"} 1\n"));
+    ASSERT_NULL(strstr(text, "worker=\"1\""));
+    free(text);
+}
+
 TEST(the_page_at_the_most_workers) {
     static Peers sum, square;
     char *text, *line;

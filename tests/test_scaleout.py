@@ -91,7 +91,8 @@ class Cluster:
 
     def start_frontend(self, h):
         self.fe[h] = self.net[h].popen([self.bin("sqdiff-httpd"), "--config", self.fe_conf, "--listen",
-                                        f"{self.net[h].address}:8080"], stdout=self.log(h))
+                                        f"{self.net[h].address}:8080", "--metrics-listen", "127.0.0.1:9848"],
+                                       stdout=self.log(h))
         wait_for(lambda: self.connections("cl", None, probe=f"{self.net[h].address}:8080"), 20, f"{h} to listen")
 
     def start_worker(self, h, kind, conf=None):
@@ -203,6 +204,19 @@ def test_two_frontends_uneven_traffic_nothing_misrouted(cluster):
     done = {h: cluster.jobs_done(h) for h in WORKER_HOSTS}
     assert sum(done.values()) == 2 * len(nums), done  # one sum and one square job each, no more
     assert all(d > 0 for d in done.values()), f"both worker hosts used: {done}"
+
+
+def test_metrics_name_the_workers_by_key_and_address(cluster):
+    """A front end's /metrics names every worker admitted with CURVE: its kind, the key it was
+    admitted with and its address, one sample per connection (each host runs a worker of each
+    kind, connected to both front ends)."""
+    r = cluster.net["fe1"].run([sys.executable, "-c", "import urllib.request; print(urllib.request.urlopen("
+                                "'http://127.0.0.1:9848/metrics', timeout=10).read().decode())"], timeout=30)
+    assert r.returncode == 0, r.stderr
+    info = sorted(re.findall(r'^sqdiff_worker_info\{kind="(\w+)",worker="\d+",key="([^"]+)",address="([^"]+)"\} 1$',
+                             r.stdout, re.M))
+    keys = {h: open(os.path.join(cluster.tmp, h + ".pub")).read().strip() for h in WORKER_HOSTS}
+    assert info == sorted((kind, keys[h], cluster.net[h].address) for h in WORKER_HOSTS for kind in ("sum", "square"))
 
 
 def test_a_stalled_worker_costs_at_most_its_credit(cluster):
