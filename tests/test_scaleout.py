@@ -210,13 +210,18 @@ def test_metrics_name_the_workers_by_key_and_address(cluster):
     """A front end's /metrics names every worker admitted with CURVE: its kind, the key it was
     admitted with and its address, one sample per connection (each host runs a worker of each
     kind, connected to both front ends)."""
-    r = cluster.net["fe1"].run([sys.executable, "-c", "import urllib.request; print(urllib.request.urlopen("
-                                "'http://127.0.0.1:9848/metrics', timeout=10).read().decode())"], timeout=30)
-    assert r.returncode == 0, r.stderr
-    info = sorted(re.findall(r'^sqdiff_worker_info\{kind="(\w+)",worker="\d+",key="([^"]+)",address="([^"]+)"\} 1$',
-                             r.stdout, re.M))
+    def info():
+        r = cluster.net["fe1"].run([sys.executable, "-c", "import urllib.request; print(urllib.request.urlopen("
+                                    "'http://127.0.0.1:9848/metrics', timeout=10).read().decode())"], timeout=30)
+        assert r.returncode == 0, r.stderr
+        return sorted(re.findall(r'^sqdiff_worker_info\{kind="(\w+)",worker="\d+",key="([^"]+)",address="([^"]+)"\} 1$',
+                                 r.stdout, re.M))
+
     keys = {h: open(os.path.join(cluster.tmp, h + ".pub")).read().strip() for h in WORKER_HOSTS}
-    assert info == sorted((kind, keys[h], cluster.net[h].address) for h in WORKER_HOSTS for kind in ("sum", "square"))
+    want = sorted((kind, keys[h], cluster.net[h].address) for h in WORKER_HOSTS for kind in ("sum", "square"))
+    # Workers restarted by the test before may have connected (TCP) without their hello being
+    # read yet: the page is what the front end registered, so wait for it to settle.
+    wait_for(lambda: info() == want, 20, f"fe1's /metrics to name the four workers: {want}")
 
 
 def test_a_stalled_worker_costs_at_most_its_credit(cluster):
