@@ -600,6 +600,61 @@ def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
     s.close()
 
 
+# A sum "worker" that asks for work and takes none: it reads the front end's hello back (so it
+# is registered), says "up", then grants {"ready":64} every 20 ms without ever reading, until a
+# line on stdin; then it reads what it was handed and prints how many job messages that was.
+GREEDY_PEER = r"""
+import os, select, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)
+s.setsockopt(zmq.RCVHWM, 1)
+s.connect(f"ipc://{os.environ['SQDIFF_RUNTIME_DIR']}/jobs-sum.sock")
+assert s.poll(10000) and s.recv() == b""
+print("up", flush=True)
+while not select.select([sys.stdin], [], [], 0.02)[0]:
+    s.send(b'{"ready":64}')
+got = 0
+while s.poll(1000):
+    got += s.recv() != b""
+print(got, flush=True)
+"""
+
+
+def test_a_worker_that_grants_and_never_reads_is_handed_at_most_zeromqs_queue():
+    """A peer that keeps granting credit but never reads (stuck, or hostile) gets no more job
+    messages than ZeroMQ's queue for it holds (FANOUT_SNDHWM, 64) plus the socket buffers: then
+    ZeroMQ says EAGAIN and the rest wait in the front end's queue, where timeouts take them back.
+    300 requests of ~40 kB jobs (one per message) while the real sum worker is stopped."""
+    s = notified_suite("request-timeout = 1s\nreaper-interval = 100ms\n")
+    n = s.notifications["httpd"]
+    socks, greedy = [], None
+    try:
+        s.signal_workers("sum", signal.SIGSTOP)
+        try:
+            greedy = s.start_python(GREEDY_PEER)
+            assert greedy.stdout.readline().strip() == "up"
+            for i in range(300):
+                _, body = big_body(2000, 4611686018427387904 + 10000 * i)
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                socks.append(sock)
+            n.wait(lambda l: status_field(l, "timed_out") == 300, 30, "a STATUS= with 300 timed out")
+            out, _ = greedy.communicate("stop\n", timeout=60)
+        finally:
+            s.signal_workers("sum", signal.SIGCONT)
+            if greedy and greedy.poll() is None:
+                greedy.kill()
+                greedy.wait()
+        got = int(out.split()[-1])
+        # It was handed a full queue (so it was a candidate all along), and not much more.
+        assert 50 <= got < 150, f"a worker that never reads was handed {got} job messages of 300"
+    finally:
+        for sock in socks:
+            sock.close()
+    s.close()
+
+
 def unread_bytes(local_port, remote_port):
     """Bytes of a loopback TCP connection held by the kernel, not read yet: the receive queue
     of the socket at local_port plus the send queue of its peer (/proc/net/tcp)."""
