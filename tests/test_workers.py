@@ -183,13 +183,16 @@ def test_worker_drops_bad_jobs_and_keeps_serving(suite):
            # batches: empty, nested, one bad job among good ones, a trailing comma, too many jobs
            "[]", json.dumps([[good]]), json.dumps([good, {"id": 2}, good]), json.dumps([good])[:-1] + ",]",
            json.dumps([good] * 257)]
-    replies, alive = run_worker(suite, "sum", bad + [json.dumps({"id": 5, "numbers": [3, 4]}), "@SLEEP:2"])
+    # After them a lone job and a batch: nothing of the dropped messages' replies may be left in
+    # what the worker builds (a bad job among good ones drops the good ones' replies too).
+    after = [json.dumps({"id": 5, "numbers": [3, 4]}), json.dumps([job(6, [1]), job(7, [2])])]
+    replies, alive = run_worker(suite, "sum", bad + after + ["@SLEEP:2"], expect=3)
     assert alive
-    assert replies == [{"id": 5, "sum": 25}]
+    assert replies == [{"id": 5, "sum": 25}, {"id": 6, "sum": 1}, {"id": 7, "sum": 4}], replies
     # a job message dropped gives its credit back too: the last report, a second at most after
     # the last change, gives back what was still owed (or grants 0 when nothing was)
-    assert sum(run_worker.grants) == 4 + len(bad) + 1
-    assert run_worker.reports[-1] == {"done": 1, "rejected": len(bad), "unsent": 0}
+    assert sum(run_worker.grants) == 4 + len(bad) + len(after)
+    assert run_worker.reports[-1] == {"done": 3, "rejected": len(bad), "unsent": 0}
 
 
 def test_worker_refuses_oversized_jobs_and_keeps_serving(suite):
