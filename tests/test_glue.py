@@ -569,6 +569,19 @@ def test_a_bad_value_is_named_escaped(suite):
 
 
 @process_only
+def post_big_jobs_until_timed_out(s, socks, count=300):
+    """POSTs count requests of ~40 kB jobs (one per message), each on a connection of its own
+    (appended to socks, for the caller to close), and waits for a STATUS= that shows all of
+    them timed out."""
+    for i in range(count):
+        _, body = big_body(2000, 4611686018427387904 + 10000 * i)
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        socks.append(sock)
+    s.notifications["httpd"].wait(lambda l: status_field(l, "timed_out") == count, 30,
+                                  f"a STATUS= with {count} timed out")
+
+
 def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
     """ZeroMQ holds at most FANOUT_SNDHWM (64) job messages for a worker; the rest wait in the
     front end's queue, where their requests' timeouts take them back. 300 requests of ~40 kB
@@ -580,12 +593,7 @@ def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
     try:
         s.signal_workers("sum", signal.SIGSTOP)
         try:
-            for i in range(300):
-                _, body = big_body(2000, 4611686018427387904 + 10000 * i)
-                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-                socks.append(sock)
-            n.wait(lambda l: status_field(l, "timed_out") == 300, 30, "a STATUS= with 300 timed out")
+            post_big_jobs_until_timed_out(s, socks)
         finally:
             s.signal_workers("sum", signal.SIGCONT)
         # Replies come back in order: once a new request is answered, every late one has come.
@@ -627,19 +635,13 @@ def test_a_worker_that_grants_and_never_reads_is_handed_at_most_zeromqs_queue():
     ZeroMQ says EAGAIN and the rest wait in the front end's queue, where timeouts take them back.
     300 requests of ~40 kB jobs (one per message) while the real sum worker is stopped."""
     s = notified_suite("request-timeout = 1s\nreaper-interval = 100ms\n")
-    n = s.notifications["httpd"]
     socks, greedy = [], None
     try:
         s.signal_workers("sum", signal.SIGSTOP)
         try:
             greedy = s.start_python(GREEDY_PEER)
             assert greedy.stdout.readline().strip() == "up"
-            for i in range(300):
-                _, body = big_body(2000, 4611686018427387904 + 10000 * i)
-                sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-                socks.append(sock)
-            n.wait(lambda l: status_field(l, "timed_out") == 300, 30, "a STATUS= with 300 timed out")
+            post_big_jobs_until_timed_out(s, socks)
             out, _ = greedy.communicate("stop\n", timeout=60)
         finally:
             s.signal_workers("sum", signal.SIGCONT)
