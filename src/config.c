@@ -316,8 +316,35 @@ int config_parse_text(Config *c, const char *text, const char *filename, char *e
     return -EINVAL;
 }
 
+/* The endpoints in list with each "ipc://RUNDIR/" made "ipc://<rundir>/": a new string in *ret. */
+static int expand_rundir(const char *list, const char *rundir, char **ret) {
+    static const char word[] = "ipc://RUNDIR/";
+    size_t n = 0;
+    char *out, *o;
+
+    for (const char *p = list; (p = strstr(p, word)); p += sizeof(word) - 1)
+        n++;
+    out = malloc(strlen(list) + n * strlen(rundir) + 1);
+    if (!out)
+        return -ENOMEM;
+    o = out;
+    for (const char *p = list, *hit; *p; p = hit + sizeof(word) - 1) {
+        hit = strstr(p, word);
+        if (!hit) {
+            o = stpcpy(o, p);
+            break;
+        }
+        o = mempcpy(o, p, (size_t)(hit - p));
+        o = stpcpy(stpcpy(stpcpy(o, "ipc://"), rundir), "/");
+    }
+    *o = '\0';
+    *ret = out;
+    return 0;
+}
+
 int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errlen) {
-    static const char *const files[_ENDPOINT_MAX] = { "jobs-sum.sock", "jobs-square.sock" };
+    static const char *const defaults[_ENDPOINT_MAX] = { "ipc://RUNDIR/jobs-sum.sock",
+                                                         "ipc://RUNDIR/jobs-square.sock" };
 
     if (!c->runtime_dir) {
         /* systemd may list several directories separated by ':'; ours is the first. */
@@ -327,12 +354,13 @@ int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errl
             return -ENOMEM;
     }
     for (size_t i = 0; i < _ENDPOINT_MAX; i++) {
-        if (c->endpoint[i])
-            continue;
-        if (asprintf(&c->endpoint[i], "ipc://%s/%s", c->runtime_dir, files[i]) < 0) {
-            c->endpoint[i] = NULL;
-            return -ENOMEM;
-        }
+        char *expanded;
+        int r = expand_rundir(c->endpoint[i] ? c->endpoint[i] : defaults[i], c->runtime_dir, &expanded);
+
+        if (r < 0)
+            return r;
+        free(c->endpoint[i]);
+        c->endpoint[i] = expanded;
     }
     if (!c->curve_allowed_keys) {
         c->curve_allowed_keys = strdup("/etc/sqdiff/workers.d");

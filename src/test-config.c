@@ -98,6 +98,21 @@ TEST(finish_takes_the_first_runtime_directory) {
     config_done(&c);
 }
 
+TEST(finish_expands_rundir_in_configured_endpoints) {
+    Config c;
+
+    config_init(&c);
+    ASSERT_EQ(config_parse_text(&c,
+                                "[global]\njobs-sum-endpoint = ipc://RUNDIR/jobs-sum.sock tcp://*:5601\n"
+                                "jobs-square-endpoint = tcp://RUNDIR:5602 ipc://RUNDIR/a.sock ipc://RUNDIR/b.sock\n",
+                                "t.conf", err, sizeof(err)),
+              0);
+    ASSERT_EQ(config_finish(&c, "/run/sq", err, sizeof(err)), 0);
+    ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SUM], "ipc:///run/sq/jobs-sum.sock tcp://*:5601");
+    ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SQUARE], "tcp://RUNDIR:5602 ipc:///run/sq/a.sock ipc:///run/sq/b.sock");
+    config_done(&c);
+}
+
 TEST(finish_default_runtime_directory) {
     Config c;
 
