@@ -45,8 +45,6 @@
 #include "transport.h"
 #include "zap.h"
 
-#define FANOUT_REVOKED_MAX (_WIRE_KIND_MAX * PEERS_MAX)
-
 #define MONITOR_EVENTS                                                                                                 \
     (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
@@ -70,8 +68,6 @@ struct Fanout {
     bool pumping;
     /* Keys turned away while connected, latest last: what their connections still send is
      * dropped. Bounded as the table of peers is; the oldest make room. */
-    char revoked[FANOUT_REVOKED_MAX][KEY_Z85_LEN + 1];
-    size_t n_revoked;
 };
 
 static void unlink_job(Fanout *f, FanoutJob *job, int k) {
@@ -332,54 +328,38 @@ static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd)
     return p;
 }
 
-static bool is_revoked(const Fanout *f, const char *key) {
-    if (!key)
-        return false;
-    for (size_t i = f->n_revoked; i > 0; i--)
-        if (strcmp(f->revoked[i - 1], key) == 0)
-            return true;
-    return false;
-}
-
-static void remember_revoked(Fanout *f, const char *key) {
-    if (is_revoked(f, key))
-        return;
-    if (f->n_revoked == FANOUT_REVOKED_MAX)
-        memmove(f->revoked[0], f->revoked[1], --f->n_revoked * sizeof(f->revoked[0]));
-    memcpy(f->revoked[f->n_revoked++], key, sizeof(f->revoked[0]));
-}
-
 /*
- * The allow-list may have changed (zap.h): keys allowed again are forgotten, and every
- * connected worker whose key is no longer allowed (or the list no longer readable: as
- * the ZAP handler, when in doubt, no) is turned away.
+ * The allow-list was read again (zap.h): every connected worker whose key it no longer
+ * admits (or the list no longer readable: as the ZAP handler, when in doubt, no) is turned away.
  */
-static void on_allow_list_change(const char *allow_dir, void *userdata) {
+static void on_allow_list_change(void *userdata) {
     Fanout *f = userdata;
 
-    for (size_t i = 0; i < f->n_revoked;)
-        if (keys_allowed(allow_dir, f->revoked[i]) > 0)
-            memmove(f->revoked[i], f->revoked[i + 1], (--f->n_revoked - i) * sizeof(f->revoked[0]));
-        else
-            i++;
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         read_monitor(f, k); /* the peers gone are dropped first: the descriptors left are theirs */
         for (size_t i = 0; i < f->peers[k].n;) {
             Peer *p = &f->peers[k].peer[i];
             char key[KEY_Z85_LEN + 1], address[PEER_ADDRESS_MAX];
 
-            if (!p->key[0] || keys_allowed(allow_dir, p->key) > 0) {
+            if (!p->key[0] || zap_admits(f->zap, p->key)) {
                 i++;
                 continue;
             }
             memcpy(key, p->key, sizeof(key));
             memcpy(address, p->address, sizeof(address));
-            remember_revoked(f, key);
             (void)shutdown(p->fd, SHUT_RDWR);
             drop_peer(f, k, p); /* the last peer moves into slot i */
             f->cb.on_revoked(address, key, (WireKind)k, f->cb.userdata);
         }
     }
+}
+
+/* Whether a message comes from a worker the allow-list admits now ("User-Id" is its key, as
+ * the ZAP handler said; a connection without one was not admitted by key). */
+static bool admitted(const Fanout *f, zmq_msg_t *body) {
+    const char *key = zmq_msg_gets(body, "User-Id");
+
+    return !key || !key[0] || zap_admits(f->zap, key);
 }
 
 /* One message from a worker: [routing id][body]. */
@@ -392,7 +372,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     Peer *p;
     int r;
 
-    if (f->n_revoked > 0 && is_revoked(f, zmq_msg_gets(body, "User-Id")))
+    if (f->zap && !admitted(f, body))
         return;     /* from a worker turned away, sent before its connection was cut */
     if (len == 0) { /* hello: a new connection; ask it for credit with an empty message */
         if (open_peer(f, k, id, body, fd)) {

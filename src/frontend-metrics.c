@@ -113,6 +113,9 @@ static void write_requests(const FrontendMetricsInput *in, MetricsText *m) {
             in->stats->count[STATS_BUSY]);
     counter(m, "sqdiff_replies_dropped_total", "Worker replies dropped: late, duplicate or invalid.",
             in->stats->count[STATS_DROPPED_REPLIES]);
+    counter(m, "sqdiff_peers_turned_away_total",
+            "Peers of the jobs sockets turned away: handshakes refused, workers whose key left the allow-list.",
+            in->stats->count[STATS_PEERS_TURNED_AWAY]);
     gauge(m, "sqdiff_requests_pending", "Requests waiting for their workers.", in->pending);
 }
 

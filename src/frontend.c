@@ -301,6 +301,7 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
     uint64_t suppressed;
     char q[TEXT_QUOTE_MAX];
 
+    f->stats.count[STATS_PEERS_TURNED_AWAY]++;
     if (!ratelimit_allow(&f->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
         return;
     log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason },
@@ -311,8 +312,10 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
 /* A connected worker turned away because its key left the allow-list: an operator's act,
  * bounded by the workers connected, so each is logged. */
 static void on_peer_revoked(const char *address, const char *key, WireKind k, void *userdata) {
+    Frontend *f = userdata;
     char q[TEXT_QUOTE_MAX];
 
+    f->stats.count[STATS_PEERS_TURNED_AWAY]++;
     log_event(LOG_NOTICE, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = "key removed" },
               "Turned away a connected %s worker (%s) with key %s: its key left the allow-list; "
               "connection closed",

@@ -84,24 +84,61 @@ int keys_load_public(const char *path, char *ret_public) {
     return read_key(AT_FDCWD, path, ret_public);
 }
 
-int keys_allowed(const char *dir, const char *public_key) {
+/* A key file's name: NAME.pub, not hidden. Editors' backups (NAME.pub~, .NAME.pub.swp),
+ * files being written (.NAME.pub.tmp, NAME.pub.dpkg-new) and other names are not keys. */
+static bool is_key_name(const char *name) {
+    size_t len = strlen(name);
+
+    return name[0] != '.' && len > 4 && strcmp(name + len - 4, ".pub") == 0;
+}
+
+static int key_compare(const void *a, const void *b) {
+    return strcmp(a, b);
+}
+
+int keys_read_allow_list(const char *dir, KeyList *ret) {
     _cleanup_(closedirp) DIR *d = opendir(dir);
+    _cleanup_free_ char(*key)[KEY_Z85_LEN + 1] = NULL;
+    size_t n = 0, size = 0;
     struct dirent *de;
 
     if (!d)
         return -errno;
     while ((errno = 0, de = readdir(d))) {
-        char key[KEY_Z85_LEN + 1];
         struct stat st;
         _cleanup_close_ int fd = -1;
 
-        if (de->d_name[0] == '.')
+        if (!is_key_name(de->d_name))
             continue;
         fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (read_key_fd(fd, key) == 0 && strcmp(key, public_key) == 0)
-            return 1;
+        if (n == size) {
+            size_t grown = size ? 2 * size : 16;
+            void *p = reallocarray(key, grown, sizeof(*key));
+
+            if (!p)
+                return -ENOMEM;
+            key = p;
+            size = grown;
+        }
+        if (read_key_fd(fd, key[n]) == 0)
+            n++;
     }
-    return errno > 0 ? -errno : 0;
+    if (errno > 0)
+        return -errno;
+    if (n > 0)
+        qsort(key, n, sizeof(*key), key_compare);
+    keys_list_done(ret);
+    *ret = (KeyList){ .key = TAKE_PTR(key), .n = n };
+    return 0;
+}
+
+bool keys_listed(const KeyList *l, const char *public_key) {
+    return public_key && l->n > 0 && bsearch(public_key, l->key, l->n, sizeof(*l->key), key_compare);
+}
+
+void keys_list_done(KeyList *l) {
+    free(l->key);
+    *l = (KeyList){ 0 };
 }

@@ -10,13 +10,15 @@
  * A relative secret key path is taken in $CREDENTIALS_DIRECTORY, where systemd puts
  * what LoadCredential= names; without it, relative paths are refused.
  *
- * The allow-list is a directory: every regular file in it whose name does not start
- * with '.' holds the public key of a worker admitted. It is read anew at every check,
- * so adding a file admits a worker; removing one turns it away at its next check (the
- * front end also checks its connected workers when the directory changes: zap.h).
+ * The allow-list is a directory: every regular file in it named NAME.pub (NAME not
+ * starting with '.') holds the public key of a worker admitted; other files (hidden ones,
+ * editors' backups, files being written) are ignored. It is read into a KeyList, the one
+ * copy both the handshakes and the connected workers are checked against (zap.h reads it
+ * again when the directory changes).
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define KEY_Z85_LEN 40
 
@@ -26,5 +28,15 @@ int keys_load_secret(const char *path, char *ret_secret, char *ret_public);
 /* Reads a public key file into ret_public (KEY_Z85_LEN + 1). */
 int keys_load_public(const char *path, char *ret_public);
 
-/* Whether the allow-list directory dir holds public_key (Z85): 1, 0, or a negative errno. */
-int keys_allowed(const char *dir, const char *public_key);
+/* The public keys of an allow-list, sorted; { NULL, 0 } is an empty list. */
+typedef struct KeyList {
+    char (*key)[KEY_Z85_LEN + 1];
+    size_t n;
+} KeyList;
+
+/* Reads the allow-list directory dir into *ret (freeing what it held), or a negative errno
+ * with *ret untouched. Unreadable or malformed key files are left out. */
+int keys_read_allow_list(const char *dir, KeyList *ret);
+/* Whether public_key (Z85; NULL is never listed) is in l. */
+bool keys_listed(const KeyList *l, const char *public_key);
+void keys_list_done(KeyList *l);

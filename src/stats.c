@@ -23,6 +23,7 @@ static const struct {
     [STATS_TIMED_OUT] = { "timed_out", 504 },
     [STATS_OTHER_STATUS] = { "other_status", 0 },
     [STATS_DROPPED_REPLIES] = { "dropped_replies", 0 },
+    [STATS_PEERS_TURNED_AWAY] = { "peers_turned_away", 0 },
 };
 
 StatsCounter stats_counter_from_status(int status) {

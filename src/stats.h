@@ -29,6 +29,7 @@ typedef enum StatsCounter {
     STATS_TIMED_OUT,          /* 504: no reply within request-timeout */
     STATS_OTHER_STATUS,       /* any other status */
     STATS_DROPPED_REPLIES,    /* not an answer: a reply from a worker dropped */
+    STATS_PEERS_TURNED_AWAY,  /* not an answer: a peer of the jobs sockets refused or cut off */
     _STATS_COUNTER_MAX,
     _STATS_COUNTER_INVALID = -EINVAL,
 } StatsCounter;

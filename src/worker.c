@@ -53,6 +53,11 @@
 #define WORKER_GRANT_MIN 2
 /* Reports of a link's counters are at least this far apart (the timer may fire up to 250 ms late). */
 #define WORKER_REPORT_USEC USEC_PER_SEC
+/* A connection turned away (its handshake failed: key not admitted, wrong server key) is tried
+ * again after this, doubling up to the maximum: a handful of handshakes a minute, not hundreds a
+ * second. A connection that had passed its handshake is tried again at once. */
+#define WORKER_RECONNECT_MIN_USEC (100 * USEC_PER_MSEC)
+#define WORKER_RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
 #define WORKER_JOBS_HWM 64
 #define WORKER_REPLIES_HWM 100000
 /* Blocks this large get a mapping of their own, unmapped when freed (see worker_new). */
@@ -65,8 +70,10 @@ typedef struct Link {
     struct Worker *worker;
     void *sock, *monitor;
     char endpoint[CONFIG_ENDPOINT_MAX];
-    sd_event_source *source, *monitor_source, *report_timer;
-    uint64_t owed; /* credit to grant */
+    sd_event_source *source, *monitor_source, *report_timer, *reconnect_timer;
+    bool handshaken;        /* the current connection passed its handshake */
+    usec_t reconnect_delay; /* before the next connection, after one that failed its handshake */
+    uint64_t owed;          /* credit to grant */
     WireCounters counted;
     bool greeted;                  /* the front end said hello: the next grant reports, to start its count */
     bool unreported, report_armed; /* counted changed since the last report; the timer is set */
@@ -261,12 +268,53 @@ static int on_report_due(sd_event_source *s, uint64_t usec, void *userdata) {
     return on_jobs(NULL, -1, 0, l);
 }
 
+/* Connects the link anew (after zmq_disconnect, so ZeroMQ's own attempts are stopped). */
+static void reconnect(Link *l) {
+    if (zmq_connect(l->sock, l->endpoint) < 0)
+        log_error_errno(errno, "Could not reconnect to %s: %m", l->endpoint);
+    /* Both process the socket's commands, which may use up the edge of ZMQ_FD that
+     * would have said jobs are waiting: read now whatever is there. */
+    (void)on_jobs(NULL, -1, 0, l);
+}
+
+static int on_reconnect_due(sd_event_source *s, uint64_t usec, void *userdata) {
+    reconnect(userdata);
+    return 0;
+}
+
 /*
- * ZeroMQ ends a connection that carried a message over ZMQ_MAXMSGSIZE as a protocol
- * error, and after a protocol error it does not reconnect on its own. So each link is
- * monitored, and on every disconnection it is connected anew (harmless when ZeroMQ
- * would have reconnected anyway: the front end restarting, say).
+ * ZeroMQ ends a connection that carried a message over ZMQ_MAXMSGSIZE, or whose handshake
+ * failed, as a protocol error, and after a protocol error it does not reconnect on its own.
+ * So each link is monitored, and on every disconnection it is connected anew: at once when
+ * the connection had passed its handshake (the front end restarting, a heartbeat lost; ZeroMQ
+ * then retries every RECONNECT_IVL_MAX until the front end is back), otherwise after
+ * reconnect_delay, which doubles each time up to WORKER_RECONNECT_MAX_USEC, so a worker turned
+ * away costs the front end a few handshakes a minute.
  */
+static void on_link_event(Link *l, uint16_t id) {
+    usec_t now;
+
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        l->handshaken = true;
+        l->reconnect_delay = WORKER_RECONNECT_MIN_USEC;
+        return;
+    }
+    if (id != ZMQ_EVENT_DISCONNECTED)
+        return;
+    (void)zmq_disconnect(l->sock, l->endpoint);
+    if (l->handshaken) {
+        l->handshaken = false;
+        reconnect(l);
+        return;
+    }
+    now = now_usec(CLOCK_MONOTONIC);
+    if (sd_event_source_set_time(l->reconnect_timer, now + l->reconnect_delay) < 0 ||
+        sd_event_source_set_enabled(l->reconnect_timer, SD_EVENT_ONESHOT) < 0)
+        reconnect(l); /* without a timer, at once rather than never */
+    l->reconnect_delay =
+        l->reconnect_delay * 2 < WORKER_RECONNECT_MAX_USEC ? l->reconnect_delay * 2 : WORKER_RECONNECT_MAX_USEC;
+}
+
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
     Link *l = userdata;
 
@@ -285,15 +333,7 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
         zmq_msg_init(&endpoint);
         (void)zmq_msg_recv(&endpoint, l->monitor, 0); /* the second frame comes with the first */
         zmq_msg_close(&endpoint);
-
-        if (id == ZMQ_EVENT_DISCONNECTED) {
-            (void)zmq_disconnect(l->sock, l->endpoint);
-            if (zmq_connect(l->sock, l->endpoint) < 0)
-                log_error_errno(errno, "Could not reconnect to %s: %m", l->endpoint);
-            /* Both process the socket's commands, which may use up the edge of ZMQ_FD that
-             * would have said jobs are waiting: read now whatever is there. */
-            (void)on_jobs(NULL, -1, 0, l);
-        }
+        on_link_event(l, id);
     }
 }
 
@@ -327,7 +367,7 @@ static int open_link(sd_event *e, Worker *w, const TransportKeys *keys, const ch
     if (r < 0)
         return r;
     snprintf(monitor_endpoint, sizeof(monitor_endpoint), MONITOR_ENDPOINT, w->n_links);
-    if (zmq_socket_monitor(l->sock, monitor_endpoint, ZMQ_EVENT_DISCONNECTED) < 0)
+    if (zmq_socket_monitor(l->sock, monitor_endpoint, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) < 0)
         return -errno;
     l->monitor = zmq_socket(w->ctx, ZMQ_PAIR);
     if (!l->monitor || zmq_connect(l->monitor, monitor_endpoint) < 0)
@@ -346,6 +386,10 @@ static int open_link(sd_event *e, Worker *w, const TransportKeys *keys, const ch
         return r;
     r = sd_event_add_time(e, &l->report_timer, CLOCK_MONOTONIC, 0, 0, on_report_due, l);
     if (r < 0)
+        return r;
+    l->reconnect_delay = WORKER_RECONNECT_MIN_USEC;
+    r = sd_event_add_time(e, &l->reconnect_timer, CLOCK_MONOTONIC, 0, 0, on_reconnect_due, l);
+    if (r < 0 || (r = sd_event_source_set_enabled(l->reconnect_timer, SD_EVENT_OFF)) < 0)
         return r;
     return sd_event_source_set_enabled(l->report_timer, SD_EVENT_OFF); /* until the counts change */
 }
@@ -406,6 +450,7 @@ Worker *worker_free(Worker *w) {
         sd_event_source_disable_unref(l->source);
         sd_event_source_disable_unref(l->monitor_source);
         sd_event_source_disable_unref(l->report_timer);
+        sd_event_source_disable_unref(l->reconnect_timer);
         if (l->sock) {
             (void)zmq_socket_monitor(l->sock, NULL, 0);
             zmq_close(l->sock);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A REP socket on inproc://zeromq.zap.01, where libzmq sends its requests. Each is
- * answered at once: the allow-list is a directory of a few small files. Requests for
+ * answered at once, from the allow-list in memory. Requests for
  * other mechanisms than CURVE are refused (the guarded sockets speak CURVE only).
  * Like every ZeroMQ socket here its fd is edge-like, so each wake-up answers requests
  * until there are none.
@@ -32,8 +32,45 @@ struct Zap {
     sd_event_source *source, *watch;
     char *allow_dir;
     ZapCallbacks cb;
-    struct stat seen; /* the directory at the last check; st_ino 0 while it is missing */
+    struct stat seen; /* the directory at the last reading; st_ino 0 while it is missing */
+    KeyList allowed;
 };
+
+/* The directory as it is now: its stat, or zeros when it cannot be read. */
+static struct stat allow_dir_now(const Zap *z) {
+    struct stat st;
+
+    if (stat(z->allow_dir, &st) < 0)
+        memset(&st, 0, sizeof(st));
+    return st;
+}
+
+static bool same_times(const struct timespec *a, const struct timespec *b) {
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Reads the allow-list again if the directory may have changed since the last reading,
+ * and tells the caller. The stat comes first: a change during the reading is seen next time.
+ * A directory that cannot be read admits nobody (st_ino 0 says so).
+ */
+static void refresh(Zap *z) {
+    struct stat now = allow_dir_now(z);
+
+    if (now.st_ino == z->seen.st_ino && now.st_dev == z->seen.st_dev && same_times(&now.st_mtim, &z->seen.st_mtim) &&
+        same_times(&now.st_ctim, &z->seen.st_ctim))
+        return;
+    if (now.st_ino == 0 || keys_read_allow_list(z->allow_dir, &z->allowed) < 0) {
+        keys_list_done(&z->allowed); /* unreadable: nobody is admitted */
+        now.st_ino = 0;
+    }
+    z->seen = now;
+    z->cb.on_change(z->cb.userdata);
+}
+
+bool zap_admits(const Zap *z, const char *key) {
+    return keys_listed(&z->allowed, key);
+}
 
 static void reply(Zap *z, const zmq_msg_t *request_id, const char *code, const char *text, const char *user) {
     zmq_msg_t id;
@@ -51,7 +88,6 @@ static void reply(Zap *z, const zmq_msg_t *request_id, const char *code, const c
 static void handle(Zap *z, zmq_msg_t *f, size_t n) {
     char address[64] = "", key[KEY_Z85_LEN + 1];
     size_t alen;
-    int r;
 
     if (n >= 4) {
         alen = zmq_msg_size(&f[3]) < sizeof(address) - 1 ? zmq_msg_size(&f[3]) : sizeof(address) - 1;
@@ -67,14 +103,14 @@ static void handle(Zap *z, zmq_msg_t *f, size_t n) {
         return;
     }
     zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
-    r = keys_allowed(z->allow_dir, key);
-    if (r > 0) {
+    refresh(z);
+    if (zap_admits(z, key)) {
         reply(z, &f[1], "200", "OK", key);
         return;
     }
-    z->cb.on_reject(address, key, r == 0 ? "public key not in the allow-list" : "allow-list unreadable",
+    z->cb.on_reject(address, key, z->seen.st_ino ? "public key not in the allow-list" : "allow-list unreadable",
                     z->cb.userdata);
-    reply(z, &f[1], r == 0 ? "400" : "500", r == 0 ? "not allowed" : "allow-list unreadable", "");
+    reply(z, &f[1], "400", "not allowed", "");
 }
 
 /* Reads one request's frames into f (at most ZAP_FRAMES kept); how many came, or -1 for none. */
@@ -111,28 +147,8 @@ static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userda
     return 0;
 }
 
-/* The directory as it is now: its stat, or zeros when it cannot be read. */
-static struct stat allow_dir_now(const Zap *z) {
-    struct stat st;
-
-    if (stat(z->allow_dir, &st) < 0)
-        memset(&st, 0, sizeof(st));
-    return st;
-}
-
-static bool same_times(const struct timespec *a, const struct timespec *b) {
-    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
 static int on_watch(sd_event_source *s, uint64_t usec, void *userdata) {
-    Zap *z = userdata;
-    struct stat now = allow_dir_now(z);
-
-    if (now.st_ino != z->seen.st_ino || now.st_dev != z->seen.st_dev || !same_times(&now.st_mtim, &z->seen.st_mtim) ||
-        !same_times(&now.st_ctim, &z->seen.st_ctim)) {
-        z->seen = now;
-        z->cb.on_change(z->allow_dir, z->cb.userdata);
-    }
+    refresh(userdata);
     return sd_event_source_set_time(s, usec + ZAP_WATCH_USEC);
 }
 
@@ -156,8 +172,10 @@ int zap_new(sd_event *e, void *ctx, const char *allow_dir, const ZapCallbacks *c
         return -errno;
     if (sd_event_add_io(e, &z->source, fd, EPOLLIN, on_request, z) < 0)
         return -EIO;
-    (void)on_request(z->source, fd, 0, z); /* ZMQ_FD only signals changes: read once now */
     z->seen = allow_dir_now(z);
+    if (z->seen.st_ino != 0 && keys_read_allow_list(z->allow_dir, &z->allowed) < 0)
+        z->seen.st_ino = 0;
+    (void)on_request(z->source, fd, 0, z); /* ZMQ_FD only signals changes: read once now */
     (void)sd_event_now(e, CLOCK_MONOTONIC, &now);
     /* A quarter of a second of slack lets the loop wake for this and the reaper at once. */
     if (sd_event_add_time(e, &z->watch, CLOCK_MONOTONIC, now + ZAP_WATCH_USEC, ZAP_WATCH_USEC / 4, on_watch, z) < 0 ||
@@ -174,6 +192,7 @@ Zap *zap_free(Zap *z) {
     sd_event_source_disable_unref(z->watch);
     if (z->sock)
         zmq_close(z->sock);
+    keys_list_done(&z->allowed);
     free(z->allow_dir);
     free(z);
     return NULL;

@@ -15,6 +15,7 @@ filters then hold with CURVE.
     cl  198.18.0.20  clients, HAProxy, rogue peers
 """
 
+import contextlib
 import json
 import os
 import re
@@ -339,9 +340,10 @@ def test_a_peer_that_never_completes_the_handshake_is_dropped(cluster, sends):
 
 
 # A sum worker with a CURVE key, connected to one front end, answering correctly. It says
-# "admitted" at its first handshake, "jobs" at its first job, "cut" when its connection is
-# closed, "admitted again" at a later handshake; ends when the file UNTIL exists, printing
-# how many jobs it received while cut off (between "cut" and "admitted again").
+# "admitted" at its first handshake, "asked" when the front end asks it for credit, "jobs" at
+# its first job, "cut" when its connection is closed, "admitted again", "asked again" and
+# "jobs again" after a later handshake; ends when the file UNTIL exists, printing how many jobs
+# it received while cut off (between "cut" and "admitted again").
 KEYED_WORKER = r"""
 import json, os, sys, time, zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -355,8 +357,9 @@ s.curve_publickey = zmq.curve_public(sk)
 s.curve_serverkey = open(server).read().strip().encode()
 mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
 s.connect(endpoint)
-admitted, jobs, cut, while_cut = 0, 0, False, 0
+admitted, hellos, jobs, cut, while_cut, retry_at, jobs_again = 0, 0, 0, False, 0, None, False
 deadline = time.monotonic() + 120
+# As sqdiff-worker: a connection refused ends ZeroMQ's own attempts, so connect again, 100 ms later.
 while not os.path.exists(until) and time.monotonic() < deadline:
     while mon.poll(0):
         event = recv_monitor_message(mon)["event"]
@@ -364,21 +367,33 @@ while not os.path.exists(until) and time.monotonic() < deadline:
             admitted += 1
             cut = False
             print("admitted" if admitted == 1 else "admitted again", flush=True)
-        elif event == zmq.EVENT_DISCONNECTED and not cut:
-            cut = True
-            print("cut", flush=True)
+        elif event == zmq.EVENT_DISCONNECTED:
+            s.disconnect(endpoint)
+            retry_at = time.monotonic() + 0.1
+            if not cut:
+                cut = True
+                print("cut", flush=True)
+    if retry_at is not None and time.monotonic() >= retry_at:
+        s.connect(endpoint)
+        retry_at = None
     if not s.poll(50):
         continue
     raw = s.recv()
     if raw == b"":
+        hellos += 1  # one per connection admitted: counted here, not by the monitor, which may lag
+        cut = False
+        print("asked" if hellos == 1 else "asked again", flush=True)
         s.send(b'{"ready":4}')
         continue
     msg = json.loads(raw)
     batch = msg if isinstance(msg, list) else [msg]
     while_cut += len(batch) if cut else 0
-    jobs += len(batch)
-    if jobs == len(batch):
+    if jobs == 0:
         print("jobs", flush=True)
+    elif hellos > 1 and not jobs_again:
+        jobs_again = True
+        print("jobs again", flush=True)
+    jobs += len(batch)
     replies = [{"id": j["id"], "sum": sum(n * n for n in j["numbers"])} for j in batch]
     s.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
     s.send(b'{"ready":1}')
@@ -386,20 +401,35 @@ print(while_cut, flush=True)
 """
 
 
-def test_a_key_removed_from_the_allow_list_turns_a_connected_worker_away(cluster):
-    """A worker admitted and serving is cut off once its key file is removed: it gets no job
-    from then on, the other workers answer everything, and the front end says whom it turned
-    away. Its key put back, it is admitted at its next connection."""
-    fe1 = cluster.net["fe1"].address
-    key = cluster.keygen("late")
+@contextlib.contextmanager
+def keyed_worker(cluster, name):
+    """A KEYED_WORKER with a new key NAME, in the allow-list, connected to fe1's sum port from
+    cl: yields (the list of what it says, as it says it; its public key). On leaving, it is
+    stopped (its last word, the jobs it received while cut off, ends the list) and its key
+    file removed."""
+    key = cluster.keygen(name)
     shutil.copy(key + ".pub", cluster.allow)
-    until = os.path.join(cluster.tmp, "late.until")
-    p = cluster.net["cl"].popen([sys.executable, "-c", KEYED_WORKER, f"tcp://{fe1}:5601", key + ".secret",
-                                 cluster.fe_key + ".pub", until], stdout=subprocess.PIPE)
+    until = os.path.join(cluster.tmp, name + ".until")
+    p = cluster.net["cl"].popen([sys.executable, "-c", KEYED_WORKER, f"tcp://{cluster.net['fe1'].address}:5601",
+                                 key + ".secret", cluster.fe_key + ".pub", until], stdout=subprocess.PIPE)
     said = []
     reader = threading.Thread(target=lambda: said.extend(line.decode().strip() for line in p.stdout))
     reader.start()
     try:
+        yield said, open(key + ".pub").read().strip()
+    finally:
+        open(until, "w").close()
+        p.wait(30)
+        reader.join(10)
+        if os.path.exists(os.path.join(cluster.allow, name + ".pub")):
+            os.unlink(os.path.join(cluster.allow, name + ".pub"))
+
+
+def test_a_key_removed_from_the_allow_list_turns_a_connected_worker_away(cluster):
+    """A worker admitted and serving is cut off once its key file is removed: it gets no job
+    from then on, the other workers answer everything, and the front end says whom it turned
+    away. Its key put back, it is admitted at its next connection."""
+    with keyed_worker(cluster, "late") as (said, late_pub):
         wait_for(lambda: "admitted" in said, 20, "the keyed worker to be admitted")
         for seed in range(20, 40):  # until it has had jobs: dispatch prefers the idle worker
             nums = lists(50, seed)
@@ -411,20 +441,87 @@ def test_a_key_removed_from_the_allow_list_turns_a_connected_worker_away(cluster
         wait_for(lambda: "cut" in said, 10, "the keyed worker's connection to be closed")
         nums = lists(300, 41)
         assert exact(cluster.requests([(cluster.url("fe1"), n) for n in nums]), nums) == []
-        shutil.copy(key + ".pub", cluster.allow)
-        wait_for(lambda: "admitted again" in said, 20, "the keyed worker to be admitted again")
-    finally:
-        open(until, "w").close()
-        p.wait(30)
-        reader.join(10)
-        if os.path.exists(os.path.join(cluster.allow, "late.pub")):
-            os.unlink(os.path.join(cluster.allow, "late.pub"))
+        shutil.copy(os.path.join(cluster.tmp, "late.pub"), cluster.allow)
+        wait_for(lambda: "asked again" in said, 20, "the keyed worker to be admitted again and asked for credit")
+        for seed in range(42, 62):  # its key back, it is sent jobs again
+            nums = lists(50, seed)
+            assert exact(cluster.requests([(cluster.url("fe1"), n) for n in nums]), nums) == []
+            if "jobs again" in said:
+                break
+        assert "jobs again" in said, f"the keyed worker, admitted again, got no job in 1000 requests: {said}"
     assert said[-1] == "0", f"jobs the worker received after it was turned away: {said}"
-    late_pub = open(key + ".pub").read().strip()
     with open(os.path.join(cluster.tmp, "fe1.log")) as f:
         log = f.read()
     cl = cluster.net["cl"].address
     assert f"Turned away a connected sum worker (\"{cl}\") with key {late_pub}: its key left the allow-list" in log
+
+
+def turned_away(cluster, fe):
+    """fe's count of peers turned away at its jobs sockets, from its /metrics."""
+    r = cluster.net[fe].run([sys.executable, "-c", "import urllib.request; "
+                             "print(urllib.request.urlopen('http://127.0.0.1:9848/metrics', timeout=5).read().decode())"],
+                            timeout=20)
+    assert r.returncode == 0, r.stderr
+    return int(re.search(r"^sqdiff_peers_turned_away_total (\d+)$", r.stdout, re.M).group(1))
+
+
+@pytest.mark.parametrize("name", [".rogue.pub", "rogue.pub~", ".rogue.pub.swp", "rogue.pub.tmp", "rogue"])
+def test_a_key_in_a_file_not_named_as_a_key_admits_nobody(cluster, name):
+    """Only NAME.pub files are keys: a hidden file, an editor's backup, a file being written, a
+    file without .pub hold a key in vain (docs/scale-out.md)."""
+    fe1 = cluster.net["fe1"].address
+    shutil.copy(cluster.rogue_key + ".pub", os.path.join(cluster.allow, name))
+    try:
+        p = cluster.net["cl"].popen([sys.executable, "-c", ROGUE, f"tcp://{fe1}:5601", cluster.rogue_key + ".secret",
+                                     cluster.fe_key + ".pub", "curve", "3"], stdout=subprocess.PIPE)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(50, 9)])
+        got = int(p.communicate(timeout=30)[0])
+    finally:
+        os.unlink(os.path.join(cluster.allow, name))
+    assert got == 0, f"the rogue, its key in {name!r}, received {got} messages"
+    assert exact(results, lists(50, 9)) == []
+
+
+def test_the_allow_list_gone_turns_every_worker_away(cluster):
+    """The allow-list directory removed while workers are connected: every keyed worker is cut
+    off (an allow-list that cannot be read admits nobody); put back, they are admitted again."""
+    away = cluster.allow + ".away"
+    with keyed_worker(cluster, "gone") as (said, gone_pub):
+        try:
+            wait_for(lambda: "asked" in said, 20, "the keyed worker to be admitted")
+            os.rename(cluster.allow, away)
+            wait_for(lambda: "cut" in said, 10, "the keyed worker's connection to be closed")
+        finally:
+            if os.path.exists(away):
+                os.rename(away, cluster.allow)
+        wait_for(lambda: "asked again" in said, 20, "the keyed worker to be admitted again")
+    for h in WORKER_HOSTS:  # the real workers were turned away too, and are back
+        wait_for(lambda h=h: cluster.connections(h, (5601, 5602)) == 4, 30, f"{h}'s workers to connect again")
+    with open(os.path.join(cluster.tmp, "fe1.log")) as f:
+        log = f.read()
+    assert f"with key {gone_pub}: its key left the allow-list" in log
+
+
+def test_a_turned_away_worker_tries_a_few_times_a_minute(cluster):
+    """sqdiff-worker with a key not in the allow-list backs off: 100 ms doubling to 5 s between
+    handshakes, so in 12 s a front end turns it away about 8 times, not hundreds."""
+    fe1 = cluster.net["fe1"].address
+    conf = os.path.join(cluster.tmp, "rogue.conf")
+    with open(conf, "w") as f:
+        f.write(f"[global]\njobs-sum-endpoint = tcp://{fe1}:5601\njobs-square-endpoint = tcp://{fe1}:5602\n"
+                f"curve-secret-key = {cluster.rogue_key}.secret\ncurve-server-public-key = {cluster.fe_key}.pub\n")
+    before = turned_away(cluster, "fe1")
+    p = cluster.net["cl"].popen([cluster.bin("sqdiff-worker"), "--kind", "sum", "--config", conf],
+                                stdout=cluster.log("rogue-worker"))
+    try:
+        wait_for(lambda: turned_away(cluster, "fe1") > before, 20, "the rogue worker to be turned away")
+        time.sleep(12)
+        tries = turned_away(cluster, "fe1") - before
+    finally:
+        p.terminate()
+        p.wait(10)
+    # 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3, 11.3 s: 8 handshakes; at most 12 s at 5 s apart from here.
+    assert 3 <= tries <= 12, f"{tries} handshakes in 12 s"
 
 
 def test_a_cut_link_costs_only_requests_in_flight(cluster):
