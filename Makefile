@@ -61,7 +61,7 @@ check-prose: deps
 
 # C formatting per .clang-format (clang-format 14, Debian 12's), without changing a file; to fix:
 # clang-format-14 -i FILE... (see .clang-format).
-C_SOURCES = $(wildcard src/*.c src/*.h fuzz/*.c fuzz/*.h)
+C_SOURCES = $(wildcard src/*/*.c src/*/*.h fuzz/*.c fuzz/*.h)
 format-check: deps
 	clang-format-14 --dry-run -Werror $(C_SOURCES)
 
@@ -69,7 +69,7 @@ format-check: deps
 SHELL_SCRIPTS = .ci/run packaging/build-deb.sh packaging/build-rpm.sh packaging/copy-source.sh \
 	packaging/debian/sqdiff.postinst packaging/debian/sqdiff.postrm packaging/debian/sqdiff.prerm \
 	packaging/debian/tests/smoke
-PYTHON_SOURCES = $(wildcard tests/*.py bench/*.py tools/*.py) tools/check-prose tools/sqdiff-box
+PYTHON_SOURCES = $(wildcard tests/*.py bench/*.py tools/*.py) tools/check-prose tools/check-layers tools/sqdiff-box
 lint: deps
 	shellcheck $(SHELL_SCRIPTS)
 	$(PYTHON) -m pyflakes $(PYTHON_SOURCES)

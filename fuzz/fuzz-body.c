@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the JSON body parser (src/request-parse.c). An accepted body must be
+ * Fuzzes the JSON body parser (src/core/request-parse.c). An accepted body must be
  * valid JSON to the reference validator (json-ref.h), and json-c, parsing it
  * independently in strict mode, must find the same object with a "numbers"
  * array of the same integers in the same order; a body refused as malformed

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the configuration parser (src/config.c) against a reference of the
- * documented settings (README.md, src/config.c's header comment), with exact
+ * Fuzzes the configuration parser (src/core/config.c) against a reference of the
+ * documented settings (README.md, src/core/config.c's header comment), with exact
  * arithmetic from GMP: a duration or size is its decimal number times the
  * unit, rounded down to a whole microsecond or byte, and must lie in the
  * key's range.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the grant reader of the front end (wire_read_grant in src/wire.c), which
+ * Fuzzes the grant reader of the front end (wire_read_grant in src/core/wire.c), which
  * reads every message a worker sends before anything else does. For every input: the
  * verdict and the grant are the same when the general reader alone reads it (a space in
  * front); a message that is no grant and is a valid JSON object has no "ready"; a grant

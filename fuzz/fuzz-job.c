@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the job reader of the workers (src/wire.c) and the exact arithmetic
- * behind it (src/sqmath.c). For an accepted message (one job or a batch): the
+ * Fuzzes the job reader of the workers (src/core/wire.c) and the exact arithmetic
+ * behind it (src/core/sqmath.c). For an accepted message (one job or a batch): the
  * text is valid JSON to the reference validator; json-c, parsing it
  * independently, finds the same jobs in the same order, each with the same id
  * and the same numbers, whose SqAcc equals the decoded one (and the canonical

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the strict JSON pull reader (src/json-reader.c), differentially: the
+ * Fuzzes the strict JSON pull reader (src/core/json-reader.c), differentially: the
  * reader reaches JSON_END exactly when the reference validator (json-ref.h)
  * accepts the text, whether containers are read token by token or passed over
  * with json_reader_skip(). Also: tokens lie inside the text, in order; a failed

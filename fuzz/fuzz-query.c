@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the query string parser (src/request-parse.c) and the integer text
- * grammars (src/number.c), each against a reference written here apart, on
+ * Fuzzes the query string parser (src/core/request-parse.c) and the integer text
+ * grammars (src/core/number.c), each against a reference written here apart, on
  * top of strtoll(): request_parse_query() returns what the reference expects,
  * the same numbers in the same order or the same error; every accepted number
  * formats (number_format_int64) and parses back to itself; the raw input read
  * as one number gives the reference's answer under both grammars; text_quote()
- * (src/text.c) renders the raw input as its contract says, in any buffer size.
+ * (src/core/text.c) renders the raw input as its contract says, in any buffer size.
  */
 
 #include <errno.h>

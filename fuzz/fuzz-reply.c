@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the reply reader of the front end (src/wire.c) and the answer it
- * feeds (sqmath_answer in src/sqmath.c). For an accepted message (one reply
+ * Fuzzes the reply reader of the front end (src/core/wire.c) and the answer it
+ * feeds (sqmath_answer in src/core/sqmath.c). For an accepted message (one reply
  * or a batch): valid JSON to the reference validator and to json-c, which
  * finds the same replies in the same order (and the canonical scanner agrees
  * with the general reader, reply by reply, on every input); for each reply, the same id and a

@@ -3,7 +3,7 @@
 
 /*
  * A reference JSON validator for the differential checks, written apart from
- * src/json-reader.c and in another shape (recursive descent, not a state
+ * src/core/json-reader.c and in another shape (recursive descent, not a state
  * machine): RFC 8259 exactly, whitespace " \t\n\r", strings of valid UTF-8 with
  * no control characters, any \uXXXX escape, nesting of at most
  * JSON_MAX_DEPTH containers. Slow and simple on purpose.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns seccomp/NAME.list files into a C header of SandboxRule arrays (src/sandbox.c).
+"""Turns seccomp/NAME.list files into a C header of SandboxRule arrays (src/daemon/sandbox.c).
 
 Usage: gen-lists.py OUTPUT NAME=LIST[+LIST...] [NAME=...]
 Each NAME becomes the union of its lists as `static const SandboxRule seccomp_NAME[]`,

@@ -80,7 +80,7 @@ def big_body(count, first=4611686018427387904):
 def test_every_message_id_is_in_the_catalog():
     """Every SQ_MSG_* of src/log.h is a 128-bit id documented in units/sqdiff.catalog, and the
     catalog documents no other: journalctl -x explains every event, whichever a run logged."""
-    with open(os.path.join(ROOT, "src", "log.h")) as f:
+    with open(os.path.join(ROOT, "src", "daemon", "log.h")) as f:
         ids = dict(re.findall(r'^#define (SQ_MSG_\w+) "([^"]*)"', f.read(), re.M))
     with open(os.path.join(ROOT, "units", "sqdiff.catalog")) as f:
         catalog = re.findall(r"^-- (\S+)", f.read(), re.M)

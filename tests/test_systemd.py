@@ -355,5 +355,5 @@ print(got)
     assert prop(sd, "sqdiff-worker@sum.service", "NRestarts") == "0"
 
 
-PEER_REJECTED = next(line.split('"')[1] for line in open(os.path.join(SRCDIR, "src", "log.h"))
+PEER_REJECTED = next(line.split('"')[1] for line in open(os.path.join(SRCDIR, "src", "daemon", "log.h"))
                      if line.startswith("#define SQ_MSG_PEER_REJECTED"))

@@ -21,6 +21,8 @@
  * that starts with the HTTP/2 preface hands the connection to h2o's HTTP/2.
  */
 
+#include "http1.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -30,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server-internal.h"
+#include "http2.h"
 
 #define HEADERS_MAX 100
 /* Free room asked of h2o's input buffer before a read, as h2o's own reader asks. */
@@ -419,7 +421,7 @@ static void handle_input(Conn *c) {
             if (h2o_timeout_is_linked(&c->h1.timeout))
                 h2o_timeout_unlink(&c->h1.timeout);
             h2o_dispose_request(&c->h1.req);
-            server_switch_to_http2(c);
+            http2_take_over(c);
         }
         return;
     }

@@ -4,7 +4,7 @@
  * budget (server.h). Every accepted socket gets a Conn, found again through
  * sock->on_close.data, which h2o leaves to its user and calls on close; that
  * is how connections are counted, swept and hooked. HTTP/1.1 is served by
- * server-http1.c, HTTP/2 by h2o with check_frame() in front of its frames.
+ * http1.c, HTTP/2 by h2o with http2.c's frame budget in front of its frames.
  */
 
 #include "server.h"
@@ -25,22 +25,13 @@
 
 #include <h2o/http2.h>
 
-#include "server-internal.h"
+#include "conn.h"
+#include "http1.h"
 
 /* Sweeps for connections without progress run this often, within [min, max]. */
 #define SWEEP_MIN_MS 100
 #define SWEEP_MAX_MS 1000
 /* After EMFILE/ENFILE, accepting is retried at the next sweep or when a connection closes. */
-
-/* HTTP/2 frames (RFC 9113, section 4.1 and 6). */
-enum {
-    FRAME_HEADER_SIZE = 9,
-    FRAME_DATA = 0x0,
-    FRAME_HEADERS = 0x1,
-    FRAME_CONTINUATION = 0x9,
-    FLAG_END_STREAM = 0x1,
-    FLAG_PADDED = 0x8,
-};
 
 typedef struct HoldMark {
     h2o_linklist_t link;
@@ -70,12 +61,6 @@ typedef struct JsonErrorFilter {
 const uint64_t server_duration_bounds_usec[SERVER_DURATION_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2000000, 2500000,
 };
-
-void server_report(Server *s, ServerEvent ev, const char *detail) {
-    s->stats.events[ev]++;
-    if (s->cb.on_event)
-        s->cb.on_event(ev, detail, s->n_conns, s->cb.userdata);
-}
 
 /* The Conn of a request's connection. */
 static Conn *conn_of(h2o_req_t *req) {
@@ -177,52 +162,6 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     }
 }
 
-/* --- HTTP/2: the frame budget ---------------------------------------------------------------- */
-
-static int check_frame(void *userdata, const uint8_t *frame, size_t len, const char **ret_why) {
-    Conn *c = userdata;
-    size_t payload = len - FRAME_HEADER_SIZE;
-    uint8_t type = frame[3], flags = frame[4];
-
-    if (c->closing) {
-        *ret_why = "connection over its budget";
-        return -1;
-    }
-    if (type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION)
-        return 0;
-    if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
-        ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
-        *ret_why = "too many empty frames";
-        goto refuse;
-    }
-    if (type == FRAME_DATA) {
-        size_t pad = (flags & FLAG_PADDED) && payload > 0 ? 1 + (size_t)frame[9] : 0;
-
-        c->body_bytes += pad < payload ? payload - pad : 0;
-        if (c->body_bytes > c->server->max_body) {
-            *ret_why = "request bodies in flight over max-body-size";
-            goto refuse;
-        }
-    }
-    return 0;
-refuse:
-    c->closing = true;
-    server_report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
-    return -1;
-}
-
-/* The client preface arrived (prior knowledge): h2o's HTTP/2 takes the socket, and each frame meets check_frame(). */
-void server_switch_to_http2(Conn *c) {
-    c->http2 = true;
-    c->hook.check = check_frame;
-    c->hook.userdata = c;
-    h2o_socket_read_stop(c->sock);
-    h2o_socket_dont_read(c->sock, 0);
-    h2o_http2_accept(&c->server->accept_ctx, c->sock, c->h1.super.connected_at);
-    /* The frames that came with the preface were read just now; all later ones are checked. */
-    h2o_private_hook_http2_frames(c->sock, &c->hook);
-}
-
 /* --- the sweep: connections that make no progress --------------------------------------------- */
 
 static void on_sweep(h2o_timeout_entry_t *entry) {
@@ -271,19 +210,6 @@ static struct timeval monotonic_timeval(void) {
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (struct timeval){ .tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000 };
-}
-
-void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARGE_MAX]) {
-    snprintf(buf, SERVER_TOO_LARGE_MAX, "request body too large: at most %" PRIu64 " bytes are accepted", max_body);
-}
-
-void server_count_response(Server *s, bool http2, int status) {
-    if (s->scraping)
-        return;
-    if (status >= 0 && status < SERVER_STATUS_MAX)
-        s->stats.responses[http2 ? SERVER_PROTO_HTTP2 : SERVER_PROTO_HTTP1][status]++;
-    if (s->cb.on_answer)
-        s->cb.on_answer(status, s->cb.userdata);
 }
 
 /* The time from complete request to answer, into the histogram. */
@@ -568,7 +494,7 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     h2o_config_init(&s->globalconf);
     /* No Server: header: it tells an attacker what runs, and costs an sprintf per response. */
     s->globalconf.server_name = h2o_iovec_init("", 0);
-    /* HTTP/2 only (HTTP/1 bodies are server-http1.c's): one byte more than the limit, so that
+    /* HTTP/2 only (HTTP/1 bodies are http1.c's): one byte more than the limit, so that
      * on_req() answers a body of max-body-size + 1 with the same JSON 413 as HTTP/1 does. */
     s->globalconf.max_request_entity_size = c->max_body_size + 1;
     s->globalconf.http1.req_timeout = s->idle_ms;

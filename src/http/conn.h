@@ -2,9 +2,10 @@
 #pragma once
 
 /*
- * What server.c (accepting, the budget, HTTP/2, answers) and server-http1.c
- * (sqdiff's own HTTP/1.1 connection on libh2o's request API) share. Not for
- * other modules: they see server.h.
+ * What the files of the HTTP edge share: a connection (Conn) and the server (Server), and
+ * what a connection tells the server (conn.c). server.c accepts and answers, http1.c
+ * serves HTTP/1.1, http2.c hands HTTP/2 to h2o; each uses this, none uses the one above
+ * it (server.c → http1.c → http2.c → conn.c). Not for other modules: they see server.h.
  */
 
 #include <h2o.h>
@@ -35,7 +36,7 @@ typedef struct Conn {
     unsigned empty_frames;
     bool http2, closing, metrics;
 
-    /* HTTP/1.1 (server-http1.c); unused once the connection is HTTP/2. */
+    /* HTTP/1.1 (http1.c); unused once the connection is HTTP/2. */
     struct {
         h2o_conn_t super;
         h2o_ostream_t ostream;
@@ -71,17 +72,12 @@ struct Server {
     bool context_ready, sweeping, paused, stopped, scraping;
 };
 
+/* Counts an event of the connection budget and tells ServerCallbacks.on_event. */
 void server_report(Server *s, ServerEvent ev, const char *detail);
 
-/* The error text of a 413: one wording wherever the body limit is met (server.c). */
+/* The error text of a 413: one wording wherever the body limit is met. */
 #define SERVER_TOO_LARGE_MAX 96
 void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARGE_MAX]);
 
-/* Every answer, once (server.c): counted by protocol and status, and told to on_answer. */
+/* Every answer, once: counted by protocol and status, and told to on_answer. */
 void server_count_response(Server *s, bool http2, int status);
-
-/* server.c: the connection turned HTTP/2 (prior knowledge): hand the socket to h2o's HTTP/2. */
-void server_switch_to_http2(Conn *c);
-
-/* server-http1.c */
-void http1_accept(Conn *c);

@@ -26,9 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keys.h"
-
 #define PEERS_MAX 128
+#define PEER_KEY_MAX 41 /* a CURVE public key in Z85 (40 characters; bus/keys.h) and its NUL */
 #define PEER_ID_MAX 255
 #define PEER_ADDRESS_MAX 64
 
@@ -44,7 +43,7 @@ typedef struct Peer {
     uint64_t last_sent; /* tick of the last message sent to it */
     uint64_t messages;  /* job messages sent to it */
     /* With CURVE, the public key it was admitted with (Z85) and its IP address; else "". */
-    char key[KEY_Z85_LEN + 1];
+    char key[PEER_KEY_MAX];
     char address[PEER_ADDRESS_MAX];
 } Peer;
 

@@ -4,7 +4,7 @@
 /*
  * The HTTP edge: HTTP/1.1 (keep-alive, pipelining) and HTTP/2 (prior knowledge)
  * on listening sockets handed in (from systemd or server_listen()), served by
- * libh2o (HTTP/1.1 by server-http1.c on h2o's request API), which nothing outside
+ * libh2o (HTTP/1.1 by http1.c on h2o's request API), which nothing outside
  * server*.c and h2o-private.c sees. Every request
  * for "/" goes to one handler as a ServerRequest; other paths get 404 here.
  *

@@ -45,6 +45,7 @@
 #include "transport.h"
 #include "zap.h"
 
+_Static_assert(PEER_KEY_MAX == KEY_Z85_LEN + 1, "a peer holds a key as keys.h reads it");
 #define MONITOR_EVENTS                                                                                                 \
     (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 

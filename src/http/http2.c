@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 is h2o's; what is ours is the frame budget: every frame h2o reads after the
+ * client preface meets check_frame() first (through h2o-private.h's hook), which closes a
+ * connection that floods empty frames or holds more request-body bytes than max-body-size.
+ */
+
+#include "http2.h"
+
+#include <h2o/http2.h>
+
+#include "h2o-private.h"
+
+/* HTTP/2 frames (RFC 9113, section 4.1 and 6). */
+enum {
+    FRAME_HEADER_SIZE = 9,
+    FRAME_DATA = 0x0,
+    FRAME_HEADERS = 0x1,
+    FRAME_CONTINUATION = 0x9,
+    FLAG_END_STREAM = 0x1,
+    FLAG_PADDED = 0x8,
+};
+
+static int check_frame(void *userdata, const uint8_t *frame, size_t len, const char **ret_why) {
+    Conn *c = userdata;
+    size_t payload = len - FRAME_HEADER_SIZE;
+    uint8_t type = frame[3], flags = frame[4];
+
+    if (c->closing) {
+        *ret_why = "connection over its budget";
+        return -1;
+    }
+    if (type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION)
+        return 0;
+    if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
+        ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
+        *ret_why = "too many empty frames";
+        goto refuse;
+    }
+    if (type == FRAME_DATA) {
+        size_t pad = (flags & FLAG_PADDED) && payload > 0 ? 1 + (size_t)frame[9] : 0;
+
+        c->body_bytes += pad < payload ? payload - pad : 0;
+        if (c->body_bytes > c->server->max_body) {
+            *ret_why = "request bodies in flight over max-body-size";
+            goto refuse;
+        }
+    }
+    return 0;
+refuse:
+    c->closing = true;
+    server_report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
+    return -1;
+}
+
+/* The client preface arrived (prior knowledge): h2o's HTTP/2 takes the socket, and each frame meets check_frame(). */
+void http2_take_over(Conn *c) {
+    c->http2 = true;
+    c->hook.check = check_frame;
+    c->hook.userdata = c;
+    h2o_socket_read_stop(c->sock);
+    h2o_socket_dont_read(c->sock, 0);
+    h2o_http2_accept(&c->server->accept_ctx, c->sock, c->h1.super.connected_at);
+    /* The frames that came with the preface were read just now; all later ones are checked. */
+    h2o_private_hook_http2_frames(c->sock, &c->hook);
+}
