@@ -6,7 +6,8 @@ Runs the suite's binaries from a meson build dir as plain processes (tests/suite
 ProcessSuite: the front end behind systemd-socket-activate, one worker of each kind). Meanwhile
   - --good well-behaved clients ask random questions (GET and POST, keep-alive) and check every
     answer exactly against Python's integers;
-  - --hostile attackers cycle through the attacks of issue 10 (tests/test_attacks.py): pipelining
+  - --hostile attackers cycle through the attacks of issue 10 (the clients of tests/attackers.py
+    that tests/test_attacks.py plays, and a few of soak's own): pipelining
     without reading, pipelining then half-close, HTTP/2 header amplification behind window 0,
     unfinished HTTP/2 bodies, PING-only HTTP/2 connections, the empty CONTINUATION flood, a burst
     of idle connections, ambiguous HTTP/1.1 framing, garbage request lines, and big jobs while
@@ -35,6 +36,8 @@ sys.dont_write_bytecode = True
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 import h2frames as h2  # noqa: E402
+from attackers import (FRAMINGS, amplifying_connection, pipeline_then_half_close, pipeline_without_reading,  # noqa: E402
+                       read_until_closed, unfinished_bodies)
 from expected import answer, query  # noqa: E402
 from suite import ProcessSuite, proc_cpu_seconds, proc_rss_kib  # noqa: E402
 
@@ -116,67 +119,23 @@ def good_client(port, stats, stop, seed):
 
 # --- attacks: each returns a short outcome; none lasts more than about 20 s -----------------
 
-def drain_until_closed(sock, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        sock.settimeout(0.5)
-        try:
-            if not sock.recv(1 << 20):
-                return True
-        except socket.timeout:
-            continue
-        except OSError:
-            return True
-    return False
-
-
 def attack_pipeline_no_read(port, ctx):
-    pattern = b"GET /?n=1&n=2&n=3 HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.connect(("127.0.0.1", port))
-        sent, end = 0, time.monotonic() + 5
-        while time.monotonic() < end:
-            s.settimeout(0.2)
-            try:
-                sent += s.send(pattern[sent % len(pattern):])
-            except socket.timeout:
-                pass
-            except OSError:
-                return "closed while sending"
+    sock, _, closed = pipeline_without_reading(port, 5)
+    with sock:
+        if closed:
+            return "closed while sending"
         # Still reading nothing: reading would drain the answers, which is progress. Once the
         # kernel's buffers are full the answers stop draining; idle-timeout later it must be gone.
         time.sleep(ctx.idle + 3)
-        return "closed" if drain_until_closed(s, 5) else "still open"
+        return "closed" if read_until_closed(sock, time.monotonic() + 5)[0] else "still open"
 
 
 def attack_half_close(port, ctx):
     n = 20_000
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        def send():
-            try:
-                s.sendall(b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n\r\n" * n)
-                s.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        t = threading.Thread(target=send, daemon=True)
-        t.start()
-        answers, tail, deadline = 0, b"", time.monotonic() + 15
-        while time.monotonic() < deadline:
-            s.settimeout(0.5)
-            try:
-                chunk = s.recv(1 << 20)
-            except socket.timeout:
-                continue
-            except OSError:
-                chunk = b""
-            if not chunk:
-                t.join(5)
-                return "all executed" if answers >= n else "dropped the rest"
-            data = tail + chunk
-            answers += data.count(b"HTTP/1.1 ")
-            tail = data[-8:]
+    answers, closed = pipeline_then_half_close(port, n, 15)
+    if not closed:
         return "still answering"
+    return "all executed" if answers >= n else "dropped the rest"
 
 
 def h2_outcome(c, seconds):
@@ -184,13 +143,8 @@ def h2_outcome(c, seconds):
 
 
 def attack_h2_amplification(port, ctx):
-    big = h2.literal_indexed("x-pad", "a" * 3990)
-    c = h2.H2Conn(port, INITIAL_WINDOW_SIZE=0, ENABLE_PUSH=0)
+    c = amplifying_connection(port)
     try:
-        for i in range(100):
-            block = h2.request_block() + (big if i == 0 else b"")
-            if not c.send(h2.headers(2 * i + 1, block + h2.NEWEST_DYNAMIC_ENTRY * (16000 - len(block))), timeout=2):
-                break
         return h2_outcome(c, ctx.idle + 5)
     finally:
         c.close()
@@ -207,22 +161,8 @@ def attack_h2_zero_window(port, ctx):
 
 
 def attack_h2_bodies(port, ctx):
-    c = h2.H2Conn(port, ENABLE_PUSH=0)
+    c, _, _ = unfinished_bodies(port, 10, 900 * 1024, ctx.idle + 5)
     try:
-        streams = [2 * i + 1 for i in range(10)]
-        sent = dict.fromkeys(streams, 0)
-        for sid in streams:
-            c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
-        chunk, per, last = b" " * 16384, 900 * 1024, time.monotonic()
-        while not c.gone() and any(v < per for v in sent.values()) and time.monotonic() < last + ctx.idle + 5:
-            moved = False
-            for sid in streams:
-                n = min(len(chunk), per - sent[sid], c.window(sid))
-                if n > 0 and c.send(h2.data(sid, chunk[:n]), timeout=1):
-                    c.consume_window(sid, n)
-                    sent[sid] += n
-                    moved, last = True, time.monotonic()
-            c.poll(0 if moved else 0.1)
         return h2_outcome(c, ctx.idle + 5)
     finally:
         c.close()
@@ -265,15 +205,8 @@ def attack_idle_burst(port, ctx):
 
 
 def attack_framing(port, ctx):
-    body = b'{"numbers":[1,2,3]}'
-    payloads = [
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\nTransfer-Encoding: chunked\r\n\r\n13\r\n%s\r\n0\r\n\r\n" % body,
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\nContent-Length: 5\r\n\r\n%s" % body,
-        b"GET /?n=1 HTTP/1.1\nHost: x\n\n",
-        b"GARBAGE\r\n\r\n",
-    ]
     statuses = []
-    for p in payloads:
+    for p in [payload for _, payload in FRAMINGS] + [b"GARBAGE\r\n\r\n"]:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(p)
             try:

@@ -17,19 +17,17 @@ The live installation is not the tests' own, so:
   - close() checks that the front end's socket and both workers are still active.
 """
 
-import json
 import os
-import signal
 import subprocess
 import time
 import urllib.parse
 
 import pytest
 
-from suite import Suite
+from sdbox import RUNTIME_DIR, Machine
+from systemd_suite import UnitSuite
 
 ALLOW_ENV = "SQDIFF_ALLOW_DISRUPTIVE"
-RUNTIME_DIR = "/run/sqdiff"
 # systemctl verbs that change what runs; the others only read.
 CHANGING_VERBS = {"start", "stop", "restart", "try-restart", "reload", "reload-or-restart", "kill",
                   "clean", "freeze", "thaw", "enable", "disable", "reenable", "mask", "unmask",
@@ -47,8 +45,11 @@ def disturb(what):
         pytest.skip(f"would {what} on the live installation (set {ALLOW_ENV}=1 to allow)")
 
 
-class HostMachine:
-    """This machine with SystemdBox's interface: commands run here, pids and paths are the same."""
+class HostMachine(Machine):
+    """This machine as a Machine: commands run here, pids and paths are the same. Every
+    systemctl verb that changes what runs is a disturbance (disturb())."""
+
+    JOURNAL_SYNC = False
 
     def run(self, cmd, check=True, input=None, timeout=120, env=None):
         if isinstance(cmd, str):
@@ -66,22 +67,7 @@ class HostMachine:
         verb = next((a for a in args if not a.startswith("-")), "")
         if verb in CHANGING_VERBS:
             disturb(f"systemctl {' '.join(args)}")
-        return self.run(["systemctl", *args], check=check, timeout=timeout).stdout
-
-    def show(self, unit, *props):
-        out = self.systemctl("show", unit, *(f"--property={p}" for p in props))
-        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-    def journal(self, *args, units=(), as_json=False, sync=False):
-        cmd = ["journalctl", "--no-pager", "-q"]
-        for u in units:
-            cmd += ["-u", u]
-        if as_json:
-            cmd += ["-o", "json"]
-        out = self.run(cmd + list(args)).stdout
-        if not as_json:
-            return out
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return super().systemctl(*args, check=check, timeout=timeout)
 
     def host_pid(self, pid):
         return pid
@@ -96,13 +82,8 @@ class HostMachine:
         os.chmod(path, mode)
 
 
-class HostSuite(Suite):
+class HostSuite(UnitSuite):
     """The installed suite on this machine, in workers mode with its own configuration."""
-
-    KINDS = ("sum", "square")
-    HTTPD = "sqdiff-httpd.service"
-    SOCKET = "sqdiff-httpd.socket"
-    worker_binary = "/usr/sbin/sqdiff-worker"
 
     def __init__(self, mode="workers", extra_config=""):
         if mode != "workers" or extra_config:
@@ -133,45 +114,22 @@ class HostSuite(Suite):
     def _state(self, unit):
         return self.box.show(unit, "ActiveState")["ActiveState"]
 
-    def worker_unit(self, kind):
-        return f"sqdiff-worker@{kind}.service"
-
-    def _main_pid(self, unit):
-        pid = int(self.box.show(unit, "MainPID")["MainPID"])
-        return pid or None
-
-    def worker_pids(self, kind):
-        pid = self._main_pid(self.worker_unit(kind))
-        return [pid] if pid else []
-
-    def status(self):
-        return self.box.show("sqdiff-httpd.service", "StatusText").get("StatusText", "")
-
-    def frontend_pid(self):
-        return self._main_pid(self.HTTPD)
-
     # Everything below changes what runs: the test skips unless allowed.
     def signal_workers(self, kind, sig):
         disturb(f"signal the {kind} worker")
-        self.box.systemctl("kill", "-s", signal.Signals(sig).name, self.worker_unit(kind))
+        super().signal_workers(kind, sig)
 
     def restart_workers(self):
         disturb("restart the workers")
-        for kind in self.KINDS:
-            unit = self.worker_unit(kind)
-            self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-            self.box.systemctl("reset-failed", unit, check=False)
-            self.box.systemctl("start", unit)
+        super().restart_workers()
 
     def stop_workers(self, kind):
         disturb(f"stop the {kind} worker")
-        unit = self.worker_unit(kind)
-        self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-        self.box.systemctl("stop", unit)
+        super().stop_workers(kind)
 
     def start_workers(self, kind):
         disturb(f"start the {kind} worker")
-        self.box.systemctl("start", self.worker_unit(kind))
+        super().start_workers(kind)
 
     def restart_frontend(self):
         disturb("restart the front end")
@@ -182,12 +140,11 @@ class HostSuite(Suite):
         SQDIFF_RUNTIME_DIR) disturbs the service: only with SQDIFF_ALLOW_DISRUPTIVE=1."""
         if "SQDIFF_RUNTIME_DIR" in code:
             disturb("send into the daemons' sockets in " + RUNTIME_DIR)
-        return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
-                            env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
+        return super().run_python(code, timeout)
 
     def start_python(self, code):
         disturb("send into the daemons' sockets in " + RUNTIME_DIR)
-        return self.box.popen(["/usr/bin/python3", "-c", code], env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR})
+        return super().start_python(code)
 
     def logs(self):
         return self.box.journal(f"--since=@{int(self.started)}", units=("sqdiff*",))

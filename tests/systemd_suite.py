@@ -14,7 +14,66 @@ from sdbox import RUNTIME_DIR, UNIT_DIR, SystemdBox
 from suite import Suite, free_port
 
 
-class SystemdSuite(Suite):
+class UnitSuite(Suite):
+    """The suite as systemd runs it, on self.box (a tools/sdbox.py Machine): the daemons are
+    units, controlled with systemctl. SystemdSuite's box is a container; HostSuite's is this
+    machine (tests/hostsuite.py)."""
+
+    KINDS = ("sum", "square")
+    HTTPD = "sqdiff-httpd.service"
+    SOCKET = "sqdiff-httpd.socket"
+    worker_binary = "/usr/sbin/sqdiff-worker"
+
+    def worker_unit(self, kind):
+        return f"sqdiff-worker@{kind}.service"
+
+    def _main_pid(self, unit):
+        """The host's pid of unit's main process, or None."""
+        pid = int(self.box.show(unit, "MainPID")["MainPID"])
+        return self.box.host_pid(pid) if pid else None
+
+    def worker_pids(self, kind):
+        pid = self._main_pid(self.worker_unit(kind))
+        return [pid] if pid is not None else []
+
+    def frontend_pid(self):
+        return self._main_pid(self.HTTPD)
+
+    def signal_workers(self, kind, sig):
+        self.box.systemctl("kill", "-s", signal.Signals(sig).name, self.worker_unit(kind))
+
+    def restart_workers(self):
+        if self.mode != "workers":
+            return
+        for kind in self.KINDS:
+            unit = self.worker_unit(kind)
+            self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
+            self.box.systemctl("reset-failed", unit, check=False)
+            self.box.systemctl("start", unit)
+
+    def stop_workers(self, kind):
+        unit = self.worker_unit(kind)
+        self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
+        self.box.systemctl("stop", unit)
+
+    def start_workers(self, kind):
+        self.box.systemctl("start", self.worker_unit(kind))
+
+    def status(self):
+        return self.box.show(self.HTTPD, "StatusText").get("StatusText", "")
+
+    def run_python(self, code, timeout=30):
+        return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
+                            env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
+
+    def start_python(self, code):
+        return self.box.popen(["/usr/bin/python3", "-c", code], env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR})
+
+    def logs(self):
+        return self.box.journal(units=("sqdiff*",))
+
+
+class SystemdSuite(UnitSuite):
     """The sqdiff suite installed from a meson build dir and enabled in a SystemdBox.
 
     config: text of /etc/sqdiff/sqdiff.conf. Without it, mode and extra_config
@@ -23,11 +82,6 @@ class SystemdSuite(Suite):
     worker_pids() returns host pids (like ProcessSuite); box.show() gives the
     box's view. close() raises, like ProcessSuite's, if a daemon did not exit 0
     on SIGTERM."""
-
-    KINDS = ("sum", "square")
-    HTTPD = "sqdiff-httpd.service"
-    SOCKET = "sqdiff-httpd.socket"
-    worker_binary = "/usr/sbin/sqdiff-worker"
 
     def __init__(self, builddir, mode="workers", extra_config="", config=None, deb=None):
         self.builddir = os.path.abspath(builddir)
@@ -85,40 +139,6 @@ class SystemdSuite(Suite):
         # A front end already running takes the metrics socket at its next start.
         box.systemctl("try-restart", "sqdiff-httpd.service")
 
-    def worker_unit(self, kind):
-        return f"sqdiff-worker@{kind}.service"
-
-    def signal_workers(self, kind, sig):
-        self.box.systemctl("kill", "-s", signal.Signals(sig).name, self.worker_unit(kind))
-
-    def worker_pids(self, kind):
-        pid = int(self.box.show(self.worker_unit(kind), "MainPID")["MainPID"])
-        if pid == 0:
-            return []
-        host = self.box.host_pid(pid)
-        return [host] if host is not None else []
-
-    def frontend_pid(self):
-        pid = int(self.box.show(self.HTTPD, "MainPID")["MainPID"])
-        return self.box.host_pid(pid) if pid else None
-
-    def restart_workers(self):
-        if self.mode != "workers":
-            return
-        for kind in self.KINDS:
-            unit = self.worker_unit(kind)
-            self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-            self.box.systemctl("reset-failed", unit, check=False)
-            self.box.systemctl("start", unit)
-
-    def stop_workers(self, kind):
-        unit = self.worker_unit(kind)
-        self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
-        self.box.systemctl("stop", unit)
-
-    def start_workers(self, kind):
-        self.box.systemctl("start", self.worker_unit(kind))
-
     def restart_frontend(self):
         # The socket unit keeps listening while the service is down.
         problems = self._stop_checked([self.HTTPD])
@@ -145,19 +165,6 @@ class SystemdSuite(Suite):
                 how = "exited with" if p["ExecMainCode"] == "1" else "killed by signal"
                 problems.append(f"{unit}: result {p['Result']}, main process {how} {p['ExecMainStatus']}")
         return problems
-
-    def status(self):
-        return self.box.show("sqdiff-httpd.service", "StatusText").get("StatusText", "")
-
-    def run_python(self, code, timeout=30):
-        return self.box.run(["/usr/bin/python3", "-c", code], timeout=timeout,
-                            env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR}).stdout
-
-    def start_python(self, code):
-        return self.box.popen(["/usr/bin/python3", "-c", code], env={"SQDIFF_RUNTIME_DIR": RUNTIME_DIR})
-
-    def logs(self):
-        return self.box.journal(units=("sqdiff*",))
 
     def close(self):
         """Stops the suite, then the box; raises if a daemon did not stop cleanly."""

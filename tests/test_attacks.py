@@ -23,6 +23,8 @@ import time
 import pytest
 
 import h2frames as h2
+from attackers import (BIG_HEADER, BODY, FRAMINGS, PIPELINED, amplifying_connection, pipeline_then_half_close,
+                       pipeline_without_reading, read_until_closed, unfinished_bodies)
 from conftest import TARGET
 from expected import answer, query
 from suite import proc_cpu_seconds, proc_rss_kib, wait_for
@@ -118,23 +120,6 @@ class WellBehavedClient(threading.Thread):
         assert self.ok > 0, "the well-behaved client got no answer at all"
 
 
-def read_until_closed(sock, deadline):
-    """Reads (and discards) until EOF or a reset; returns (closed, bytes read)."""
-    total = 0
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.05, min(0.5, deadline - time.monotonic())))
-        try:
-            chunk = sock.recv(1 << 20)
-        except socket.timeout:
-            continue
-        except OSError:
-            return True, total
-        if not chunk:
-            return True, total
-        total += len(chunk)
-    return False, total
-
-
 def read_http_response(sock, timeout=5):
     """One HTTP/1.1 response: (status, {lowercase name: value}, body); None on EOF first."""
     sock.settimeout(timeout)
@@ -220,9 +205,6 @@ def wait_all_gone(conns, deadline, ping_every=None):
 
 # --- 1. HTTP/1.1 pipelining in workers mode ----------------------------------------------------
 
-PIPELINED = b"GET /?n=1&n=2&n=3 HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
 def test_pipelining_client_that_never_reads(attack_suite):
     """Pipelines as fast as it can for 5 s and reads nothing: the front end takes a bounded
     amount, closes the connection once its answers stop draining, and forgets it at once."""
@@ -230,27 +212,9 @@ def test_pipelining_client_that_never_reads(attack_suite):
     rss = RssWatch(frontend_pid(s))
     good = WellBehavedClient(s)
     good.start()
-    pattern = PIPELINED * 2000
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # answers stop draining early
-    sock.connect(("127.0.0.1", s.port))
-    sent, closed_while_sending = 0, False
-    end = time.monotonic() + 5
-    next_sample = 0
+    sock = None
     try:
-        while time.monotonic() < end:
-            sock.settimeout(0.2)
-            offset = sent % len(pattern)
-            try:
-                sent += sock.send(pattern[offset:])
-            except socket.timeout:
-                pass
-            except OSError:
-                closed_while_sending = True
-                break
-            if time.monotonic() >= next_sample:
-                rss.sample()
-                next_sample = time.monotonic() + 0.2
+        sock, sent, closed_while_sending = pipeline_without_reading(s.port, 5, tick=rss.sample)
         rss.check(f"{sent // len(PIPELINED)} pipelined requests unread")
         # Still reading nothing: once the kernel's buffers hold all the answers they can, the
         # answers stop draining, and idle-timeout later the front end must have closed. Only
@@ -261,7 +225,8 @@ def test_pipelining_client_that_never_reads(attack_suite):
         assert closed, f"connection still open {IDLE + MARGIN} s after the client stopped sending and reading " \
                        f"(then read {read} bytes of answers; sent {sent} bytes)"
     finally:
-        sock.close()
+        if sock:
+            sock.close()
         good.stop_and_check()
     assert_idle(s)
 
@@ -272,63 +237,15 @@ def test_pipelining_then_half_close(attack_suite):
     s = attack_suite
     frontend_pid(s)
     n = 50_000
-    req = b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    send_error = []
-
-    def sender():
-        try:
-            sock.sendall(req * n)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            send_error.append(e)
-
-    t = threading.Thread(target=sender, daemon=True)
-    t.start()
-    answers, tail, closed = 0, b"", False
     # The front end meets the FIN only once what was sent before it fits its socket buffer, so
     # it executes most requests first at best: allow for a slow (sanitized) build.
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            sock.settimeout(0.5)
-            try:
-                chunk = sock.recv(1 << 20)
-            except socket.timeout:
-                continue
-            except OSError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            data = tail + chunk
-            answers += data.count(b"HTTP/1.1 ")
-            tail = data[-8:] if not data.endswith(b"HTTP/1.1 ") else b""
-        t.join(10)
-        assert closed, f"still answering 30 s after the pipelined requests came ({answers} of {n} answered)"
-        assert answers < n, f"all {n} requests were executed for a client that had gone (half-closed)"
-    finally:
-        sock.close()
+    answers, closed = pipeline_then_half_close(s.port, n, 30)
+    assert closed, f"still answering 30 s after the pipelined requests came ({answers} of {n} answered)"
+    assert answers < n, f"all {n} requests were executed for a client that had gone (half-closed)"
     assert_idle(s)
 
 
 # --- 2. HTTP/2 header amplification held open by a zero window --------------------------------
-
-BIG_HEADER = h2.literal_indexed("x-pad", "a" * 3990)  # a 4,027-byte dynamic table entry
-
-
-def amplifying_connection(port, streams=100, wire_bytes=16000):
-    """Window 0 (answers cannot leave), then `streams` requests whose header blocks are 1-byte
-    references to one 4 KB dynamic table entry."""
-    c = h2.H2Conn(port, INITIAL_WINDOW_SIZE=0, ENABLE_PUSH=0)
-    for i in range(streams):
-        block = h2.request_block() + (BIG_HEADER if i == 0 else b"")
-        block += h2.NEWEST_DYNAMIC_ENTRY * (wire_bytes - len(block))
-        if not c.send(h2.headers(2 * i + 1, block), timeout=2):
-            break
-    return c
-
 
 def test_http2_header_amplification_with_zero_window(attack_suite):
     s = attack_suite
@@ -405,33 +322,14 @@ def test_http2_unfinished_bodies_are_capped_per_connection(attack_suite):
     within idle-timeout + margin of its last body byte anyway."""
     s = attack_suite
     rss = RssWatch(frontend_pid(s))
-    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
     per_stream = 900 * 1024
-    streams = [2 * i + 1 for i in range(10)]
-    sent = dict.fromkeys(streams, 0)
-    chunk = b" " * 16384  # JSON whitespace: a body that never gets to its end
+
+    def tick(c):
+        c.send(h2.ping(), timeout=0.5)
+        rss.sample()
+
+    c, total, last_data = unfinished_bodies(s.port, 10, per_stream, IDLE + MARGIN, tick)
     try:
-        c.poll(0.3)  # the server's SETTINGS and window updates
-        for sid in streams:
-            c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
-        last_data = time.monotonic()
-        next_ping = 0
-        while not c.gone() and any(sent[x] < per_stream for x in streams) \
-                and time.monotonic() < last_data + IDLE + MARGIN:
-            progress = False
-            for sid in streams:
-                n = min(len(chunk), per_stream - sent[sid], c.window(sid))
-                if n > 0 and c.send(h2.data(sid, chunk[:n]), timeout=1):
-                    c.consume_window(sid, n)
-                    sent[sid] += n
-                    progress = True
-                    last_data = time.monotonic()
-            if time.monotonic() >= next_ping:
-                c.send(h2.ping(), timeout=0.5)
-                next_ping = time.monotonic() + 0.5
-                rss.sample()
-            c.poll(0 if progress else 0.1)
-        total = sum(sent.values())
         rss.check(f"{total} bytes of unfinished bodies on one HTTP/2 connection")
         gone = c.wait_gone(last_data + IDLE + MARGIN, ping_every=0.5)
         assert gone, f"connection with {total} bytes of unfinished bodies (max-body-size {MAX_BODY}) " \
@@ -625,22 +523,6 @@ def jobs_for_a_stalled_worker(s):
 
 
 # --- 7. strict HTTP/1.1 framing (RFC 9112) ------------------------------------------------------
-
-BODY = b'{"numbers":[1,2,3]}'
-
-
-FRAMINGS = [
-    ("content-length with transfer-encoding",
-     b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
-     % (len(BODY), len(BODY), BODY)),
-    ("transfer-encoding with content-length",
-     b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
-     % (len(BODY), len(BODY), BODY)),
-    ("two differing content-lengths",
-     b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nContent-Length: 5\r\n\r\n%s" % (len(BODY), BODY)),
-    ("bare LF line endings", b"GET /?n=1 HTTP/1.1\nHost: x\n\n"),
-]
-
 
 @pytest.mark.parametrize("name,payload", FRAMINGS, ids=[f[0].replace(" ", "-") for f in FRAMINGS])
 def test_ambiguous_http1_framing_is_400_and_closed(suite, name, payload):

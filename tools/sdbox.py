@@ -102,7 +102,44 @@ def _children(pid):
     return out
 
 
-class SystemdBox:
+class Machine:
+    """What the tests ask of a machine with a systemd, over its run(): systemctl, unit
+    properties, the journal. SystemdBox runs in a container; tests/hostsuite.py's
+    HostMachine on this machine."""
+
+    JOURNAL_SYNC = True
+
+    def run(self, cmd, check=True, input=None, timeout=120, env=None):
+        raise NotImplementedError
+
+    def systemctl(self, *args, check=True, timeout=120):
+        return self.run(["systemctl", *args], check=check, timeout=timeout).stdout
+
+    def show(self, unit, *props):
+        """systemctl show UNIT -p PROP... as a dict."""
+        out = self.systemctl("show", unit, *(f"--property={p}" for p in props))
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def journal(self, *args, units=(), as_json=False, sync=None):
+        """journalctl --no-pager [-u UNIT...] ARGS on the machine.
+
+        Text, or with as_json a list of entries (dicts). units may be globs
+        ("sqdiff*"). sync (default JOURNAL_SYNC) first flushes what journald has
+        received to disk."""
+        if self.JOURNAL_SYNC if sync is None else sync:
+            self.run(["journalctl", "--sync"], check=False)
+        cmd = ["journalctl", "--no-pager", "-q"]
+        for u in units:
+            cmd += ["-u", u]
+        if as_json:
+            cmd += ["-o", "json"]
+        out = self.run(cmd + list(args)).stdout
+        if not as_json:
+            return out
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+class SystemdBox(Machine):
     """systemd 252 booted in a container over an overlay of the host's root.
 
     box = SystemdBox()            # boots; raises BoxError (after cleaning up) on failure
@@ -246,31 +283,6 @@ class SystemdBox:
         full_env.update(env or {})
         return subprocess.Popen(["nsenter", "-t", str(self.pid), "-a", *cmd], env=full_env, text=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-    def systemctl(self, *args, check=True, timeout=120):
-        return self.run(["systemctl", *args], check=check, timeout=timeout).stdout
-
-    def show(self, unit, *props):
-        """systemctl show UNIT -p PROP... as a dict."""
-        out = self.systemctl("show", unit, *(f"--property={p}" for p in props))
-        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-    def journal(self, *args, units=(), as_json=False, sync=True):
-        """journalctl --no-pager [-u UNIT...] ARGS inside the box.
-
-        Text, or with as_json a list of entries (dicts). units may be globs
-        ("sqdiff*"). sync first flushes what journald has received to disk."""
-        if sync:
-            self.run(["journalctl", "--sync"], check=False)
-        cmd = ["journalctl", "--no-pager", "-q"]
-        for u in units:
-            cmd += ["-u", u]
-        if as_json:
-            cmd += ["-o", "json"]
-        out = self.run(cmd + list(args)).stdout
-        if not as_json:
-            return out
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     def host_pid(self, pid):
         """The host's pid of the process that has pid in the box (None if gone)."""
