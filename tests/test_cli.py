@@ -34,9 +34,11 @@ def test_check_refuses_a_bad_file_with_file_and_line(builddir, tmp_path, text, l
     conf = tmp_path / "bad.conf"
     conf.write_text(text)
     r = run(builddir, "sqdiff-httpd", "--config", str(conf), "--check")
-    assert r.returncode != 0
+    assert r.returncode == 78, "a configuration error exits EX_CONFIG (78)"
     assert f"{conf}:{line}: " in r.stderr
     assert needle in r.stderr
+    r = run(builddir, "sqdiff-httpd", "--config", str(conf), "--listen", "127.0.0.1:0")
+    assert r.returncode == 78 and f"{conf}:{line}: " in r.stderr, "starting with it: the same error, the same status"
 
 
 def test_command_line_overrides_and_is_checked(builddir, tmp_path):
@@ -56,6 +58,8 @@ def test_missing_named_config_is_an_error(builddir, tmp_path):
 def test_worker_needs_a_kind(builddir):
     r = run(builddir, "sqdiff-worker", "--config", "/dev/null")
     assert r.returncode != 0 and "--kind" in r.stderr
+    r = run(builddir, "sqdiff-worker", "--config", "/dev/null", "--check")
+    assert r.returncode == 0 and "OK" in r.stdout, "--check reads what both kinds read: no --kind needed"
     r = run(builddir, "sqdiff-worker", "--config", "/dev/null", "--kind=diff")
     assert r.returncode != 0 and "diff" in r.stderr
 
@@ -96,3 +100,51 @@ def test_listen_by_hand_on_ipv4_and_ipv6(builddir, tmp_path, host):
     finally:
         p.terminate()
         assert p.wait(10) == 0
+
+
+def keygen(builddir, path):
+    r = run(builddir, "sqdiff-keygen", str(path))
+    assert r.returncode == 0, r.stderr
+    return str(path)
+
+
+def front_end_conf(tmp_path, secret, allow):
+    conf = tmp_path / "fe.conf"
+    conf.write_text("[global]\njobs-sum-endpoint = ipc://RUNDIR/jobs-sum.sock tcp://*:5601\n"
+                    "jobs-square-endpoint = ipc://RUNDIR/jobs-square.sock tcp://*:5602\n"
+                    f"curve-secret-key = {secret}\n[httpd]\ncurve-allowed-keys = {allow}\n")
+    return str(conf)
+
+
+def test_check_reads_the_keys_and_the_allow_list_as_start_up_will(builddir, tmp_path):
+    """--check does what start-up does short of binding: RUNDIR expanded in configured
+    endpoints (docs/scale-out.md's), the secret key read and well-formed, the allow-list
+    directory readable; each failure named, exit 78."""
+    key = keygen(builddir, tmp_path / "frontend")
+    allow = tmp_path / "workers.d"
+    allow.mkdir()
+    r = run(builddir, "sqdiff-httpd", "--config", front_end_conf(tmp_path, key + ".secret", allow), "--check")
+    assert r.returncode == 0 and "configuration OK" in r.stdout, r.stderr
+    r = run(builddir, "sqdiff-httpd", "--config", front_end_conf(tmp_path, key + ".secret", tmp_path / "nope"),
+            "--check")
+    assert r.returncode == 78 and "curve-allowed-keys" in r.stderr and "nope" in r.stderr, r.stderr
+    bad = tmp_path / "bad.secret"
+    bad.write_text("not a key\n")
+    r = run(builddir, "sqdiff-httpd", "--config", front_end_conf(tmp_path, bad, allow), "--check")
+    assert r.returncode == 78 and f"{bad}: not a key file" in r.stderr, r.stderr
+    # A relative key is the unit's credential: not here, so not checked, and said so.
+    r = run(builddir, "sqdiff-httpd", "--config", front_end_conf(tmp_path, "curve.secret", allow), "--check")
+    assert r.returncode == 0 and "CREDENTIALS_DIRECTORY" in r.stderr, r.stderr
+
+
+def test_check_reads_a_workers_keys(builddir, tmp_path):
+    key = keygen(builddir, tmp_path / "worker-b")
+    fe = keygen(builddir, tmp_path / "frontend")
+    conf = tmp_path / "w.conf"
+    for server, want in ((fe + ".pub", 0), (str(tmp_path / "missing.pub"), 78)):
+        conf.write_text("[global]\njobs-sum-endpoint = tcp://198.51.100.1:5601\n"
+                        "jobs-square-endpoint = tcp://198.51.100.1:5602\n"
+                        f"curve-secret-key = {key}.secret\ncurve-server-public-key = {server}\n")
+        r = run(builddir, "sqdiff-worker", "--config", str(conf), "--check")
+        assert r.returncode == want, r.stderr
+    assert "missing.pub" in r.stderr

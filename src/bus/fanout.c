@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,8 +48,13 @@
 #include "zap.h"
 
 _Static_assert(PEER_KEY_MAX == KEY_Z85_LEN + 1, "a peer holds a key as keys.h reads it");
+
 #define MONITOR_EVENTS                                                                                                 \
-    (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                              \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+/* Peer addresses of connections accepted lately, by descriptor: for naming a peer whose
+ * handshake fails (ZeroMQ's event names only our endpoint). A slot per fd % this. */
+#define FANOUT_ACCEPTED_SLOTS 256
 
 struct Fanout {
     void *ctx;
@@ -67,8 +74,11 @@ struct Fanout {
     sd_event_source *first_drain;
     FanoutCallbacks cb;
     bool pumping;
-    /* Keys turned away while connected, latest last: what their connections still send is
-     * dropped. Bounded as the table of peers is; the oldest make room. */
+    struct {
+        int fd; /* -1: empty */
+        char address[PEER_ADDRESS_MAX];
+    } accepted[FANOUT_ACCEPTED_SLOTS];
+    const char *failing[_WIRE_KIND_MAX]; /* a handshake failed (why), its disconnect not seen yet */
 };
 
 static void unlink_job(Fanout *f, FanoutJob *job, int k) {
@@ -263,6 +273,48 @@ static void send_all(Fanout *f) {
 }
 
 /* Disconnect and failed-handshake events of kind k's socket, in order. */
+/* A connection accepted: its peer's address, kept by descriptor while the fd is still its own. */
+static void remember_accepted(Fanout *f, int fd) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN] = "";
+    int slot = fd % FANOUT_ACCEPTED_SLOTS;
+    uint16_t port = 0;
+
+    if (fd < 0)
+        return;
+    f->accepted[slot].fd = -1;
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
+        return; /* closed already: the fd may be another's by now */
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    } else
+        return; /* ipc://: no address to give */
+    snprintf(f->accepted[slot].address, sizeof(f->accepted[slot].address),
+             sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+    f->accepted[slot].fd = fd;
+}
+
+/* A handshake failed on kind k, and now its connection (fd) is gone: the peer is named by the
+ * address its accept left, else by our endpoint. ZeroMQ reports the two events back to back. */
+static void report_failed_handshake(Fanout *f, int k, int fd, const char *endpoint) {
+    int slot = fd >= 0 ? fd % FANOUT_ACCEPTED_SLOTS : 0;
+    char who[CONFIG_ENDPOINT_MAX + 16];
+
+    if (fd >= 0 && f->accepted[slot].fd == fd)
+        snprintf(who, sizeof(who), "%s", f->accepted[slot].address);
+    else
+        snprintf(who, sizeof(who), "unknown address, on %s", endpoint);
+    f->cb.on_rejected(who, NULL, f->failing[k], f->cb.userdata);
+    f->failing[k] = NULL;
+}
+
 static void read_monitor(Fanout *f, int k) {
     for (;;) {
         zmq_msg_t msg;
@@ -291,17 +343,19 @@ static void read_monitor(Fanout *f, int k) {
             }
             zmq_msg_close(&msg);
         }
-        if (event == ZMQ_EVENT_DISCONNECTED) {
+        if (event == ZMQ_EVENT_ACCEPTED)
+            remember_accepted(f, (int)value);
+        else if (event == ZMQ_EVENT_DISCONNECTED) {
             Peer *p;
+
             while ((p = peers_find_fd(&f->peers[k], (int)value)))
                 drop_peer(f, k, p);
-        } else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
-            char who[CONFIG_ENDPOINT_MAX + 16];
-
-            snprintf(who, sizeof(who), "on %s", endpoint);
-            f->cb.on_rejected(who, NULL, "handshake failed (a peer without CURVE, or the wrong server key?)",
-                              f->cb.userdata);
-        }
+            if (f->failing[k])
+                report_failed_handshake(f, k, (int)value, endpoint);
+        } else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
+            f->failing[k] = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                ? "handshake failed: protocol error (a peer without CURVE, or the wrong server key?)"
+                                : "handshake failed: a peer without CURVE, the wrong server key, or too slow";
     }
 }
 
@@ -592,6 +646,8 @@ int fanout_new(sd_event *e, const Config *c, const FanoutCallbacks *cb, Fanout *
     if (!f)
         return -ENOMEM;
     f->cb = *cb;
+    for (size_t i = 0; i < FANOUT_ACCEPTED_SLOTS; i++)
+        f->accepted[i].fd = -1;
     r = transport_load_keys(c, false, &keys, &path);
     if (r < 0)
         return r;

@@ -8,6 +8,8 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -45,6 +47,35 @@ int transport_load_keys(const Config *c, bool worker, TransportKeys *ret, const 
     *ret = k;
     transport_keys_done(&k);
     return 0;
+}
+
+int transport_check(const Config *c, bool worker, char *err, size_t errlen) {
+    const char *creds = getenv("CREDENTIALS_DIRECTORY"), *path = NULL;
+    TransportKeys k;
+    KeyList allowed = { 0 };
+    int r, note = 0;
+
+    r = transport_load_keys(c, worker, &k, &path);
+    if (r == -ENOKEY && path == c->curve_secret_key && (!creds || !creds[0])) {
+        snprintf(err, errlen,
+                 "note: curve-secret-key %s is read from the unit's credentials ($CREDENTIALS_DIRECTORY, "
+                 "LoadCredential=), which are not here: not checked",
+                 path);
+        note = 1;
+    } else if (r < 0) {
+        snprintf(err, errlen, "%s: %s", path, r == -EBADMSG ? "not a key file (40 characters of Z85)" : strerror(-r));
+        return r;
+    } else
+        transport_keys_done(&k);
+    if (!worker && c->curve_secret_key) {
+        r = keys_read_allow_list(c->curve_allowed_keys, &allowed);
+        if (r < 0) {
+            snprintf(err, errlen, "curve-allowed-keys: %s: %s", c->curve_allowed_keys, strerror(-r));
+            return r;
+        }
+        keys_list_done(&allowed);
+    }
+    return note;
 }
 
 void transport_keys_done(TransportKeys *k) {

@@ -32,6 +32,14 @@ typedef struct TransportKeys {
  * *ret_path names the file that failed.
  */
 int transport_load_keys(const Config *c, bool worker, TransportKeys *ret, const char **ret_path);
+/*
+ * What --check can see of the transport short of binding and connecting: the key files c
+ * names are readable and well-formed, and for a front end with CURVE the allow-list directory
+ * reads. 0 if so; 1 if so but for a relative secret key, which only the unit's credentials
+ * directory holds ($CREDENTIALS_DIRECTORY unset: not checked, *err says so); or a negative
+ * errno with *err saying what failed.
+ */
+int transport_check(const Config *c, bool worker, char *err, size_t errlen);
 /* Wipes the secret key from memory. */
 void transport_keys_done(TransportKeys *k);
 

@@ -168,7 +168,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         fprintf(stderr, "Unexpected argument \"%s\". Try '%s --help'.\n", argv[optind], argv[0]);
         return -EINVAL;
     }
-    if (prog == CLI_WORKER && o->kind < 0) {
+    if (prog == CLI_WORKER && o->kind < 0 && !o->check) { /* --check checks what both kinds read */
         fprintf(stderr, "--kind=sum or --kind=square is required.\n");
         return -EINVAL;
     }
@@ -212,8 +212,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         return r;
     }
     if (o->check) {
-        printf("%s: configuration OK (mode %s)\n", config_path ? config_path : CONFIG_DEFAULT_PATH,
-               sq_mode_to_string(o->config.mode));
+        o->config_path = config_path ? config_path : CONFIG_DEFAULT_PATH;
         return 1;
     }
     return 0;
@@ -239,7 +238,8 @@ static void pin_mmap_threshold(void) {
     (void)mallopt(M_MMAP_THRESHOLD, CLI_MMAP_THRESHOLD);
 }
 
-int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o)) {
+int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o),
+             int (*check)(const CliOptions *o)) {
     CliOptions o;
     sigset_t mask;
     int r;
@@ -252,6 +252,17 @@ int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*ru
 
     log_setup(ident);
     r = cli_parse(prog, argc, argv, &o);
+    if (r == 1 && o.check) {
+        r = check ? check(&o) : 0;
+        if (r >= 0)
+            printf("%s: configuration OK (mode %s)\n", o.config_path, sq_mode_to_string(o.config.mode));
+        cli_done(&o);
+        return r < 0 ? CLI_EXIT_CONFIG : EXIT_SUCCESS;
+    }
+    if (r < 0 && r != -ENOMEM) {
+        cli_done(&o);
+        return CLI_EXIT_CONFIG; /* the command line or the file: nothing has started */
+    }
     if (r == 0)
         r = run(&o);
     cli_done(&o);

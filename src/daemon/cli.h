@@ -17,10 +17,14 @@
 
 typedef enum CliProgram { CLI_HTTPD, CLI_WORKER } CliProgram;
 
+/* The exit status of a configuration error (sysexits.h's EX_CONFIG): the units do not restart on it. */
+#define CLI_EXIT_CONFIG 78
+
 typedef struct CliOptions {
     Config config;
     bool check;
-    char **listen; /* httpd: --listen values */
+    const char *config_path; /* with --check: the file read (or that would have been) */
+    char **listen;           /* httpd: --listen values */
     size_t n_listen;
     char **metrics_listen; /* httpd: --metrics-listen values */
     size_t n_metrics_listen;
@@ -38,6 +42,10 @@ void cli_done(CliOptions *o);
 /*
  * The whole main() of a daemon: blocks SIGTERM and SIGINT first thing (the event loop
  * takes them through signalfd), sets up logging as ident, parses the command line and
- * calls run(); returns the process's exit status.
+ * calls run(); returns the process's exit status. With --check it calls check() instead
+ * (the program's own checks beyond the file: key files, say; it prints why it failed)
+ * and says "configuration OK" if all passed. A configuration that does not parse or
+ * check exits CLI_EXIT_CONFIG, so does a failed check; run() failing exits 1.
  */
-int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o));
+int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o),
+             int (*check)(const CliOptions *o));

@@ -59,8 +59,8 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
         return -err;
     }
 
-    char fields[8][160];
-    struct iovec iov[12];
+    char fields[12][160]; /* one per FIELD() below, at most */
+    struct iovec iov[13];
     size_t n = 0, k = 0;
 
 #define FIELD(...)                                                                                                     \
@@ -89,6 +89,10 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
         FIELD("SQDIFF_LATENCY_USEC=%" PRId64, f->latency_usec);
     if (f->status)
         FIELD("SQDIFF_HTTP_STATUS=%d", f->status);
+    if (f->peer)
+        FIELD("SQDIFF_PEER=%s", f->peer);
+    if (f->key)
+        FIELD("SQDIFF_KEY=%s", f->key);
 #undef FIELD
 
     (void)sd_journal_sendv(iov, (int)n);

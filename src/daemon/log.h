@@ -46,7 +46,9 @@ typedef struct LogFields {
     const char *reason;     /* SQDIFF_REASON=, free text (quoted by the caller if from a peer) */
     int64_t latency_usec;   /* SQDIFF_LATENCY_USEC=, only when has_latency */
     bool has_latency;
-    int status; /* SQDIFF_HTTP_STATUS=, 0 for none */
+    int status;       /* SQDIFF_HTTP_STATUS=, 0 for none */
+    const char *peer; /* SQDIFF_PEER=, a peer's address (quoted by the caller), or NULL */
+    const char *key;  /* SQDIFF_KEY=, a worker's public key (Z85), or NULL */
 } LogFields;
 
 /* Chooses journal or stderr output; ident is the program name in entries. */

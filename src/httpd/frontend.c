@@ -304,9 +304,10 @@ static void on_peer_rejected(const char *who, const char *key, const char *reaso
     f->stats.count[STATS_PEERS_TURNED_AWAY]++;
     if (!ratelimit_allow(&f->rl_rejected, now_usec(CLOCK_MONOTONIC), &suppressed))
         return;
-    log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason },
-              "Turned away a peer (%s)%s%s: %s (%" PRIu64 " similar suppressed)",
-              text_quote(q, sizeof(q), who, strlen(who)), key ? " with key " : "", key ? key : "", reason, suppressed);
+    text_quote(q, sizeof(q), who, strlen(who));
+    log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = reason, .peer = q, .key = key },
+              "Turned away a peer (%s)%s%s: %s (%" PRIu64 " similar suppressed)", q, key ? " with key " : "",
+              key ? key : "", reason, suppressed);
 }
 
 /* A connected worker turned away because its key left the allow-list: an operator's act,
@@ -316,10 +317,15 @@ static void on_peer_revoked(const char *address, const char *key, WireKind k, vo
     char q[TEXT_QUOTE_MAX];
 
     f->stats.count[STATS_PEERS_TURNED_AWAY]++;
-    log_event(LOG_NOTICE, &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED, .reason = "key removed" },
-              "Turned away a connected %s worker (%s) with key %s: its key left the allow-list; "
-              "connection closed",
-              wire_kind_to_string(k), text_quote(q, sizeof(q), address, strlen(address)), key);
+    text_quote(q, sizeof(q), address, strlen(address));
+    log_event(LOG_NOTICE,
+              &(LogFields){ .message_id = SQ_MSG_PEER_REJECTED,
+                            .kind = wire_kind_to_string(k),
+                            .reason = "key removed",
+                            .peer = q,
+                            .key = key },
+              "Turned away a connected %s worker (%s) with key %s: its key left the allow-list; connection closed",
+              wire_kind_to_string(k), q, key);
 }
 
 static bool on_loop_pass(void *userdata) {

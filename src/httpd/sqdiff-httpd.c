@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sandbox.h"
+#include "transport.h"
 #include "server.h"
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -197,6 +198,19 @@ static int run(CliOptions *o) {
     return 0;
 }
 
+/* --check: the transport's key files and allow-list, as start-up will read them. */
+static int check(const CliOptions *o) {
+    char err[CONFIG_ERROR_MAX + 256];
+    int r;
+
+    if (o->config.mode != SQ_MODE_WORKERS)
+        return 0;
+    r = transport_check(&o->config, false, err, sizeof(err));
+    if (r != 0)
+        fprintf(stderr, "%s\n", err);
+    return r < 0 ? r : 0;
+}
+
 int main(int argc, char **argv) {
-    return cli_main(CLI_HTTPD, "sqdiff-httpd", argc, argv, run);
+    return cli_main(CLI_HTTPD, "sqdiff-httpd", argc, argv, run, check);
 }

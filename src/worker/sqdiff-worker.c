@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "sandbox.h"
+#include "transport.h"
 #include "worker.h"
 
 #define STATUS_INTERVAL_USEC (1000 * 1000)
@@ -93,6 +94,19 @@ static int run(CliOptions *o) {
     return 0;
 }
 
+/* --check: the transport's key files and allow-list, as start-up will read them. */
+static int check(const CliOptions *o) {
+    char err[CONFIG_ERROR_MAX + 256];
+    int r;
+
+    if (false)
+        return 0;
+    r = transport_check(&o->config, true, err, sizeof(err));
+    if (r != 0)
+        fprintf(stderr, "%s\n", err);
+    return r < 0 ? r : 0;
+}
+
 int main(int argc, char **argv) {
-    return cli_main(CLI_WORKER, "sqdiff-worker", argc, argv, run);
+    return cli_main(CLI_WORKER, "sqdiff-worker", argc, argv, run, check);
 }
