@@ -303,6 +303,52 @@ def test_units_have_resource_limits(sd, unit, memory_max, tasks_max):
 
 
 @pytest.mark.skipif(TARGET == "host", reason="turns the installation into a tcp:// one: not on a live machine")
+def connect_and_ask(port, timeout):
+    """One raw request on a new connection: what came back ("answered", "closed" for a reset
+    or an end of stream without an answer, "refused"), or "held" if nothing in timeout s."""
+    import socket
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(b"GET /?n=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            return "answered" if c.recv(100).startswith(b"HTTP/1.1 ") else "closed"
+    except ConnectionRefusedError:
+        return "refused"
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed"
+    except socket.timeout:
+        return "held"
+
+
+@pytest.mark.skipif(TARGET == "host", reason="writes the configuration")
+def test_a_configuration_typo_refuses_clients_and_says_why(sd):
+    """A typo in sqdiff.conf, then systemctl restart: the front end refuses it (exit 78, not
+    restarted), systemctl status shows why, and clients are turned away at once, not held:
+    the socket gives up at its trigger limit. Fixed and the socket restarted, it serves."""
+    box = sd.box
+    conf = box.run(["cat", "/etc/sqdiff/sqdiff.conf"]).stdout
+    box.write_file("/etc/sqdiff/sqdiff.conf", conf + "\n[httpd]\nrequest-timout = 2s\n")
+    try:
+        box.systemctl("restart", "sqdiff-httpd.service", check=False)
+        first = connect_and_ask(sd.port, 10)
+        assert first in ("closed", "refused"), f"a client during the refused start: {first}"
+        wait_until(lambda: prop(sd, "sqdiff-httpd.socket", "ActiveState") == "failed", 10,
+                   "the socket to give up")
+        assert connect_and_ask(sd.port, 10) == "refused"
+        show = box.show("sqdiff-httpd.service", "ExecMainStatus", "NRestarts", "ActiveState")
+        assert show == {"ExecMainStatus": "78", "NRestarts": "0", "ActiveState": "failed"}, show
+        status = box.systemctl("status", "sqdiff-httpd.service", check=False)
+        assert 'Configuration refused: /etc/sqdiff/sqdiff.conf:' in status and '"request-timout"' in status, status
+        refused = [e for e in entries(sd) if e.get("MESSAGE_ID") == CONFIG_REFUSED]
+        assert refused and refused[-1]["PRIORITY"] == "3", "logged at err under its MESSAGE_ID"
+    finally:
+        box.write_file("/etc/sqdiff/sqdiff.conf", conf)
+        time.sleep(2.5)  # past the trigger limit's 2 s window, which a restart does not reset
+        box.systemctl("reset-failed", "sqdiff-httpd.service", "sqdiff-httpd.socket", check=False)
+        box.systemctl("restart", "sqdiff-httpd.socket")
+    resp = sd.get("/?n=1&n=2")
+    assert resp.status == 200 and resp.json() == answer([1, 2])
+
+
 def test_workers_over_tcp_with_curve_keys_as_credentials(sd):
     """The network drop-ins as docs/scale-out.md installs them, toward loopback: keys from
     sqdiff-keygen, the secret ones delivered by LoadCredential=, each readable by its own unit
@@ -355,5 +401,10 @@ print(got)
     assert prop(sd, "sqdiff-worker@sum.service", "NRestarts") == "0"
 
 
-PEER_REJECTED = next(line.split('"')[1] for line in open(os.path.join(SRCDIR, "src", "daemon", "log.h"))
-                     if line.startswith("#define SQ_MSG_PEER_REJECTED"))
+def message_id(name):
+    return next(line.split('"')[1] for line in open(os.path.join(SRCDIR, "src", "daemon", "log.h"))
+                if line.startswith(f"#define SQ_MSG_{name} "))
+
+
+PEER_REJECTED = message_id("PEER_REJECTED")
+CONFIG_REFUSED = message_id("CONFIG_REFUSED")

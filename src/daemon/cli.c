@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -85,6 +86,16 @@ static int read_file(const char *path, char **ret) {
     return 0;
 }
 
+/* Keeps why the command line or the configuration is refused, for cli_main() to log; returns r. */
+_printf_(3, 4) static int refuse(CliOptions *o, int r, const char *fmt, ...) {
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(o->error, sizeof(o->error), fmt, ap);
+    va_end(ap);
+    return r;
+}
+
 int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
     static const struct option fixed[] = {
         { "config", required_argument, NULL, 'c' },
@@ -144,8 +155,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
                 goto unknown;
             o->kind = wire_kind_from_string(optarg);
             if (o->kind < 0) {
-                fprintf(stderr, "--kind: \"%s\" is not a kind (sum or square)\n", optarg);
-                return -EINVAL;
+                return refuse(o, -EINVAL, "--kind: \"%s\" is not a kind (sum or square)", optarg);
             }
             break;
         case 'h':
@@ -160,17 +170,14 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
             break;
         default:
         unknown:
-            fprintf(stderr, "Try '%s --help'.\n", argv[0]);
-            return -EINVAL;
+            return refuse(o, -EINVAL, "unknown option. Try '%s --help'.", argv[0]);
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "Unexpected argument \"%s\". Try '%s --help'.\n", argv[optind], argv[0]);
-        return -EINVAL;
+        return refuse(o, -EINVAL, "Unexpected argument \"%s\". Try '%s --help'.", argv[optind], argv[0]);
     }
     if (prog == CLI_WORKER && o->kind < 0 && !o->check) { /* --check checks what both kinds read */
-        fprintf(stderr, "--kind=sum or --kind=square is required.\n");
-        return -EINVAL;
+        return refuse(o, -EINVAL, "--kind=sum or --kind=square is required.");
     }
 
     {
@@ -181,23 +188,18 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         if (r == -ENOENT && !config_path)
             r = 0; /* no file: defaults */
         else if (r < 0) {
-            fprintf(stderr, "%s: %s\n", path, r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
-            return r;
+            return refuse(o, r, "%s: %s", path, r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
         } else {
             r = config_parse_text(&o->config, text, path, err, sizeof(err));
-            if (r < 0) {
-                fprintf(stderr, "%s\n", err);
-                return r;
-            }
+            if (r < 0)
+                return refuse(o, r, "%s", err);
         }
     }
 
     for (int i = 0; i < n_set; i++) {
         r = config_set(&o->config, options[set_idx[i]].name, set_val[i], err, sizeof(err));
-        if (r < 0) {
-            fprintf(stderr, "--%s\n", err);
-            return r;
-        }
+        if (r < 0)
+            return refuse(o, r, "--%s", err);
     }
     if (runtime_dir) {
         o->config.runtime_dir = strdup(runtime_dir);
@@ -207,10 +209,8 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
     r = config_finish(&o->config, getenv("RUNTIME_DIRECTORY"), err, sizeof(err));
     if (r >= 0 && (prog == CLI_WORKER || o->config.mode == SQ_MODE_WORKERS))
         r = config_check_transport(&o->config, prog == CLI_WORKER, err, sizeof(err));
-    if (r < 0) {
-        fprintf(stderr, "%s\n", err);
-        return r;
-    }
+    if (r < 0)
+        return refuse(o, r, "%s", err);
     if (o->check) {
         o->config_path = config_path ? config_path : CONFIG_DEFAULT_PATH;
         return 1;
@@ -239,7 +239,7 @@ static void pin_mmap_threshold(void) {
 }
 
 int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*run)(CliOptions *o),
-             int (*check)(const CliOptions *o)) {
+             int (*check)(const CliOptions *o, char *err, size_t errlen)) {
     CliOptions o;
     sigset_t mask;
     int r;
@@ -252,17 +252,21 @@ int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*ru
 
     log_setup(ident);
     r = cli_parse(prog, argc, argv, &o);
-    if (r == 1 && o.check) {
-        r = check ? check(&o) : 0;
-        if (r >= 0)
-            printf("%s: configuration OK (mode %s)\n", o.config_path, sq_mode_to_string(o.config.mode));
-        cli_done(&o);
-        return r < 0 ? CLI_EXIT_CONFIG : EXIT_SUCCESS;
+    /* The program's own checks, with --check and before every start alike. */
+    if ((r == 0 || (r == 1 && o.check)) && check) {
+        r = check(&o, o.error, sizeof(o.error));
+        if (r > 0 && o.check)
+            fprintf(stderr, "%s\n", o.error); /* a note: what could not be checked here */
+        r = r < 0 ? r : o.check;
     }
-    if (r < 0 && r != -ENOMEM) {
+    if (r < 0 && o.error[0]) {
+        log_event(LOG_ERR, &(LogFields){ .message_id = SQ_MSG_CONFIG_REFUSED, .error = r }, "Configuration refused: %s",
+                  o.error);
         cli_done(&o);
-        return CLI_EXIT_CONFIG; /* the command line or the file: nothing has started */
+        return CLI_EXIT_CONFIG; /* nothing has started: the units do not restart on it */
     }
+    if (r == 1 && o.check)
+        printf("%s: configuration OK (mode %s)\n", o.config_path, sq_mode_to_string(o.config.mode));
     if (r == 0)
         r = run(&o);
     cli_done(&o);

@@ -37,6 +37,7 @@
 #define SQ_MSG_CONNECTION_CLOSED "d5ed8543a47945f2aab00b64a6ec9ddf"
 #define SQ_MSG_PEER_REJECTED "5ced224ecc1149bc9486c1419093a2a0"
 #define SQ_MSG_REPORT_REFUSED "fe078279e8664b13aeccf1129534f98d"
+#define SQ_MSG_CONFIG_REFUSED "685a7cef485b4cc68f4927d1d38036b9"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

@@ -198,17 +198,9 @@ static int run(CliOptions *o) {
     return 0;
 }
 
-/* --check: the transport's key files and allow-list, as start-up will read them. */
-static int check(const CliOptions *o) {
-    char err[CONFIG_ERROR_MAX + 256];
-    int r;
-
-    if (o->config.mode != SQ_MODE_WORKERS)
-        return 0;
-    r = transport_check(&o->config, false, err, sizeof(err));
-    if (r != 0)
-        fprintf(stderr, "%s\n", err);
-    return r < 0 ? r : 0;
+/* Before start and with --check: the transport's key files and allow-list, as set-up will read them. */
+static int check(const CliOptions *o, char *err, size_t errlen) {
+    return o->config.mode == SQ_MODE_WORKERS ? transport_check(&o->config, false, err, errlen) : 0;
 }
 
 int main(int argc, char **argv) {

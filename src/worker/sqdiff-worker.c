@@ -94,17 +94,9 @@ static int run(CliOptions *o) {
     return 0;
 }
 
-/* --check: the transport's key files and allow-list, as start-up will read them. */
-static int check(const CliOptions *o) {
-    char err[CONFIG_ERROR_MAX + 256];
-    int r;
-
-    if (false)
-        return 0;
-    r = transport_check(&o->config, true, err, sizeof(err));
-    if (r != 0)
-        fprintf(stderr, "%s\n", err);
-    return r < 0 ? r : 0;
+/* Before start and with --check: the transport's key files and allow-list, as set-up will read them. */
+static int check(const CliOptions *o, char *err, size_t errlen) {
+    return transport_check(&o->config, true, err, errlen);
 }
 
 int main(int argc, char **argv) {
