@@ -30,6 +30,7 @@ import pytest
 
 from conftest import BUILDDIR
 from expected import answer
+from mdblocks import read_steps
 from netns import Net
 from suite import wait_for
 
@@ -563,40 +564,22 @@ def test_a_cut_link_costs_only_requests_in_flight(cluster):
     assert len(failed) <= 2 * 4, f"{len(failed)} of 100 failed with w2 stopped: w1 does not serve again"
 
 
-HAPROXY_CFG = """
-global
-    maxconn 1000
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 5s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response response-timeout
-frontend web
-    bind {lb}:8080
-    default_backend sqdiff
-backend sqdiff
-    balance roundrobin
-    option httpchk GET /?n=1
-    http-check expect status 200
-    default-server inter 500ms fall 2 rise 2
-    server fe1 {fe1}:8080 check
-    server fe2 {fe2}:8080 check
-"""
+def haproxy_cfg():
+    """docs/scale-out.md's HAProxy configuration, its addresses made the namespaces' ones."""
+    page = os.path.join(os.path.dirname(HERE), "docs", "scale-out.md")
+    step = next(s for s in read_steps(page) if s.kind == "file" and s.path == "/etc/haproxy/haproxy.cfg")
+    return step.text.replace("198.51.100.", "198.18.0.")
 
 
 def test_haproxy_answers_everything_while_a_frontend_restarts(cluster):
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     cfg = os.path.join(cluster.tmp, "haproxy.cfg")
     with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG.format(lb=cluster.net["cl"].address, fe1=cluster.net["fe1"].address,
-                                   fe2=cluster.net["fe2"].address))
+        f.write(haproxy_cfg())
     r = subprocess.run([haproxy, "-c", "-f", cfg], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stdout + r.stderr
     cluster.net["cl"].popen([haproxy, "-db", "-f", cfg], stdout=cluster.log("haproxy"))
-    lb = f"{cluster.net['cl'].address}:8080"
+    lb = f"{cluster.net['cl'].address}:80"
     wait_for(lambda: cluster.connections("cl", None, probe=lb), 20, "haproxy to listen")
     load = cluster.load([(f"http://{lb}/", n) for n in lists(300, 9)])
     load.wait(300, "the load to be under way")

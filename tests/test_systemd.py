@@ -357,7 +357,7 @@ def test_workers_over_tcp_with_curve_keys_as_credentials(sd):
     from suite import free_port
     box = sd.box
     box.run(["sh", "-ec", "mkdir -p /etc/sqdiff/keys /etc/sqdiff/workers.d; cd /etc/sqdiff/keys; "
-                          "sqdiff-keygen frontend; sqdiff-keygen worker; cp worker.pub /etc/sqdiff/workers.d/"])
+                          "sqdiff-keygen frontend; sqdiff-keygen \"$(hostname)\"; cp \"$(hostname).pub\" /etc/sqdiff/workers.d/"])
     ports = (free_port(), free_port())
     box.write_file("/etc/sqdiff/sqdiff.conf",
                    f"[global]\njobs-sum-endpoint = tcp://127.0.0.1:{ports[0]}\n"

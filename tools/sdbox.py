@@ -151,11 +151,15 @@ class SystemdBox(Machine):
     tree. The overlay shows only the root file system, and the box has its own
     /tmp, /run and /dev: a directory hidden that way gets an overlay mount of its
     own (writes inside are discarded).
+    netns: the name of a network namespace (ip netns) for the box, instead of the
+    host's network; hostname: the box's host name (default: its machine name).
     """
 
-    def __init__(self, name=None, keep=(), expose=(), allow_degraded=False, boot_timeout=60):
+    def __init__(self, name=None, keep=(), expose=(), allow_degraded=False, boot_timeout=60, netns=None,
+                 hostname=None):
         self.name = name or f"sdbox-{secrets.token_hex(4)}"
         self.keep = tuple(keep)
+        self.netns, self.hostname = netns, hostname
         self.nspawn = None
         self.pid = None          # the container's systemd, as seen from the host
         self.dir = None
@@ -183,6 +187,10 @@ class SystemdBox(Machine):
                        check=True, capture_output=True, text=True)
         self.mounted = True
         self._mask_host_units(up)
+        if self.hostname:  # systemd sets it from /etc/hostname at boot, over nspawn's
+            os.makedirs(os.path.join(up, "etc"), exist_ok=True)
+            with open(os.path.join(up, "etc/hostname"), "w") as f:
+                f.write(self.hostname + "\n")
         if os.path.lexists("/usr/sbin/policy-rc.d"):
             # A whiteout: maintainer scripts may start services inside.
             os.makedirs(os.path.join(up, "usr/sbin"), exist_ok=True)
@@ -195,6 +203,10 @@ class SystemdBox(Machine):
 
         argv = ["systemd-nspawn", "-D", self.root, f"--machine={self.name}", "-b",
                 "--console=pipe", "-q", "--register=no", "--link-journal=no", "--keep-unit"]
+        if self.netns:
+            argv.append(f"--network-namespace-path=/run/netns/{self.netns}")
+        if self.hostname:
+            argv.append(f"--hostname={self.hostname}")
         for i, path in enumerate(p for p in map(os.path.realpath, expose) if not _visible_in_box(p)):
             # An overlay of its own: visible and writable inside, changes discarded.
             upper = os.path.join(self.dir, "expose", str(i))

@@ -1,0 +1,262 @@
+"""The docs are the tests: every procedure docs/scale-out.md and the README tell an operator to
+follow is run here as written, read from the pages themselves (tests/mdblocks.py says how a
+page marks its steps), on the installed .deb under a real systemd: a SystemdBox per host, each
+in a network namespace of its own (tests/netns.py), so that hosts are hosts. 198.51.100.0/24,
+the documentation's range, stands for the namespaces' 198.18.0.0/24.
+
+Runs with SQDIFF_TARGET=systemd and SQDIFF_DEB (make test's last stage).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TARGET
+from expected import answer
+from mdblocks import expectations, read_steps, unmarked_blocks
+from netns import Net
+from sdbox import SystemdBox
+from suite import wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(ROOT, "tests")
+DEB = os.environ.get("SQDIFF_DEB")
+SCALE_OUT = os.path.join(ROOT, "docs", "scale-out.md")
+README = os.path.join(ROOT, "README.md")
+
+needs_deb = pytest.mark.skipif(TARGET != "systemd" or not DEB,
+                               reason="runs the docs on the installed .deb: SQDIFF_TARGET=systemd and SQDIFF_DEB")
+
+
+def subst(text):
+    return text.replace("198.51.100.", "198.18.0.")
+
+
+class Hosts:
+    """A box per host, on a Net of namespaces; the package installed on those that want it."""
+
+    def __init__(self, hosts, with_package, keep=()):
+        self.net = Net(hosts)
+        self.boxes = {}
+        try:
+            for name in hosts:
+                box = SystemdBox(keep=("sqdiff*",) + tuple(keep), expose=(os.path.dirname(os.path.abspath(DEB)),),
+                                 netns=self.net[name].ns, hostname=name)
+                self.boxes[name] = box
+                if name in with_package:
+                    box.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", os.path.abspath(DEB)],
+                            env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for box in self.boxes.values():
+            box.close()
+        self.net.close()
+
+    def journal_tail(self):
+        return "\n".join(f"--- {n}:\n" + b.run(["journalctl", "--no-pager", "-q", "-n", "25", "-o", "short-monotonic"],
+                                               check=False).stdout for n, b in self.boxes.items())
+
+
+def run_scenario(pages, scenario, hosts, checks):
+    """Runs the steps of scenario from pages, in order; returns how many were not run, by why."""
+    skipped = []
+    for page in pages:
+        for step in read_steps(page, os.path.relpath(page, ROOT)):
+            if step.scenario != scenario:
+                continue
+            try:
+                if step.kind == "run":
+                    for h in step.hosts:
+                        r = hosts.boxes[h].run(["sh", "-ec", "cd /root\n" + subst(step.text)], check=False,
+                                               timeout=180)
+                        assert r.returncode == 0, f"on {h}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+                elif step.kind == "file":
+                    for h in step.hosts:
+                        hosts.boxes[h].write_file(step.path, subst(step.text))
+                elif step.kind == "copy":
+                    src = hosts.boxes[step.hosts[0]].path(step.path)
+                    for h, d in step.targets:
+                        dst = os.path.join(hosts.boxes[h].path(d), os.path.basename(step.path))
+                        os.makedirs(os.path.dirname(dst), exist_ok=True)
+                        shutil.copy2(src, dst)
+                elif step.kind == "expect":
+                    for cmd, out in expectations(subst(step.text)):
+                        r = hosts.boxes[step.hosts[0]].run(["sh", "-c", cmd], check=False, timeout=60)
+                        assert r.stdout.rstrip("\n") == out, f"$ {cmd}\nwanted {out!r}\ngot {r.stdout!r} {r.stderr}"
+                elif step.kind == "check":
+                    checks[step.name](hosts)
+                elif step.kind == "not run":
+                    skipped.append(f"{step.where()}: {step.name}")
+            except Exception as e:
+                e.add_note(f"at the step of {step.where()} ({step.kind}):\n{step.text}")
+                e.add_note(hosts.journal_tail())
+                raise
+    return skipped
+
+
+def test_every_block_of_the_scale_out_page_is_a_step():
+    """No block of docs/scale-out.md is left out: each is run, or says why not."""
+    assert unmarked_blocks(SCALE_OUT, read_steps(SCALE_OUT)) == []
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def requests(hosts, urls, count, seed):
+    """count requests from the client host over urls; asserts every answer exact."""
+    nums = [[(seed * 7919 + i * 104729) % 2**40 - 2**39, i, seed] for i in range(count)]
+    reqs = [(urls[i % len(urls)], n) for i, n in enumerate(nums)]
+    r = hosts.net["client"].run([sys.executable, os.path.join(HERE, "netclient.py")], timeout=300,
+                                input=json.dumps({"requests": reqs, "threads": 8}))
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    bad = [g for g in got if g[0] != 200 or json.loads(g[1]) != answer(g[2])]
+    assert bad == [], bad[:3]
+
+
+def jobs_done(box):
+    """Jobs each worker of a box did, from its STATUS=: {kind: n}."""
+    out = {}
+    for kind in ("sum", "square"):
+        status = box.show(f"sqdiff-worker@{kind}.service", "StatusText")["StatusText"]
+        m = re.search(r"(\d+) jobs done", status)
+        out[kind] = int(m.group(1)) if m else 0
+    return out
+
+
+FRONT_ENDS = ("fe1", "fe2")
+URLS = [f"http://198.18.0.{i}:8080/" for i in (1, 2)]
+
+
+def established(hosts, host, ports):
+    r = hosts.net[host].run(["ss", "-tnH", "state", "established"], timeout=10)
+    return sum(1 for line in r.stdout.splitlines() if int(line.split()[-2].rsplit(":", 1)[1]) in ports)
+
+
+def workers_connected(hosts):
+    for fe in FRONT_ENDS:  # two worker hosts, a worker of each kind: four connections each
+        wait_for(lambda fe=fe: established(hosts, fe, (5601, 5602)) == 4, 30, f"the workers to connect to {fe}")
+
+
+def did_jobs(hosts, h, before, what):
+    """Waits for h's workers to show, in their STATUS= (renewed every second), jobs since before."""
+    wait_for(lambda: all(n > before[k] for k, n in jobs_done(hosts.boxes[h]).items()), 10, what)
+
+
+def both_worker_hosts_serve(hosts):
+    before = {h: jobs_done(hosts.boxes[h]) for h in ("worker-a", "worker-b")}
+    requests(hosts, URLS, 400, 1)
+    for h, was in before.items():
+        did_jobs(hosts, h, was, f"{h} to have done jobs of both kinds")
+
+
+def worker_b_turned_away(hosts):
+    key = open(hosts.boxes["worker-b"].path("/etc/sqdiff/keys/worker-b.pub")).read().strip()
+    for fe in FRONT_ENDS:
+        for kind in ("sum", "square"):
+            wait_for(lambda fe=fe, kind=kind: f"Turned away a connected {kind} worker (\"198.18.0.12\") with key {key}"
+                     in hosts.boxes[fe].journal(units=("sqdiff-httpd.service",)), 10, f"{fe} to turn worker-b away")
+    time.sleep(1.5)  # a STATUS= of worker-b's from after it was cut
+    b, a = jobs_done(hosts.boxes["worker-b"]), jobs_done(hosts.boxes["worker-a"])
+    requests(hosts, URLS, 200, 2)
+    did_jobs(hosts, "worker-a", a, "worker-a to do the jobs")
+    time.sleep(1.5)  # and one of worker-b's from after them
+    assert jobs_done(hosts.boxes["worker-b"]) == b, "worker-b got jobs after its key was removed"
+
+
+def worker_b_back(hosts):
+    b = jobs_done(hosts.boxes["worker-b"])
+    for seed in range(3, 23):  # admitted at its next try, within 5 s: then it takes its share
+        requests(hosts, URLS, 100, seed)
+        try:
+            return did_jobs(hosts, "worker-b", b, "worker-b's jobs")
+        except TimeoutError:
+            continue
+    raise AssertionError(f"worker-b, its key back, did no job of some kind in 2,000 requests: {b}")
+
+
+def haproxy_serves_while_a_front_end_restarts(hosts):
+    client = hosts.net["client"]
+    until = hosts.boxes["client"].path("/root/load.until")
+    nums = [[i, -i, 3 * i] for i in range(300)]
+    p = client.popen([sys.executable, os.path.join(HERE, "netclient.py")], stdout=subprocess.PIPE,
+                     stdin=json.dumps({"requests": [("http://198.18.0.20:80/", n) for n in nums], "threads": 8,
+                                       "until": until}))
+
+    def progress():
+        try:
+            return int(open(until + ".count").read() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    wait_for(lambda: progress() >= 300, 60, "the load through haproxy to be under way")
+    hosts.boxes["fe1"].systemctl("restart", "sqdiff-httpd.service")
+    at = progress()
+    wait_for(lambda: progress() >= at + 300, 60, "the load to go on after fe1's restart")
+    open(until, "w").close()
+    out, _ = p.communicate(timeout=120)
+    results = json.loads(out)
+    bad = [r for r in results if r[0] != 200 or json.loads(r[1]) != answer(r[2])]
+    assert bad == [], bad[:5]
+    print(f"haproxy: {len(results)} requests, all answered exactly, while fe1 restarted")
+
+
+def both_front_ends(hosts):
+    box = hosts.boxes["solo"]
+    for port in (8080, 8081):
+        r = box.run(["curl", "-s", f"http://127.0.0.1:{port}/?n=1&n=2&n=3"], check=False, timeout=30)
+        assert r.stdout and json.loads(r.stdout) == answer([1, 2, 3]), (port, r.stdout, r.stderr)
+    assert box.systemctl("is-active", "sqdiff-httpd.service", "sqdiff-httpd-fe2.service").split() == ["active"] * 2
+
+
+# --- the scenarios --------------------------------------------------------------------------------
+
+@needs_deb
+def test_scale_out_as_documented():
+    """docs/scale-out.md's "Adding a worker host", its key procedures and HAProxy: two front ends,
+    two worker hosts and a client, each step run as written."""
+    hosts = Hosts({"fe1": 1, "fe2": 2, "worker-a": 11, "worker-b": 12, "client": 20},
+                  with_package=("fe1", "fe2", "worker-a", "worker-b"), keep=("haproxy*",))
+    try:
+        run_scenario([SCALE_OUT], "scale-out", hosts, {
+            "workers-connected": workers_connected,
+            "both-worker-hosts-serve": both_worker_hosts_serve,
+            "worker-b-turned-away": worker_b_turned_away,
+            "worker-b-back": worker_b_back,
+            "haproxy-serves-while-a-front-end-restarts": haproxy_serves_while_a_front_end_restarts,
+        })
+    finally:
+        hosts.close()
+
+
+@needs_deb
+def test_several_front_ends_on_one_host_as_documented():
+    """docs/scale-out.md's third shape: a second front end on the same host, each binding only its
+    own endpoints (RUNDIR in configured endpoints), the workers serving both."""
+    hosts = Hosts({"solo": 30}, with_package=("solo",))
+    try:
+        run_scenario([SCALE_OUT], "one-host", hosts, {"both-front-ends": both_front_ends})
+    finally:
+        hosts.close()
+
+
+@needs_deb
+def test_readme_procedures_as_documented():
+    """The README's port move and metrics socket, on a running suite."""
+    hosts = Hosts({"solo": 30}, with_package=("solo",))
+    try:
+        box = hosts.boxes["solo"]
+        assert box.run(["curl", "-s", "http://127.0.0.1:8080/?n=2"]).stdout == json.dumps(
+            answer([2]), separators=(",", ":")), "the suite serves before the procedures"
+        skipped = run_scenario([README], "readme", hosts, {})
+        print("not run:", *skipped, sep="\n  ")
+    finally:
+        hosts.close()
