@@ -156,11 +156,32 @@ def test_post_numbers(suite):
     ('{"numbers":[1],"numbers":[2]}', "more than one"),
 ])
 def test_bad_bodies_get_400(suite, body, needle):
-    resp = post(suite, body)
+    resp = post(suite, body, headers={"Content-Type": "application/json"})
     assert resp.status == 400, resp
     assert resp.headers["content-type"] == "application/json"
     assert resp.json()["success"] is False
     assert needle in resp.json()["error"]
+
+
+def test_form_bodies_as_curl_sends_them(suite):
+    """curl -d sends application/x-www-form-urlencoded: a form is read with the query's grammar,
+    a JSON object stays JSON whatever the type, and a body that is neither says which two are."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    check_answer(post(suite, "n=1&n=2&n=%2D3&x=y", headers=form), [1, 2, -3])
+    check_answer(post(suite, '{"numbers":[4,5]}', headers=form), [4, 5])
+    check_answer(post(suite, "n=6", headers={"Content-Type": "Application/X-WWW-Form-URLEncoded; charset=UTF-8"}), [6])
+    resp = post(suite, "n=x", headers=form)
+    assert resp.status == 400 and '"x"' in resp.json()["error"], resp
+    for ctype in ("text/plain", "multipart/form-data; boundary=b"):
+        resp = post(suite, "n=1", headers={"Content-Type": ctype})
+        assert resp.status == 400, resp
+        assert "JSON" in resp.json()["error"] and "n=1&n=2" in resp.json()["error"], resp
+
+
+def test_curl_d_posts_a_form(suite):
+    """The first thing a user tries after the GET: the real curl, its default form encoding."""
+    r = subprocess.run(["curl", "-s", "-d", "n=1&n=2", suite.url + "/"], capture_output=True, text=True, timeout=30)
+    assert json.loads(r.stdout) == answer([1, 2]), r.stdout
 
 
 def test_body_with_invalid_utf8_is_400(suite):

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json-reader.h"
 #include "number.h"
@@ -149,6 +150,31 @@ static int parse_numbers(JsonReader *r, NumList *out, char *err, size_t errlen) 
         if (k < 0)
             return k;
     }
+}
+
+/* Whether the media type (before any ';' parameter) of a Content-Type is type, ignoring case and spaces. */
+static bool media_type_is(const char *ct, size_t len, const char *type) {
+    size_t n = strlen(type), end = 0;
+
+    while (end < len && ct[end] != ';')
+        end++;
+    while (end > 0 && (ct[end - 1] == ' ' || ct[end - 1] == '\t'))
+        end--;
+    return end == n && strncasecmp(ct, type, n) == 0;
+}
+
+RequestBody request_body_kind(const char *content_type, size_t ct_len, const char *body, size_t len) {
+    size_t i = 0;
+
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    if (i < len && body[i] == '{')
+        return REQUEST_BODY_JSON;
+    if (content_type && media_type_is(content_type, ct_len, "application/x-www-form-urlencoded"))
+        return REQUEST_BODY_FORM;
+    if (!content_type || media_type_is(content_type, ct_len, "application/json"))
+        return REQUEST_BODY_JSON;
+    return _REQUEST_BODY_INVALID;
 }
 
 int request_parse_body(const char *body, size_t len, NumList *out, char *err, size_t errlen) {

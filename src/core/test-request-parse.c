@@ -129,4 +129,24 @@ TEST(request_parse) {
     }
 }
 
+static RequestBody kind(const char *ct, const char *b) {
+    return request_body_kind(ct, ct ? strlen(ct) : 0, b, strlen(b));
+}
+
+TEST(body_kind) {
+    /* curl -d sends everything as a form: a JSON object is JSON whatever the type says */
+    ASSERT_EQ(kind("application/x-www-form-urlencoded", "{\"numbers\":[1]}"), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("application/x-www-form-urlencoded", " \n{}"), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("text/plain", "{\"numbers\":[1]}"), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("application/x-www-form-urlencoded", "n=1&n=2"), REQUEST_BODY_FORM);
+    ASSERT_EQ(kind("Application/X-WWW-Form-URLEncoded ; charset=utf-8", "n=1"), REQUEST_BODY_FORM);
+    ASSERT_EQ(kind("application/x-www-form-urlencodedx", "n=1"), _REQUEST_BODY_INVALID);
+    /* no type, or JSON's: read as JSON, whose errors say what is wrong */
+    ASSERT_EQ(kind(NULL, "[1,2]"), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("application/json", "n=1"), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("application/json; charset=utf-8", ""), REQUEST_BODY_JSON);
+    ASSERT_EQ(kind("text/plain", "n=1"), _REQUEST_BODY_INVALID);
+    ASSERT_EQ(kind("multipart/form-data; boundary=x", "--x"), _REQUEST_BODY_INVALID);
+}
+
 TEST_MAIN()

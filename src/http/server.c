@@ -244,6 +244,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ServerRequest *r = (ServerRequest *)req;
     Conn *c = conn_of(req);
     ServerRequestInfo info;
+    ssize_t ct;
 
     /* request_begin_at holds when the request was complete, on CLOCK_MONOTONIC, for the
      * duration histogram (h2o reads it only for access logs, which sqdiff has none of). */
@@ -280,6 +281,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         .body = req->entity.base ? req->entity.base : "",
         .body_len = req->entity.len,
     };
+    ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct >= 0) {
+        info.content_type = req->headers.entries[ct].value.base;
+        info.content_type_len = req->headers.entries[ct].value.len;
+    }
     if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/"))) {
         server_send_error(r, 404, "not found: the only resource is /", NULL, NULL);
         return 0;

@@ -67,6 +67,8 @@ typedef struct ServerRequestInfo {
     size_t query_len;
     const char *body; /* POST body, complete; "" when empty */
     size_t body_len;
+    const char *content_type; /* the Content-Type header, not NUL-terminated; NULL when there is none */
+    size_t content_type_len;
 } ServerRequestInfo;
 
 typedef enum ServerEvent {

@@ -146,6 +146,18 @@ static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
     assert_se(pending_add(&f->pending, &r->entry) == 0);
 }
 
+/* A query string or a form body: the parser decodes in place, so it gets a copy. */
+static int parse_form(ServerRequest *req, const char *form, size_t len, NumList *l,
+                      char err[static REQUEST_ERROR_MAX]) {
+    char *q = len ? server_request_alloc(req, len, NULL) : NULL;
+
+    if (len && !q)
+        return -ENOMEM;
+    if (q)
+        memcpy(q, form, len);
+    return request_parse_query(q, len, l, err, REQUEST_ERROR_MAX);
+}
+
 static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *userdata) {
     Frontend *f = userdata;
     char err[REQUEST_ERROR_MAX];
@@ -156,20 +168,19 @@ static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *
     if (!f->fanout)
         l.acc = &acc; /* local mode needs the sums only */
 
-    if (info->method == SERVER_GET || info->method == SERVER_HEAD) {
-        /* The parser decodes in place: give it a copy. */
-        char *q = info->query_len ? server_request_alloc(req, info->query_len, NULL) : NULL;
+    if (info->method == SERVER_GET || info->method == SERVER_HEAD)
+        k = parse_form(req, info->query, info->query_len, &l, err);
+    else if (info->method == SERVER_POST) {
+        RequestBody kind = request_body_kind(info->content_type, info->content_type_len, info->body, info->body_len);
 
-        if (info->query_len && !q) {
-            send_error(f, req, 500, "out of memory");
+        if (kind == _REQUEST_BODY_INVALID) {
+            send_error(f, req, 400, REQUEST_BODY_FORMS);
+            numlist_done(&l);
             return;
         }
-        if (q)
-            memcpy(q, info->query, info->query_len);
-        k = request_parse_query(q, info->query_len, &l, err, sizeof(err));
-    } else if (info->method == SERVER_POST)
-        k = request_parse_body(info->body, info->body_len, &l, err, sizeof(err));
-    else {
+        k = kind == REQUEST_BODY_FORM ? parse_form(req, info->body, info->body_len, &l, err)
+                                      : request_parse_body(info->body, info->body_len, &l, err, sizeof(err));
+    } else {
         server_send_error(req, 405, "method not allowed: use GET or POST", "allow", "GET, HEAD, POST");
         return;
     }
