@@ -117,8 +117,8 @@ static int ref_with_unit(const Spec *k, const char *v, const char *const *units,
 
 /* The reference: validates value for key k and stores the result in *ret_u (numbers, bool, mode). */
 static int ref_value(const Spec *k, const char *v, uint64_t *ret_u) {
-    static const char *const dur_units[] = { "", "us", "ms", "s", "sec", "m", "min" };
-    static const uint64_t dur_scales[] = { SEC, 1, 1000, SEC, SEC, 60 * SEC, 60 * SEC };
+    static const char *const dur_units[] = { "", "us", "ms", "s", "sec", "m", "min", "h" };
+    static const uint64_t dur_scales[] = { SEC, 1, 1000, SEC, SEC, 60 * SEC, 60 * SEC, 3600 * SEC };
     static const char *const size_units[] = { "", "K", "M", "G" };
     static const uint64_t size_scales[] = { 1, 1 << 10, 1 << 20, 1 << 30 };
     static const char *const bools[] = { "no", "yes", "false", "true", "off", "on", "0", "1" };

@@ -72,6 +72,7 @@ def test_httpd_without_sockets_says_how_to_start_it(builddir):
 def test_help_lists_every_setting(builddir):
     r = run(builddir, "sqdiff-httpd", "--help")
     assert r.returncode == 0
+    assert "CONFIG_" not in r.stdout, "an internal name in --help"
     for key in ("mode", "request-timeout", "reaper-interval", "max-pending", "max-numbers", "max-body-size",
                 "idle-timeout", "log-requests", "jobs-sum-endpoint", "curve-secret-key", "allow-insecure-tcp"):
         assert f"--{key}" in r.stdout

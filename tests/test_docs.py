@@ -260,3 +260,62 @@ def test_readme_procedures_as_documented():
         print("not run:", *skipped, sep="\n  ")
     finally:
         hosts.close()
+
+
+# --- the README's first command --------------------------------------------------------------------
+
+needs_systemd = pytest.mark.skipif(TARGET != "systemd", reason="boots a systemd box: SQDIFF_TARGET=systemd")
+
+
+def sqdiff_box(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sqdiff-box"), *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@needs_systemd
+def test_make_run_then_make_stop():
+    """`make run` as the README says (on a free port: PORT=), then `make stop`."""
+    from suite import free_port
+    port = free_port()
+    r = subprocess.run(["make", "-C", ROOT, "run", f"PORT={port}"], capture_output=True, text=True, timeout=600)
+    try:
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        out = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/?n=1&n=2&n=3"], capture_output=True,
+                             text=True, timeout=30).stdout
+        assert json.loads(out) == answer([1, 2, 3])
+        active = sqdiff_box("exec", "systemctl", "is-active", "sqdiff-httpd.socket", "sqdiff-worker@sum",
+                            "sqdiff-worker@square")
+        assert active.stdout.split() == ["active"] * 3, active.stdout + active.stderr
+    finally:
+        stop = subprocess.run(["make", "-C", ROOT, "stop"], capture_output=True, text=True, timeout=120)
+    assert stop.returncode == 0 and "removed" in stop.stdout, stop.stdout + stop.stderr
+    assert not os.path.exists("/run/sqdiff-box.json")
+
+
+@needs_systemd
+def test_sqdiff_box_says_when_the_port_is_taken():
+    """A port in use is named, with the way out, before anything boots: no traceback."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = sqdiff_box("up", "--port", str(port), timeout=60)
+    assert r.returncode != 0 and f"port {port} is taken" in r.stderr and "PORT=" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@needs_deb
+def test_sqdiff_box_tries_the_deb():
+    """tools/sqdiff-box up --deb: the package installed with apt in the box, as users get it."""
+    from suite import free_port
+    port = free_port()
+    r = sqdiff_box("up", "--deb", DEB, "--port", str(port))
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert '{"sum":14,"square":36,"diff":22}' in r.stdout
+        status = sqdiff_box("exec", "dpkg-query", "-W", "-f", "${Status}", "sqdiff").stdout
+        assert status == "install ok installed", status
+    finally:
+        down = sqdiff_box("down")
+    assert down.returncode == 0, down.stderr

@@ -63,8 +63,9 @@ static const ConfigKey keys[] = {
     KEY("httpd", "max-body-size", T_SIZE, max_body_size, 16, UINT64_C(1) << 31, "64M",
         "largest POST body accepted; larger get 413"),
     KEY("httpd", "max-connections", T_UINT, max_connections, 0, UINT64_C(10000000), "0",
-        "most client connections at once (0: the descriptor limit less CONFIG_FD_HEADROOM); "
-        "at the cap accepting pauses"),
+        "most client connections at once (0: the descriptor limit less " STRINGIFY(
+            CONFIG_FD_HEADROOM) "); "
+                                "at the cap accepting pauses"),
     KEY("httpd", "max-queued-bytes", T_SIZE, max_queued_bytes, 65536, UINT64_C(1) << 40, "64M",
         "most bytes of jobs per kind waiting for a worker; past it requests get 503"),
     KEY("httpd", "curve-allowed-keys", T_STRING, curve_allowed_keys, 0, 0, "/etc/sqdiff/workers.d",
@@ -135,9 +136,11 @@ static int parse_with_unit(const char *v, const char *const *units, const uint64
 }
 
 static int parse_duration(const char *v, uint64_t *ret) {
-    static const char *const units[] = { "", "us", "ms", "s", "sec", "m", "min" };
+    static const char *const units[] = { "", "us", "ms", "s", "sec", "m", "min", "h" };
     /* in microseconds, for each of units[] */
-    static const uint64_t scales[] = { USEC_PER_SEC, 1, 1000, USEC_PER_SEC, USEC_PER_SEC, USEC_PER_MIN, USEC_PER_MIN };
+    static const uint64_t scales[] = {
+        USEC_PER_SEC, 1, 1000, USEC_PER_SEC, USEC_PER_SEC, USEC_PER_MIN, USEC_PER_MIN, 60 * USEC_PER_MIN,
+    };
     return parse_with_unit(v, units, scales, ELEMENTSOF(units), ret);
 }
 
@@ -159,6 +162,24 @@ static int parse_bool(const char *v, bool *ret) {
             return *ret = false, 0;
     }
     return -EINVAL;
+}
+
+/* A limit as a setting would say it: a duration or a size in the largest unit that is exact. */
+static void format_value(KeyType t, uint64_t v, char *buf, size_t size) {
+    static const struct {
+        uint64_t scale;
+        const char *unit;
+    } durations[] = { { 60 * USEC_PER_MIN, "h" }, { USEC_PER_MIN, "min" }, { USEC_PER_SEC, "s" }, { 1000, "ms" } },
+      sizes[] = { { 1024 * 1024 * 1024, "G" }, { 1024 * 1024, "M" }, { 1024, "K" } };
+    const __typeof__(durations[0]) *table = t == T_DURATION ? durations : t == T_SIZE ? sizes : NULL;
+    size_t n = t == T_DURATION ? ELEMENTSOF(durations) : t == T_SIZE ? ELEMENTSOF(sizes) : 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (v >= table[i].scale && v % table[i].scale == 0) {
+            snprintf(buf, size, "%" PRIu64 "%s", v / table[i].scale, table[i].unit);
+            return;
+        }
+    snprintf(buf, size, "%" PRIu64 "%s", v, t == T_DURATION ? "us" : "");
 }
 
 int config_set(Config *c, const char *name, const char *value, char *err, size_t errlen) {
@@ -233,7 +254,12 @@ int config_set(Config *c, const char *name, const char *value, char *err, size_t
         return r;
     }
     if (r < 0 || u < k->min || u > k->max) {
-        snprintf(err, errlen, "%s: %s is out of range", name, text_quote(q, sizeof(q), value, strlen(value)));
+        char lo[32], hi[32];
+
+        format_value(k->type, k->min, lo, sizeof(lo));
+        format_value(k->type, k->max, hi, sizeof(hi));
+        snprintf(err, errlen, "%s: %s is out of range (%s to %s)", name, text_quote(q, sizeof(q), value, strlen(value)),
+                 lo, hi);
         return -ERANGE;
     }
     *(uint64_t *)field = u;

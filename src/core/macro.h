@@ -23,6 +23,10 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* A macro's value as a string literal: STRINGIFY(64) is "64", STRINGIFY(LIMIT) LIMIT's value. */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* Evaluates expr always; aborts, saying where, when it is false. */
 #define assert_se(expr)                                                                                                \
     do {                                                                                                               \

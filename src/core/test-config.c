@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "test-helpers.h"
+#include "time-util.h"
 
 static char err[CONFIG_ERROR_MAX];
 
@@ -71,7 +72,8 @@ TEST(set_checks_units_and_ranges) {
     ASSERT_EQ(config_set(&c, "request-timeout", "2", err, sizeof(err)), 0);
     ASSERT_EQ(c.request_timeout_usec, 2000000);
     ASSERT_EQ(config_set(&c, "request-timeout", "500us", err, sizeof(err)), -ERANGE);
-    ASSERT_EQ(config_set(&c, "request-timeout", "3h", err, sizeof(err)), -EINVAL);
+    ASSERT_EQ(config_set(&c, "request-timeout", "3h", err, sizeof(err)), -ERANGE);
+    ASSERT_EQ(config_set(&c, "request-timeout", "3d", err, sizeof(err)), -EINVAL);
     ASSERT_EQ(config_set(&c, "request-timeout", "", err, sizeof(err)), -EINVAL);
     ASSERT_EQ(config_set(&c, "request-timeout", "s", err, sizeof(err)), -EINVAL);
     ASSERT_EQ(config_set(&c, "max-body-size", "1.5", err, sizeof(err)), -EINVAL);
@@ -95,6 +97,23 @@ TEST(finish_takes_the_first_runtime_directory) {
     ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SUM], "ipc:///run/x/jobs-sum.sock");
     ASSERT_STREQ(c.endpoint[ENDPOINT_JOBS_SQUARE], "ipc:///run/x/jobs-square.sock");
     ASSERT_STREQ(c.curve_secret_key, "t.secret");
+    config_done(&c);
+}
+
+TEST(durations_up_to_an_hour_and_ranges_named) {
+    Config c;
+
+    config_init(&c);
+    ASSERT_EQ(config_set(&c, "request-timeout", "1h", err, sizeof(err)), 0);
+    ASSERT_EQ(c.request_timeout_usec, 3600 * USEC_PER_SEC);
+    ASSERT_EQ(config_set(&c, "request-timeout", "0.5h", err, sizeof(err)), 0);
+    ASSERT_EQ(c.request_timeout_usec, 1800 * USEC_PER_SEC);
+    ASSERT_EQ(config_set(&c, "request-timeout", "2h", err, sizeof(err)), -ERANGE);
+    ASSERT_STREQ(err, "request-timeout: \"2h\" is out of range (1ms to 1h)");
+    ASSERT_EQ(config_set(&c, "max-body-size", "9G", err, sizeof(err)), -ERANGE);
+    ASSERT_STREQ(err, "max-body-size: \"9G\" is out of range (16 to 2G)");
+    ASSERT_EQ(config_set(&c, "max-pending", "0", err, sizeof(err)), -ERANGE);
+    ASSERT_STREQ(err, "max-pending: \"0\" is out of range (1 to 10000000)");
     config_done(&c);
 }
 
