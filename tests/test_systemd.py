@@ -303,6 +303,39 @@ def test_units_have_resource_limits(sd, unit, memory_max, tasks_max):
 
 
 @pytest.mark.skipif(TARGET == "host", reason="turns the installation into a tcp:// one: not on a live machine")
+def test_a_missing_worker_is_visible(sd):
+    """A kind's worker stopped: the front end logs it (WORKER_GONE, at warning when none is
+    left), STATUS= counts the workers per kind, and a request that times out for want of one
+    says so. Started again, the worker is logged back and serves the request waiting for it."""
+    assert sd.get("/?n=1").status == 200  # the front end runs (a socket starts it on demand)
+    wait_until(lambda: "workers sum=1 square=1" in sd.status(), 10, "STATUS= to show both workers")
+    since = time.time()
+    sd.stop_workers("sum")
+    try:
+        wait_until(lambda: "workers sum=0 square=1" in sd.status(), 10, "STATUS= to show no sum worker")
+        gone = [e for e in entries(sd, f"--since=@{since}") if e.get("MESSAGE_ID") == WORKER_GONE]
+        assert gone and gone[-1]["SQDIFF_KIND"] == "sum" and gone[-1]["PRIORITY"] == "4", gone
+        assert "0 sum workers connected" in gone[-1]["MESSAGE"]
+        resp = sd.get("/?n=3")
+        assert resp.status == 504 and resp.json() == {"success": False}
+        wait_until(lambda: any(e.get("MESSAGE_ID") == REQUEST_TIMEOUT and e.get("SQDIFF_REASON") ==
+                               "no sum worker connected" for e in entries(sd, f"--since=@{since}")), 10,
+                   "the timeout to say that no sum worker is connected")
+        # A request waiting while the worker comes back is served by it.
+        waiting = threading.Thread(target=lambda: results.append(sd.get("/?n=4")))
+        results = []
+        waiting.start()
+        time.sleep(0.2)  # the request is waiting (a worker back sooner would serve it all the same)
+        sd.start_workers("sum")
+        waiting.join(30)
+    finally:
+        sd.restart_workers()
+    assert results and results[0].status == 200 and results[0].json() == answer([4]), results
+    wait_until(lambda: "workers sum=1 square=1" in sd.status(), 10, "STATUS= to show the sum worker back")
+    back = [e for e in entries(sd, f"--since=@{since}") if e.get("MESSAGE_ID") == WORKER_CONNECTED]
+    assert any(e["SQDIFF_KIND"] == "sum" for e in back), back
+
+
 def connect_and_ask(port, timeout):
     """One raw request on a new connection: what came back ("answered", "closed" for a reset
     or an end of stream without an answer, "refused"), or "held" if nothing in timeout s."""
@@ -408,3 +441,6 @@ def message_id(name):
 
 PEER_REJECTED = message_id("PEER_REJECTED")
 CONFIG_REFUSED = message_id("CONFIG_REFUSED")
+WORKER_GONE = message_id("WORKER_GONE")
+WORKER_CONNECTED = message_id("WORKER_CONNECTED")
+REQUEST_TIMEOUT = message_id("REQUEST_TIMEOUT")

@@ -180,8 +180,12 @@ static void settle_peer(Fanout *f, int k, uint64_t serial) {
 }
 
 static void drop_peer(Fanout *f, int k, Peer *p) {
+    Peer gone = *p;
+
     settle_peer(f, k, p->serial);
     peers_remove(&f->peers[k], p);
+    if (f->cb.on_worker)
+        f->cb.on_worker((WireKind)k, false, &gone, f->peers[k].n, f->cb.userdata);
 }
 
 /* The counters a grant of p's carried, if any: figures for metrics only, so junk costs p no credit. */
@@ -380,6 +384,8 @@ static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd)
         copy_property(body, "User-Id", p->key, sizeof(p->key));
         copy_property(body, "Peer-Address", p->address, sizeof(p->address));
     }
+    if (f->cb.on_worker && !replaced)
+        f->cb.on_worker((WireKind)k, true, p, f->peers[k].n, f->cb.userdata);
     return p;
 }
 

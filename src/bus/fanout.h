@@ -75,6 +75,8 @@ typedef struct FanoutCallbacks {
     void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
     /* A connected worker of kind k was turned away: its key left the allow-list. */
     void (*on_revoked)(const char *address, const char *key, WireKind k, void *userdata);
+    /* A worker of kind k connected (said hello) or went away; n: the workers of k connected now. */
+    void (*on_worker)(WireKind k, bool connected, const Peer *p, size_t n, void *userdata);
     void *userdata;
 } FanoutCallbacks;
 

@@ -38,6 +38,8 @@
 #define SQ_MSG_PEER_REJECTED "5ced224ecc1149bc9486c1419093a2a0"
 #define SQ_MSG_REPORT_REFUSED "fe078279e8664b13aeccf1129534f98d"
 #define SQ_MSG_CONFIG_REFUSED "685a7cef485b4cc68f4927d1d38036b9"
+#define SQ_MSG_WORKER_CONNECTED "2230b3e75e1d415c8c664078498bf3e5"
+#define SQ_MSG_WORKER_GONE "83d7636794cb4686acabbf72e81d09f1"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

@@ -62,7 +62,7 @@ struct Frontend {
     bool stopping;
     usec_t shutdown_deadline_usec, drained_since_usec;
     Stats stats;
-    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected, rl_report;
+    RateLimit rl_dropped, rl_timeout, rl_failed, rl_paused, rl_closed, rl_rejected, rl_report, rl_workers;
     double start_time_seconds;
 };
 
@@ -339,6 +339,38 @@ static void on_peer_revoked(const char *address, const char *key, WireKind k, vo
               wire_kind_to_string(k), q, key);
 }
 
+static void notify_status(Frontend *f);
+
+/*
+ * A worker connected or went away: logged with the workers of its kind left, so that a request
+ * that times out for want of one is explained before it happens. Rate-limited, but never the
+ * moment a kind has none left or has one again.
+ */
+static void on_worker(WireKind k, bool connected, const Peer *p, size_t n, void *userdata) {
+    Frontend *f = userdata;
+    const char *kind = wire_kind_to_string(k);
+    char q[TEXT_QUOTE_MAX];
+    uint64_t suppressed;
+    bool edge = connected ? n == 1 : n == 0;
+
+    if (!edge && !ratelimit_allow(&f->rl_workers, now_usec(CLOCK_MONOTONIC), &suppressed))
+        return;
+    const char *where = p->address[0] ? p->address : "a local socket";
+
+    text_quote(q, sizeof(q), where, strlen(where));
+    log_event(connected ? LOG_INFO
+              : n == 0  ? LOG_WARNING
+                        : LOG_NOTICE,
+              &(LogFields){ .message_id = connected ? SQ_MSG_WORKER_CONNECTED : SQ_MSG_WORKER_GONE,
+                            .kind = kind,
+                            .peer = q,
+                            .key = p->key[0] ? p->key : NULL },
+              "%s %s worker %" PRIu64 " (%s)%s%s: %zu %s worker%s connected%s", connected ? "New" : "Lost", kind,
+              p->serial, q, p->key[0] ? " with key " : "", p->key, n, kind, n == 1 ? "" : "s",
+              !connected && n == 0 ? "; requests wait for one up to request-timeout" : "");
+    notify_status(f);
+}
+
 static bool on_loop_pass(void *userdata) {
     Frontend *f = userdata;
 
@@ -348,10 +380,15 @@ static bool on_loop_pass(void *userdata) {
 void frontend_status(Frontend *f, char *buf, size_t size) {
     char answers[384];
 
+    char workers[64] = "";
+
     (void)stats_format_answers(&f->stats, answers, sizeof(answers));
-    snprintf(buf, size, "%s mode: %zu pending, %zu connections, answers %s, %" PRIu64 " dropped replies%s",
+    if (f->fanout)
+        snprintf(workers, sizeof(workers), ", workers sum=%zu square=%zu", fanout_peers(f->fanout, WIRE_SUM)->n,
+                 fanout_peers(f->fanout, WIRE_SQUARE)->n);
+    snprintf(buf, size, "%s mode: %zu pending, %zu connections, answers %s, %" PRIu64 " dropped replies%s%s",
              sq_mode_to_string(f->config->mode), f->pending.count, f->server ? server_connections(f->server) : 0,
-             answers, f->stats.count[STATS_DROPPED_REPLIES], f->stopping ? ", stopping" : "");
+             answers, f->stats.count[STATS_DROPPED_REPLIES], workers, f->stopping ? ", stopping" : "");
 }
 
 static void notify_status(Frontend *f) {
@@ -370,7 +407,9 @@ static void reap(Frontend *f, usec_t now) {
         char why[96];
 
         snprintf(why, sizeof(why),
-                 r->job.unsent & (1u << missing) ? "no %s worker took the job" : "no reply from the %s worker",
+                 fanout_peers(f->fanout, missing)->n == 0 ? "no %s worker connected"
+                 : r->job.unsent & (1u << missing)        ? "no %s worker took the job"
+                                                          : "no reply from the %s worker",
                  wire_kind_to_string(missing));
         pending_remove(&f->pending, e);
         fanout_cancel(f->fanout, &r->job);
@@ -491,6 +530,7 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
     f->rl_closed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_rejected = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_report = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
+    f->rl_workers = RATELIMIT_INIT(10 * USEC_PER_SEC, 20);
 
     r = pending_table_init(&f->pending, c->max_pending);
     if (r < 0)
@@ -500,6 +540,7 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
                        &(FanoutCallbacks){ .on_reply = on_replies,
                                            .on_rejected = on_peer_rejected,
                                            .on_revoked = on_peer_revoked,
+                                           .on_worker = on_worker,
                                            .on_report_refused = on_report_refused,
                                            .userdata = f },
                        &f->fanout);
