@@ -9,6 +9,7 @@ writes bench/results/latest.md and latest.json. See bench/README.md.
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -22,8 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "metrics", "workers", "curve", "nginx")
-LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "workers": "sqdiff workers",
+SERVERS = ("local", "metrics", "logged", "workers", "curve", "nginx")
+LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
+          "workers": "sqdiff workers",
           "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
 SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
@@ -51,7 +53,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,metrics,workers,curve,nginx (metrics: local "
+                    help="comma-separated subset of local,metrics,logged,workers,curve,nginx (logged: local "
+                         "mode with log-requests = yes; metrics: local "
                          "mode with its /metrics listener scraped every second during the load; curve: "
                          "workers mode with the workers over tcp:// on loopback with CURVE)")
     ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
@@ -82,6 +85,9 @@ def start_server(name, args, expected):
         return common.start_with_retry(common.start_sqdiff_metrics, LABELS[name], args.build_dir, PATH, expected)
     if name == "curve":
         return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
+    if name == "logged":  # log-requests = yes: an access-log line per request, to stderr here (a file)
+        return common.start_with_retry(functools.partial(common.start_sqdiff, httpd_options=("--log-requests=yes",)),
+                                       LABELS[name], args.build_dir, "local", PATH, expected)
     return common.start_with_retry(common.start_sqdiff, LABELS[name], args.build_dir, name,
                                    PATH, expected)
 

@@ -336,6 +336,41 @@ def test_a_missing_worker_is_visible(sd):
     assert any(e["SQDIFF_KIND"] == "sum" for e in back), back
 
 
+@pytest.mark.skipif(TARGET == "host", reason="needs a configuration of its own (log-requests = yes)")
+def test_access_log_has_every_answer_with_who_what_and_how():
+    """log-requests = yes: one journal entry per answer, 404s and refused heads included, with
+    the client, method, target, protocol, status, bytes, duration, user agent and an id that is
+    never 0 and is the one the request's other entries carry."""
+    import socket
+    s = make_suite(extra_config="request-timeout = 500ms\n[global]\nlog-requests = yes\n")
+    try:
+        assert s.get("/?n=1&n=2", headers={"User-Agent": "probe/1.0"}).status == 200
+        assert s.get("/elsewhere").status == 404
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:  # a bare LF: refused head
+            c.sendall(b"GET /?n=1 HTTP/1.1\nHost: x\n\n")
+            assert c.recv(100).startswith(b"HTTP/1.1 400")
+        s.stop_workers("square")
+        assert s.get("/?n=7").status == 504
+        s.restart_workers()
+        wait_until(lambda: len([e for e in entries(s) if e.get("MESSAGE_ID") == REQUEST]) >= 4, 10,
+                   "four access log entries")
+        log = [e for e in entries(s) if e.get("MESSAGE_ID") == REQUEST]
+        by_status = {e["SQDIFF_HTTP_STATUS"]: e for e in log}
+        ok = by_status["200"]
+        assert ok["SQDIFF_METHOD"] == '"GET"' and ok["SQDIFF_TARGET"] == '"/?n=1&n=2"', ok
+        assert ok["SQDIFF_PROTOCOL"] == "HTTP/1.1" and ok["SQDIFF_USER_AGENT"] == '"probe/1.0"', ok
+        assert ok["SQDIFF_PEER"].startswith("127.0.0.1:") and int(ok["SQDIFF_RESPONSE_BYTES"]) > 0, ok
+        assert int(ok["SQDIFF_LATENCY_USEC"]) >= 0 and '"GET" "/?n=1&n=2" HTTP/1.1 200' in ok["MESSAGE"], ok
+        assert by_status["404"]["SQDIFF_TARGET"] == '"/elsewhere"'
+        assert "400" in by_status and by_status["400"]["SQDIFF_PEER"].startswith("127.0.0.1:")
+        ids = [int(e["SQDIFF_REQUEST_ID"]) for e in log]
+        assert 0 not in ids and len(set(ids)) == len(ids), ids
+        timeout = [e for e in entries(s) if e.get("MESSAGE_ID") == REQUEST_TIMEOUT]
+        assert timeout and timeout[-1]["SQDIFF_REQUEST_ID"] == by_status["504"]["SQDIFF_REQUEST_ID"], timeout
+    finally:
+        s.close()
+
+
 def connect_and_ask(port, timeout):
     """One raw request on a new connection: what came back ("answered", "closed" for a reset
     or an end of stream without an answer, "refused"), or "held" if nothing in timeout s."""
@@ -444,3 +479,4 @@ CONFIG_REFUSED = message_id("CONFIG_REFUSED")
 WORKER_GONE = message_id("WORKER_GONE")
 WORKER_CONNECTED = message_id("WORKER_CONNECTED")
 REQUEST_TIMEOUT = message_id("REQUEST_TIMEOUT")
+REQUEST = message_id("REQUEST")

@@ -82,4 +82,17 @@ TEST(hex_digit) {
     ASSERT_EQ(text_hex_digit('\xff'), -1);
 }
 
+TEST(quote_all_cuts_only_where_the_buffer_ends) {
+    char big[300], small[20];
+    char in[100];
+
+    memset(in, 'a', sizeof(in));
+    text_quote_all(big, sizeof(big), in, sizeof(in));
+    ASSERT_EQ(strlen(big), sizeof(in) + 2); /* all 100, no "..." */
+    text_quote_all(small, sizeof(small), "x\ny", 3);
+    ASSERT_STREQ(small, "\"x\\x0ay\"");
+    text_quote_all(small, sizeof(small), in, sizeof(in));
+    ASSERT_TRUE(strlen(small) < sizeof(small) && strstr(small, "...\"") != NULL);
+}
+
 TEST_MAIN()

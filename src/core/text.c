@@ -3,9 +3,10 @@
 
 #include "text.h"
 
+#include <stdint.h>
 #include <string.h>
 
-const char *text_quote(char *dst, size_t size, const char *s, size_t len) {
+static const char *quote(char *dst, size_t size, const char *s, size_t len, size_t max) {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
 
@@ -19,7 +20,7 @@ const char *text_quote(char *dst, size_t size, const char *s, size_t len) {
         unsigned char c = (unsigned char)s[i];
 
         /* Room for one escaped byte, or the "..." that ends a cut, plus the quote and NUL. */
-        if (i == TEXT_QUOTE_CHARS || o + 4 + 3 + 2 > size) {
+        if (i == max || o + 4 + 3 + 2 > size) {
             memcpy(dst + o, "...", 3);
             o += 3;
             break;
@@ -36,6 +37,14 @@ const char *text_quote(char *dst, size_t size, const char *s, size_t len) {
     dst[o++] = '"';
     dst[o] = '\0';
     return dst;
+}
+
+const char *text_quote(char *dst, size_t size, const char *s, size_t len) {
+    return quote(dst, size, s, len, TEXT_QUOTE_CHARS);
+}
+
+const char *text_quote_all(char *dst, size_t size, const char *s, size_t len) {
+    return quote(dst, size, s, len, SIZE_MAX);
 }
 
 int text_hex_digit(char c) {

@@ -19,5 +19,8 @@
 /* Writes the quoted rendering of s[0..len) into dst (size >= TEXT_QUOTE_MAX for no cut); returns dst. */
 const char *text_quote(char *dst, size_t size, const char *s, size_t len);
 
+/* The same, cut only where dst is full (4 bytes a byte at most, and 6 more): for an access log. */
+const char *text_quote_all(char *dst, size_t size, const char *s, size_t len);
+
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(char c);

@@ -59,8 +59,8 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
         return -err;
     }
 
-    char fields[12][160]; /* one per FIELD() below, at most */
-    struct iovec iov[13];
+    char fields[17][320]; /* one per FIELD() below, at most */
+    struct iovec iov[18];
     size_t n = 0, k = 0;
 
 #define FIELD(...)                                                                                                     \
@@ -93,6 +93,16 @@ int log_event(int priority, const LogFields *f, const char *format, ...) {
         FIELD("SQDIFF_PEER=%s", f->peer);
     if (f->key)
         FIELD("SQDIFF_KEY=%s", f->key);
+    if (f->method)
+        FIELD("SQDIFF_METHOD=%s", f->method);
+    if (f->target)
+        FIELD("SQDIFF_TARGET=%s", f->target);
+    if (f->protocol)
+        FIELD("SQDIFF_PROTOCOL=%s", f->protocol);
+    if (f->bytes)
+        FIELD("SQDIFF_RESPONSE_BYTES=%s", f->bytes);
+    if (f->user_agent)
+        FIELD("SQDIFF_USER_AGENT=%s", f->user_agent);
 #undef FIELD
 
     (void)sd_journal_sendv(iov, (int)n);

@@ -52,6 +52,9 @@ typedef struct LogFields {
     int status;       /* SQDIFF_HTTP_STATUS=, 0 for none */
     const char *peer; /* SQDIFF_PEER=, a peer's address (quoted by the caller), or NULL */
     const char *key;  /* SQDIFF_KEY=, a worker's public key (Z85), or NULL */
+    /* The access log's (each NULL for none): SQDIFF_METHOD=, SQDIFF_TARGET=, SQDIFF_PROTOCOL=,
+     * SQDIFF_RESPONSE_BYTES=, SQDIFF_USER_AGENT=; the client is .peer. Quoted by the caller. */
+    const char *method, *target, *protocol, *bytes, *user_agent;
 } LogFields;
 
 /* Chooses journal or stderr output; ident is the program name in entries. */

@@ -3,8 +3,11 @@
 
 #include "conn.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 void server_report(Server *s, ServerEvent ev, const char *detail) {
     s->stats.events[ev]++;
@@ -16,11 +19,33 @@ void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARG
     snprintf(buf, SERVER_TOO_LARGE_MAX, "request body too large: at most %" PRIu64 " bytes are accepted", max_body);
 }
 
-void server_count_response(Server *s, bool http2, int status) {
+void server_count_response(Server *s, const ServerAnswer *a) {
     if (s->scraping)
         return;
-    if (status >= 0 && status < SERVER_STATUS_MAX)
-        s->stats.responses[http2 ? SERVER_PROTO_HTTP2 : SERVER_PROTO_HTTP1][status]++;
+    if (a->status >= 0 && a->status < SERVER_STATUS_MAX)
+        s->stats.responses[a->http2 ? SERVER_PROTO_HTTP2 : SERVER_PROTO_HTTP1][a->status]++;
     if (s->cb.on_answer)
-        s->cb.on_answer(status, s->cb.userdata);
+        s->cb.on_answer(a, s->cb.userdata);
+}
+
+uint64_t server_next_id(Server *s) {
+    return ++s->next_id;
+}
+
+void server_answer_peer(const ServerAnswer *a, char *buf, size_t size) {
+    const Conn *c = a->conn;
+    struct sockaddr_storage sa = { 0 };
+    char host[INET6_ADDRSTRLEN];
+    socklen_t len = c ? h2o_socket_getpeername(c->sock, (struct sockaddr *)&sa) : 0;
+    const void *addr = sa.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr
+                                                : (const void *)&((struct sockaddr_in *)&sa)->sin_addr;
+    unsigned port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+
+    if (len == 0 || (sa.ss_family != AF_INET && sa.ss_family != AF_INET6) ||
+        !inet_ntop(sa.ss_family, addr, host, sizeof(host))) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    snprintf(buf, size, sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
 }

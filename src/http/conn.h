@@ -66,6 +66,7 @@ struct Server {
     ServerStats stats;
     uint64_t max_body, idle_ms;
     size_t max_conns, n_conns, n_holds;
+    uint64_t next_id; /* of requests: server_next_id() */
     h2o_linklist_t conns;
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
@@ -80,4 +81,6 @@ void server_report(Server *s, ServerEvent ev, const char *detail);
 void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARGE_MAX]);
 
 /* Every answer, once: counted by protocol and status, and told to on_answer. */
-void server_count_response(Server *s, bool http2, int status);
+void server_count_response(Server *s, const ServerAnswer *a);
+/* A new request id: unique and growing, past every earlier run's (they start at the clock). */
+uint64_t server_next_id(Server *s);

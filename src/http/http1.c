@@ -106,7 +106,14 @@ static void fail(Conn *c, int status, const char *reason, const char *message) {
 
     if (h2o_timeout_is_linked(&c->h1.timeout))
         h2o_timeout_unlink(&c->h1.timeout);
-    server_count_response(c->server, false, status);
+    server_count_response(c->server, &(ServerAnswer){ .id = server_next_id(c->server),
+                                                      .status = status,
+                                                      .method = "",
+                                                      .target = "",
+                                                      .user_agent = "",
+                                                      .bytes = (uint64_t)(blen > 0 ? blen : 0),
+                                                      .duration_usec = -1,
+                                                      .conn = c });
     c->h1.state = HTTP1_CLOSING;
     h2o_socket_read_stop(c->sock);
     h2o_socket_write(c->sock, &buf, 1, on_error_written);

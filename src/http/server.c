@@ -28,6 +28,8 @@
 #include "conn.h"
 #include "http1.h"
 
+/* The name under which a request's id is kept in its h2o env. */
+#define ENV_REQUEST_ID "sqdiff-request-id"
 /* Sweeps for connections without progress run this often, within [min, max]. */
 #define SWEEP_MIN_MS 100
 #define SWEEP_MAX_MS 1000
@@ -212,13 +214,20 @@ static struct timeval monotonic_timeval(void) {
     return (struct timeval){ .tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000 };
 }
 
-/* The time from complete request to answer, into the histogram. */
-static void observe_duration(Server *s, const h2o_req_t *req) {
+/* The time from the complete request (on_req) to now, or -1 when it is not known. */
+static int64_t duration_usec(const h2o_req_t *req) {
     struct timeval now = monotonic_timeval(), begin = req->timestamps.request_begin_at;
     int64_t usec = (int64_t)(now.tv_sec - begin.tv_sec) * 1000000 + (now.tv_usec - begin.tv_usec);
+
+    return begin.tv_sec == 0 || usec < 0 ? -1 : usec;
+}
+
+/* The time from complete request to answer, into the histogram. */
+static void observe_duration(Server *s, const h2o_req_t *req) {
+    int64_t usec = duration_usec(req);
     size_t i = 0;
 
-    if (begin.tv_sec == 0 || usec < 0)
+    if (usec < 0)
         return;
     while (i < SERVER_DURATION_BUCKETS && (uint64_t)usec > server_duration_bounds_usec[i])
         i++;
@@ -244,6 +253,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ServerRequest *r = (ServerRequest *)req;
     Conn *c = conn_of(req);
     ServerRequestInfo info;
+    uint64_t *id;
     ssize_t ct;
 
     /* request_begin_at holds when the request was complete, on CLOCK_MONOTONIC, for the
@@ -253,6 +263,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         serve_metrics(s, r);
         return 0;
     }
+    /* The request's id, for the front end and the access log, kept where h2o keeps a
+     * request's variables for its handlers. */
+    id = h2o_mem_alloc_pool(&req->pool, sizeof(*id));
+    *id = server_next_id(s);
+    h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
+    req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT(ENV_REQUEST_ID));
+    req->env.entries[req->env.size++] = h2o_iovec_init(id, sizeof(*id));
     if (c) {
         c->last_request_ms = h2o_now(s->loop);
         c->empty_frames = 0;
@@ -280,6 +297,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         .query_len = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1,
         .body = req->entity.base ? req->entity.base : "",
         .body_len = req->entity.len,
+        .id = *id,
     };
     ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (ct >= 0) {
@@ -388,11 +406,39 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bu
     h2o_ostream_send_next(self, req, &out, 1, state);
 }
 
+/* The id on_req gave req (kept in its env), or a new one for a request h2o answered itself. */
+static uint64_t request_id(Server *s, h2o_req_t *req) {
+    for (size_t i = 0; i + 1 < req->env.size; i += 2)
+        if (h2o_memis(req->env.entries[i].base, req->env.entries[i].len, H2O_STRLIT(ENV_REQUEST_ID)) &&
+            req->env.entries[i + 1].len == sizeof(uint64_t)) {
+            uint64_t id;
+
+            memcpy(&id, req->env.entries[i + 1].base, sizeof(id));
+            return id;
+        }
+    return server_next_id(s);
+}
+
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
     ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    ssize_t ua = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
     Server *server = ((JsonErrorFilter *)self)->server;
 
-    server_count_response(server, req->version >= 0x200, req->res.status);
+    server_count_response(server,
+                          &(ServerAnswer){
+                              .id = server->scraping ? 0 : request_id(server, req),
+                              .status = req->res.status,
+                              .http2 = req->version >= 0x200,
+                              .method = req->method.base ? req->method.base : "",
+                              .method_len = req->method.len,
+                              .target = req->path.base ? req->path.base : "",
+                              .target_len = req->path.len,
+                              .user_agent = ua >= 0 ? req->headers.entries[ua].value.base : "",
+                              .user_agent_len = ua >= 0 ? req->headers.entries[ua].value.len : 0,
+                              .bytes = req->res.content_length == SIZE_MAX ? UINT64_MAX : req->res.content_length,
+                              .duration_usec = duration_usec(req),
+                              .conn = conn_of(req),
+                          });
 
     if (req->res.status >= 400 && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) &&
         !(ct >= 0 && h2o_memis(req->res.headers.entries[ct].value.base, req->res.headers.entries[ct].value.len,
@@ -492,6 +538,12 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
         return -ENOMEM;
     s->cb = *cb;
     s->loop = loop;
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts); /* ids start past every earlier run's: late replies match none */
+        s->next_id = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+    }
     s->max_body = c->max_body_size;
     s->idle_ms = c->idle_timeout_usec / 1000;
     s->max_conns = c->max_connections;

@@ -69,7 +69,23 @@ typedef struct ServerRequestInfo {
     size_t body_len;
     const char *content_type; /* the Content-Type header, not NUL-terminated; NULL when there is none */
     size_t content_type_len;
+    uint64_t id; /* the request's, unique and growing: the access log's too (ServerAnswer) */
 } ServerRequestInfo;
+
+/* An answer as it leaves, for the access log: every answer once (ServerCallbacks.on_answer). */
+typedef struct ServerAnswer {
+    uint64_t id; /* the request's (ServerRequestInfo.id); a new one for an answer to no request: never 0 */
+    int status;
+    bool http2;
+    const char *method, *target, *user_agent; /* as sent, not NUL-terminated; "" when unknown */
+    size_t method_len, target_len, user_agent_len;
+    uint64_t bytes;        /* of the body; UINT64_MAX when not known as it starts */
+    int64_t duration_usec; /* from the complete request to the answer; -1 when not known */
+    const void *conn;      /* for server_answer_peer() */
+} ServerAnswer;
+
+/* The client's address of an answer, "ADDR:PORT" ("[ADDR]:PORT" for IPv6), or "-", into buf. */
+void server_answer_peer(const ServerAnswer *a, char *buf, size_t size);
 
 typedef enum ServerEvent {
     SERVER_EVENT_PAUSED_AT_CAP, /* max-connections reached: accepting paused */
@@ -93,7 +109,7 @@ typedef struct ServerCallbacks {
     server_event_fn on_event;     /* may be NULL */
     /* Every response sent, once, with its status: the handler's, the edge's own (HTTP/1 heads
      * it cannot take included) and h2o's error pages; not scrapes. May be NULL. */
-    void (*on_answer)(int status, void *userdata);
+    void (*on_answer)(const ServerAnswer *a, void *userdata);
     void *userdata;
 } ServerCallbacks;
 

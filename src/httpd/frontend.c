@@ -58,7 +58,6 @@ struct Frontend {
     Fanout *fanout; /* NULL in local mode */
     PendingTable pending;
     sd_event_source *reaper, *shutdown_timer;
-    uint64_t next_id;
     bool stopping;
     usec_t shutdown_deadline_usec, drained_since_usec;
     Stats stats;
@@ -66,22 +65,8 @@ struct Frontend {
     double start_time_seconds;
 };
 
-static void log_request(Frontend *f, uint64_t id, int status, usec_t started_usec) {
-    if (!f->config->log_requests)
-        return;
-    int64_t latency = started_usec ? (int64_t)(now_usec(CLOCK_MONOTONIC) - started_usec) : 0;
-    log_event(LOG_INFO,
-              &(LogFields){ .message_id = SQ_MSG_REQUEST,
-                            .request_id = id,
-                            .status = status,
-                            .latency_usec = latency,
-                            .has_latency = started_usec != 0 },
-              "Request %" PRIu64 " answered %d after %" PRId64 " us", id, status, latency);
-}
-
 static void send_error(Frontend *f, ServerRequest *req, int status, const char *message) {
     server_send_error(req, status, message, status == 503 ? "retry-after" : NULL, status == 503 ? "1" : NULL);
-    log_request(f, 0, status, 0);
 }
 
 static void answer_local(Frontend *f, ServerRequest *req, const SqAcc *a) {
@@ -94,7 +79,6 @@ static void answer_local(Frontend *f, ServerRequest *req, const SqAcc *a) {
         return;
     }
     server_send(req, 200, body, (size_t)len, NULL, NULL);
-    log_request(f, 0, 200, 0);
 }
 
 /* h2o frees the request: answered, or the client went away. After frontend_free() nothing is linked. */
@@ -107,7 +91,7 @@ static void on_request_dispose(void *p) {
         fanout_cancel(r->frontend->fanout, &r->job);
 }
 
-static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
+static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList *l) {
     size_t size = wire_job_size_max(l->n);
     Request *r;
     char *job;
@@ -134,7 +118,7 @@ static void fan_out(Frontend *f, ServerRequest *req, const NumList *l) {
     }
     r->req = req;
     r->frontend = f;
-    r->entry.id = ++f->next_id;
+    r->entry.id = id;
     r->entry.added_usec = now_usec(CLOCK_MONOTONIC);
     r->entry.userdata = r;
 
@@ -192,7 +176,7 @@ static void on_request(ServerRequest *req, const ServerRequestInfo *info, void *
     }
 
     if (f->fanout)
-        fan_out(f, req, &l);
+        fan_out(f, req, info->id, &l);
     else
         answer_local(f, req, &acc);
     numlist_done(&l);
@@ -213,11 +197,44 @@ static void on_server_event(ServerEvent ev, const char *detail, size_t connectio
                                 "Closed a client connection: %s", detail);
 }
 
+/*
+ * The access log: with log-requests, one journal entry per answer, whatever answered it (the
+ * front end, the edge's 404/413/431, h2o's own errors, a refused HTTP/1.1 head): who asked
+ * what, the answer, its size and time, under the request's id, which the front end's other
+ * entries of the request carry too. User-supplied text is quoted and cut.
+ */
+static void log_answer(const ServerAnswer *a) {
+    char peer[64], method[40], target[300], agent[200], bytes[24], took[24];
+
+    server_answer_peer(a, peer, sizeof(peer));
+    text_quote(method, sizeof(method), a->method, a->method_len);
+    text_quote_all(target, sizeof(target), a->target, a->target_len);
+    text_quote_all(agent, sizeof(agent), a->user_agent, a->user_agent_len);
+    snprintf(bytes, sizeof(bytes), a->bytes == UINT64_MAX ? "-" : "%" PRIu64, a->bytes);
+    snprintf(took, sizeof(took), a->duration_usec < 0 ? "-" : "%" PRId64 "us", a->duration_usec);
+    log_event(LOG_INFO,
+              &(LogFields){ .message_id = SQ_MSG_REQUEST,
+                            .request_id = a->id,
+                            .status = a->status,
+                            .latency_usec = a->duration_usec,
+                            .has_latency = a->duration_usec >= 0,
+                            .peer = peer,
+                            .method = method,
+                            .target = target,
+                            .protocol = a->http2 ? "HTTP/2" : "HTTP/1.1",
+                            .bytes = a->bytes == UINT64_MAX ? NULL : bytes,
+                            .user_agent = agent },
+              "%s %s %s %s %d %s %s id=%" PRIu64 " %s", peer, method, target, a->http2 ? "HTTP/2" : "HTTP/1.1",
+              a->status, bytes, took, a->id, agent);
+}
+
 /* Every response the edge sends, once: the one place answers are counted. */
-static void on_answer(int status, void *userdata) {
+static void on_answer(const ServerAnswer *a, void *userdata) {
     Frontend *f = userdata;
 
-    stats_count_answer(&f->stats, status);
+    stats_count_answer(&f->stats, a->status);
+    if (f->config->log_requests)
+        log_answer(a);
 }
 
 static void drop_reply(Frontend *f, uint64_t id, const char *why) {
@@ -263,7 +280,6 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
         return;
     }
     server_send(r->req, 200, body, (size_t)k, NULL, NULL);
-    log_request(f, e->id, 200, e->added_usec);
 }
 
 /*
@@ -424,7 +440,6 @@ static void reap(Frontend *f, usec_t now) {
                                 "Request %" PRIu64 " timed out after %" PRIu64 " ms: %s", e->id,
                                 (now - e->added_usec) / USEC_PER_MSEC, why);
         server_send(r->req, 504, TIMEOUT_BODY, sizeof(TIMEOUT_BODY) - 1, NULL, NULL);
-        log_request(f, e->id, 504, e->added_usec);
     }
 }
 
@@ -522,7 +537,6 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
         return -ENOMEM;
     f->config = c;
     f->loop = loop;
-    f->next_id = now_usec(CLOCK_REALTIME) * 1000;
     f->rl_dropped = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_timeout = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
     f->rl_failed = RATELIMIT_INIT(10 * USEC_PER_SEC, 10);
