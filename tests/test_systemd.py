@@ -424,13 +424,14 @@ def test_workers_over_tcp_with_curve_keys_as_credentials(sd):
     its MESSAGE_ID. Last in this file: it leaves the suite on tcp://."""
     from suite import free_port
     box = sd.box
-    box.run(["sh", "-ec", "mkdir -p /etc/sqdiff/keys /etc/sqdiff/workers.d; cd /etc/sqdiff/keys; "
-                          "sqdiff-keygen frontend; sqdiff-keygen \"$(hostname)\"; cp \"$(hostname).pub\" /etc/sqdiff/workers.d/"])
     ports = (free_port(), free_port())
+    # The first change (on a live host: where the test stops unless disruptive tests are allowed).
     box.write_file("/etc/sqdiff/sqdiff.conf",
                    f"[global]\njobs-sum-endpoint = tcp://127.0.0.1:{ports[0]}\n"
                    f"jobs-square-endpoint = tcp://127.0.0.1:{ports[1]}\ncurve-secret-key = curve.secret\n"
                    "curve-server-public-key = /etc/sqdiff/keys/frontend.pub\n")
+    box.run(["sh", "-ec", "mkdir -p /etc/sqdiff/keys /etc/sqdiff/workers.d; cd /etc/sqdiff/keys; "
+                          "sqdiff-keygen frontend; sqdiff-keygen \"$(hostname)\"; cp \"$(hostname).pub\" /etc/sqdiff/workers.d/"])
     for unit, dropin in (("sqdiff-httpd.service", "httpd-network.conf"), ("sqdiff-worker@.service", "worker-network.conf")):
         box.run(["sh", "-ec", f"mkdir -p /etc/systemd/system/{unit}.d; "
                               f"sed s,198.51.100.0/24,localhost, /usr/share/sqdiff/network/{dropin} "
