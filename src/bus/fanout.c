@@ -735,6 +735,11 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
     }
 }
 
+void fanout_reread_allow_list(Fanout *f) {
+    if (f->zap)
+        zap_reread(f->zap);
+}
+
 const Peers *fanout_peers(Fanout *f, WireKind k) {
     return &f->peers[k];
 }

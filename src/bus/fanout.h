@@ -116,5 +116,8 @@ typedef struct FanoutStats {
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);
 
+/* Reads the allow-list again now, whether or not its directory looks changed (a reload). */
+void fanout_reread_allow_list(Fanout *f);
+
 /* The workers of kind k connected now, with their credit and counters: for metrics, read only. */
 const Peers *fanout_peers(Fanout *f, WireKind k);

@@ -68,6 +68,12 @@ static void refresh(Zap *z) {
     z->cb.on_change(z->cb.userdata);
 }
 
+void zap_reread(Zap *z) {
+    memset(&z->seen, 0, sizeof(z->seen));
+    z->seen.st_ino = (ino_t)-1; /* matches no directory: refresh() reads it */
+    refresh(z);
+}
+
 bool zap_admits(const Zap *z, const char *key) {
     return keys_listed(&z->allowed, key);
 }

@@ -35,6 +35,8 @@ typedef struct ZapCallbacks {
 /* Binds the handler in ctx; it must exist before the sockets it guards are bound. */
 int zap_new(sd_event *e, void *ctx, const char *allow_dir, const ZapCallbacks *cb, Zap **ret);
 Zap *zap_free(Zap *z);
+/* Reads the allow-list again now, and tells on_change (a reload: a key file rewritten in place counts). */
+void zap_reread(Zap *z);
 /* Whether key (Z85; NULL never) is in the allow-list as last read. */
 bool zap_admits(const Zap *z, const char *key);
 DEFINE_FREEP(Zap, zap_free)

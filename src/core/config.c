@@ -28,48 +28,53 @@ typedef struct ConfigKey {
     size_t offset;
     uint64_t min, max;
     const char *def, *help;
+    bool live; /* takes effect at a reload; the others at a restart */
 } ConfigKey;
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MIN (60 * USEC_PER_SEC)
-#define KEY(sec, nm, ty, field, lo, hi, d, h)                                                                          \
-    { sec, nm, ty, offsetof(Config, field), lo, hi, d, h }
+#define KEY(sec, nm, ty, field, lo, hi, d, h, lv)                                                                      \
+    { sec, nm, ty, offsetof(Config, field), lo, hi, d, h, lv }
+#define HEADROOM_TEXT STRINGIFY(CONFIG_FD_HEADROOM)
 
 static const ConfigKey keys[] = {
     KEY("global", "jobs-sum-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SUM], 0, 0, "ipc://RUNDIR/jobs-sum.sock",
         "ZeroMQ endpoints of the sum jobs and their replies, separated by spaces (front ends bind, "
-        "workers connect to every one)"),
+        "workers connect to every one)",
+        false),
     KEY("global", "jobs-square-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SQUARE], 0, 0,
-        "ipc://RUNDIR/jobs-square.sock", "ZeroMQ endpoints of the square jobs and their replies"),
+        "ipc://RUNDIR/jobs-square.sock", "ZeroMQ endpoints of the square jobs and their replies", false),
     KEY("global", "curve-secret-key", T_STRING, curve_secret_key, 0, 0, "none",
-        "CURVE secret key file (sqdiff-keygen); a relative name is read from $CREDENTIALS_DIRECTORY"),
+        "CURVE secret key file (sqdiff-keygen); a relative name is read from $CREDENTIALS_DIRECTORY", false),
     KEY("global", "curve-server-public-key", T_STRING, curve_server_public_key, 0, 0, "none",
-        "workers: the front ends' CURVE public key file, pinned"),
+        "workers: the front ends' CURVE public key file, pinned", false),
     KEY("global", "allow-insecure-tcp", T_BOOL, allow_insecure_tcp, 0, 1, "no",
         "allow endpoints other than ipc:// without CURVE keys: anyone who reaches them can take jobs and forge "
-        "answers"),
+        "answers",
+        false),
     KEY("global", "max-numbers", T_UINT, max_numbers, 1, UINT64_C(100000000), "1000000",
-        "most numbers one request (or job) may carry; more get 413"),
-    KEY("global", "log-requests", T_BOOL, log_requests, 0, 1, "no", "log one journal entry per request"),
-    KEY("httpd", "mode", T_MODE, mode, 0, 0, "workers", "workers: fan out to the workers; local: compute in process"),
+        "most numbers one request (or job) may carry; more get 413", false),
+    KEY("global", "log-requests", T_BOOL, log_requests, 0, 1, "no", "log one journal entry per request", true),
+    KEY("httpd", "mode", T_MODE, mode, 0, 0, "workers", "workers: fan out to the workers; local: compute in process",
+        false),
     KEY("httpd", "request-timeout", T_DURATION, request_timeout_usec, 1000, 3600 * USEC_PER_SEC, "2s",
-        "how long a request may wait for its workers before it is answered 504"),
+        "how long a request may wait for its workers before it is answered 504", true),
     KEY("httpd", "reaper-interval", T_DURATION, reaper_interval_usec, 1000, 3600 * USEC_PER_SEC, "1s",
-        "how often timed-out requests are looked for"),
+        "how often timed-out requests are looked for", true),
     KEY("httpd", "idle-timeout", T_DURATION, idle_timeout_usec, 1000, 3600 * USEC_PER_SEC, "10s",
-        "idle or unfinished client connections are closed after this"),
+        "idle or unfinished client connections are closed after this", true),
     KEY("httpd", "max-pending", T_UINT, max_pending, 1, UINT64_C(10000000), "10000",
-        "most requests waiting for workers at once; more get 503"),
+        "most requests waiting for workers at once; more get 503", true),
     KEY("httpd", "max-body-size", T_SIZE, max_body_size, 16, UINT64_C(1) << 31, "64M",
-        "largest POST body accepted; larger get 413"),
+        "largest POST body accepted; larger get 413", true),
     KEY("httpd", "max-connections", T_UINT, max_connections, 0, UINT64_C(10000000), "0",
-        "most client connections at once (0: the descriptor limit less " STRINGIFY(
-            CONFIG_FD_HEADROOM) "); "
-                                "at the cap accepting pauses"),
+        "most client connections at once (0: the descriptor limit less " HEADROOM_TEXT "); at the cap accepting "
+        "pauses",
+        true),
     KEY("httpd", "max-queued-bytes", T_SIZE, max_queued_bytes, 65536, UINT64_C(1) << 40, "64M",
-        "most bytes of jobs per kind waiting for a worker; past it requests get 503"),
+        "most bytes of jobs per kind waiting for a worker; past it requests get 503", true),
     KEY("httpd", "curve-allowed-keys", T_STRING, curve_allowed_keys, 0, 0, "/etc/sqdiff/workers.d",
-        "with curve-secret-key: directory of the public key files of the workers admitted"),
+        "with curve-secret-key: directory of the public key files of the workers admitted", false),
 };
 
 uint64_t config_max_connections(const Config *c, uint64_t nofile) {
@@ -449,6 +454,54 @@ int config_check_transport(const Config *c, bool worker, char *err, size_t errle
         }
     }
     return 0;
+}
+
+bool config_key_live(size_t i) {
+    return i < ELEMENTSOF(keys) && keys[i].live;
+}
+
+bool config_key_differs(const Config *a, const Config *b, size_t i) {
+    const void *x = (const char *)a + keys[i].offset, *y = (const char *)b + keys[i].offset;
+
+    switch (keys[i].type) {
+    case T_STRING: {
+        const char *p = *(char *const *)x, *q = *(char *const *)y;
+        return (p == NULL) != (q == NULL) || (p && strcmp(p, q) != 0);
+    }
+    case T_BOOL:
+        return *(const bool *)x != *(const bool *)y;
+    case T_MODE:
+        return *(const SqMode *)x != *(const SqMode *)y;
+    default:
+        return *(const uint64_t *)x != *(const uint64_t *)y;
+    }
+}
+
+int config_key_copy(Config *dst, const Config *src, size_t i) {
+    void *x = (char *)dst + keys[i].offset;
+    const void *y = (const char *)src + keys[i].offset;
+
+    switch (keys[i].type) {
+    case T_STRING: {
+        const char *q = *(char *const *)y;
+        char *copy = q ? strdup(q) : NULL;
+
+        if (q && !copy)
+            return -ENOMEM;
+        free(*(char **)x);
+        *(char **)x = copy;
+        return 0;
+    }
+    case T_BOOL:
+        *(bool *)x = *(const bool *)y;
+        return 0;
+    case T_MODE:
+        *(SqMode *)x = *(const SqMode *)y;
+        return 0;
+    default:
+        *(uint64_t *)x = *(const uint64_t *)y;
+        return 0;
+    }
 }
 
 size_t config_n_keys(void) {

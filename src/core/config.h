@@ -96,6 +96,14 @@ size_t config_n_keys(void);
 const char *config_key_name(size_t i);
 
 /* Describes every key with its section and default, for --help. */
+/*
+ * For a reload (SIGHUP): whether key i (0 .. config_n_keys() - 1) takes effect without a
+ * restart; whether it differs between two finished configurations; and copying its value.
+ */
+bool config_key_live(size_t i);
+bool config_key_differs(const Config *a, const Config *b, size_t i);
+int config_key_copy(Config *dst, const Config *src, size_t i); /* -ENOMEM */
+
 void config_print_keys(FILE *f);
 
 const char *sq_mode_to_string(SqMode m);

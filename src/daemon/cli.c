@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -52,33 +53,36 @@ static void help(CliProgram prog, FILE *f) {
     config_print_keys(f);
 }
 
+/*
+ * The whole file, NUL-terminated. open() and read() only, no stdio: a reload reads it again
+ * under the runtime seccomp filter, and stdio's fstat() is not in every daemon's list.
+ */
 static int read_file(const char *path, char **ret) {
     _cleanup_free_ char *buf = NULL;
-    FILE *f = fopen(path, "re");
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     size_t n = 0, cap = 0;
 
-    if (!f)
+    if (fd < 0)
         return negative_errno();
     for (;;) {
+        ssize_t k;
+
         if (cap - n < 4096) {
             char *b = realloc(buf, cap + 65536);
-            if (!b) {
-                fclose(f);
+            if (!b)
                 return -ENOMEM;
-            }
             buf = b;
             cap += 65536;
         }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
+        k = read(fd, buf + n, cap - n - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return negative_errno();
         if (k == 0)
             break;
+        n += (size_t)k;
     }
-    if (ferror(f)) {
-        fclose(f);
-        return -EIO;
-    }
-    fclose(f);
     if (memchr(buf, '\0', n))
         return -EBADMSG;
     buf[n] = '\0';
@@ -115,7 +119,8 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
     _cleanup_free_ int *set_idx = calloc((size_t)argc + 1, sizeof(int));
     _cleanup_free_ char **set_val = calloc((size_t)argc + 1, sizeof(char *));
 
-    *o = (CliOptions){ .kind = _WIRE_KIND_INVALID };
+    *o = (CliOptions){ .kind = _WIRE_KIND_INVALID, .argc = argc, .argv = argv };
+    optind = 0; /* getopt anew: a reload parses the command line a second time */
     config_init(&o->config);
     if (!options || !set_idx || !set_val)
         return -ENOMEM;
@@ -247,6 +252,9 @@ int cli_main(CliProgram prog, const char *ident, int argc, char **argv, int (*ru
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP); /* reload.h: the loop takes these too */
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGUSR2);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     pin_mmap_threshold();
 

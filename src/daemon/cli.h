@@ -30,6 +30,8 @@ typedef struct CliOptions {
     char **metrics_listen; /* httpd: --metrics-listen values */
     size_t n_metrics_listen;
     WireKind kind; /* worker: _WIRE_KIND_INVALID if not given */
+    int argc;      /* the command line, for a reload (reload.h) */
+    char **argv;
 } CliOptions;
 
 /*

@@ -40,6 +40,7 @@
 #define SQ_MSG_CONFIG_REFUSED "685a7cef485b4cc68f4927d1d38036b9"
 #define SQ_MSG_WORKER_CONNECTED "2230b3e75e1d415c8c664078498bf3e5"
 #define SQ_MSG_WORKER_GONE "83d7636794cb4686acabbf72e81d09f1"
+#define SQ_MSG_RELOADED "65d5e103030c4486bedc090ec8eafbb3"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

@@ -56,7 +56,6 @@ typedef struct JsonErrorStream {
 
 typedef struct JsonErrorFilter {
     h2o_filter_t super;
-    uint64_t max_body;
     Server *server; /* every response passes here once: ServerCallbacks.on_answer */
 } JsonErrorFilter;
 
@@ -447,7 +446,7 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 
         s->super.do_send = json_error_send;
         s->len = 0;
-        s->max_body = ((JsonErrorFilter *)self)->max_body;
+        s->max_body = server->max_body;
         if (ct >= 0)
             req->res.headers.entries[ct].value = h2o_iovec_init(H2O_STRLIT("application/json"));
         else
@@ -461,7 +460,6 @@ static void add_json_error_filter(h2o_pathconf_t *path, Server *s) {
     JsonErrorFilter *f = (JsonErrorFilter *)h2o_create_filter(path, sizeof(*f));
 
     f->super.on_setup_ostream = json_error_setup;
-    f->max_body = s->max_body;
     f->server = s;
 }
 
@@ -594,6 +592,21 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
 
     *ret = TAKE_PTR(s);
     return 0;
+}
+
+void server_set_limits(Server *s, const Config *c) {
+    s->max_body = c->max_body_size;
+    s->globalconf.max_request_entity_size = c->max_body_size + 1;
+    s->idle_ms = c->idle_timeout_usec / 1000;
+    /* h2o's own timers of idle connections: every entry's expiry is computed from this value */
+    s->ctx.http1.req_timeout.timeout = s->idle_ms;
+    s->ctx.http2.idle_timeout.timeout = s->idle_ms;
+    s->max_conns = c->max_connections;
+    if (!s->paused && s->n_conns >= s->max_conns) {
+        set_accepting(s, false);
+        server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
+    } else if (s->paused && s->n_conns < s->max_conns)
+        set_accepting(s, true);
 }
 
 void server_stop_accepting(Server *s) {

@@ -139,6 +139,13 @@ const ServerStats *server_stats(Server *s);
 Server *server_free(Server *s);
 DEFINE_FREEP(Server, server_free)
 
+/*
+ * Applies the limits of c that can change while connections are open: max-body-size,
+ * idle-timeout, max-connections (a lower cap pauses accepting until enough have closed).
+ * Open connections keep what they have; what they send from now on meets the new limits.
+ */
+void server_set_limits(Server *s, const Config *c);
+
 /* Stops accepting (the listening sockets stay with whoever passed them); later answers close their connection. */
 void server_stop_accepting(Server *s);
 

@@ -476,6 +476,16 @@ bool frontend_idle(Frontend *f) {
     return server_idle(f->server);
 }
 
+void frontend_reconfigure(Frontend *f) {
+    f->pending.max = f->config->max_pending;
+    if (f->server)
+        server_set_limits(f->server, f->config);
+    if (f->fanout)
+        fanout_reread_allow_list(f->fanout);
+    /* The reaper's next wake-up is a reaper-interval from its last, whichever: on_reaper() sets it. */
+    notify_status(f);
+}
+
 void frontend_shutdown(Frontend *f) {
     sd_event *e = loop_event(f->loop);
     usec_t now;

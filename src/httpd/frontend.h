@@ -30,6 +30,9 @@ DEFINE_FREEP(Frontend, frontend_free)
 
 void frontend_shutdown(Frontend *f);
 
+/* The live settings of its configuration changed (a reload): limits, timeouts, the allow-list read again. */
+void frontend_reconfigure(Frontend *f);
+
 /* True when no client connection is open. */
 bool frontend_idle(Frontend *f);
 

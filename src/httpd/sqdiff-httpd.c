@@ -17,6 +17,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "loop.h"
+#include "reload.h"
 #include "sandbox.h"
 #include "transport.h"
 #include "server.h"
@@ -128,6 +129,16 @@ static int check_endpoints(const Config *c) {
     return 0;
 }
 
+static int check(const CliOptions *o, char *err, size_t errlen);
+
+static void apply_reload(const CliOptions *o, void *userdata) {
+    frontend_reconfigure(userdata);
+}
+
+static void status_of(char *buf, size_t size, void *userdata) {
+    frontend_status(userdata, buf, size);
+}
+
 static int run(CliOptions *o) {
     _cleanup_(loop_freep) Loop *loop = NULL;
     _cleanup_(frontend_freep) Frontend *frontend = NULL;
@@ -136,6 +147,7 @@ static int run(CliOptions *o) {
     bool inet;
     sd_event *e;
     char status[FRONTEND_STATUS_MAX];
+    ReloadHooks hooks;
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_HTTPD_STARTED }, "sqdiff-httpd %s starting in %s mode",
@@ -172,8 +184,14 @@ static int run(CliOptions *o) {
                                                     "interface names for any other host)"
                                                   : "");
 
+    hooks = (ReloadHooks){ .prog = CLI_HTTPD,
+                           .options = o,
+                           .check = check,
+                           .apply = apply_reload,
+                           .status = status_of,
+                           .userdata = frontend };
     if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, frontend)) < 0 ||
-        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, frontend)) < 0)
+        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, frontend)) < 0 || (r = reload_watch(e, &hooks)) < 0)
         return log_error_errno(r, "Failed to watch signals: %m");
     r = sd_event_set_watchdog(e, true);
     if (r < 0)

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "reload.h"
 #include "sandbox.h"
 #include "transport.h"
 #include "worker.h"
@@ -35,6 +36,12 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
     return sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
 }
 
+static int check(const CliOptions *o, char *err, size_t errlen);
+
+static void status_of(char *buf, size_t size, void *userdata) {
+    worker_status(userdata, buf, size);
+}
+
 static int run(CliOptions *o) {
     _cleanup_(sd_event_unrefp) sd_event *e = NULL;
     _cleanup_(worker_freep) Worker *w = NULL;
@@ -44,6 +51,7 @@ static int run(CliOptions *o) {
     char endpoint[CONFIG_ENDPOINT_MAX];
     bool inet = false;
     char status[256];
+    ReloadHooks hooks;
     int r;
 
     log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_WORKER_STARTED, .kind = kind },
@@ -66,8 +74,10 @@ static int run(CliOptions *o) {
                                o->config.curve_secret_key ? o->config.curve_secret_key : "none",
                                o->config.curve_server_public_key ? o->config.curve_server_public_key : "none");
 
+    /* A reload can change nothing a worker uses without a restart, but it says what changed. */
+    hooks = (ReloadHooks){ .prog = CLI_WORKER, .options = o, .check = check, .status = status_of, .userdata = w };
     if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_signal, w)) < 0 ||
-        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, w)) < 0)
+        (r = sd_event_add_signal(e, NULL, SIGINT, on_signal, w)) < 0 || (r = reload_watch(e, &hooks)) < 0)
         return log_error_errno(r, "Failed to watch signals: %m");
     r = sd_event_add_time_relative(e, &status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0, on_status, w);
     if (r >= 0)
