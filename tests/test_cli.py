@@ -149,3 +149,26 @@ def test_check_reads_a_workers_keys(builddir, tmp_path):
         r = run(builddir, "sqdiff-worker", "--config", str(conf), "--check")
         assert r.returncode == want, r.stderr
     assert "missing.pub" in r.stderr
+
+
+@pytest.mark.parametrize("prog", ["sqdiff-httpd", "sqdiff-worker"])
+def test_running_without_seccomp_is_said_at_every_start(builddir, tmp_path, prog):
+    """SQDIFF_SECCOMP=0 (the sanitizer builds need it) turns the filters off: never silently."""
+    import signal
+    import time
+    from suite import free_port
+    args = (["--mode=local", "--listen", f"127.0.0.1:{free_port()}"] if prog == "sqdiff-httpd"
+            else ["--kind=sum", f"--runtime-dir={tmp_path}"])
+    p = subprocess.Popen([os.path.join(builddir, "src", prog), "--config", "/dev/null", *args],
+                         stderr=subprocess.PIPE, text=True, env=dict(os.environ, SQDIFF_SECCOMP="0"))
+    try:
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("Ready" in line for line in lines):
+            lines.append(p.stderr.readline())
+            if not lines[-1]:
+                break  # it exited
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=20)
+    assert any("warning: Running without seccomp filters: SQDIFF_SECCOMP=0 is set" in line for line in lines), lines

@@ -41,6 +41,7 @@
 #define SQ_MSG_WORKER_CONNECTED "2230b3e75e1d415c8c664078498bf3e5"
 #define SQ_MSG_WORKER_GONE "83d7636794cb4686acabbf72e81d09f1"
 #define SQ_MSG_RELOADED "65d5e103030c4486bedc090ec8eafbb3"
+#define SQ_MSG_SANDBOX_OFF "b9e3a69917d24ca4bf3794fcc87ee164"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

@@ -83,7 +83,7 @@ int sandbox_apply(SandboxProfile profile, SandboxStage stage, bool inet) {
     int r;
 
     if (env && strcmp(env, "0") == 0)
-        return 0;
+        return SANDBOX_DISABLED;
 
     ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx)

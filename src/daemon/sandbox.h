@@ -35,7 +35,9 @@ typedef enum SandboxStage {
     SANDBOX_RUNTIME,
 } SandboxStage;
 
-/* Loads the filter of profile and stage. Negative errno on failure (nothing loaded then). */
+/* Loads the filter of profile and stage: 0; SANDBOX_DISABLED when SQDIFF_SECCOMP=0 turned the
+ * filters off (the caller says so in the log); negative errno on failure (nothing loaded then). */
+#define SANDBOX_DISABLED 1
 int sandbox_apply(SandboxProfile profile, SandboxStage stage, bool inet);
 
 /* Whether a ZeroMQ endpoint needs network sockets: any but ipc:// and inproc://. */

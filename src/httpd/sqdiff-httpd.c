@@ -174,6 +174,9 @@ static int run(CliOptions *o) {
     r = sandbox_apply(SANDBOX_HTTPD, SANDBOX_SETUP, inet);
     if (r < 0)
         return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
+    if (r == SANDBOX_DISABLED)
+        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_SANDBOX_OFF },
+                  "Running without seccomp filters: SQDIFF_SECCOMP=0 is set");
 
     r = frontend_new(loop, &o->config, listeners, n_listeners, &frontend);
     if (r < 0)

@@ -67,6 +67,9 @@ static int run(CliOptions *o) {
     r = sandbox_apply(SANDBOX_WORKER, SANDBOX_SETUP, inet);
     if (r < 0)
         return log_error_errno(r, "Failed to load the set-up seccomp filter: %m");
+    if (r == SANDBOX_DISABLED)
+        log_event(LOG_WARNING, &(LogFields){ .message_id = SQ_MSG_SANDBOX_OFF },
+                  "Running without seccomp filters: SQDIFF_SECCOMP=0 is set");
     r = worker_new(e, &o->config, o->kind, &w);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the %s worker (endpoints %s; CURVE keys %s, %s): %m", kind,
