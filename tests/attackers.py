@@ -24,6 +24,13 @@ FRAMINGS = [
     ("two differing content-lengths",
      b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nContent-Length: 5\r\n\r\n%s" % (len(BODY), BODY)),
     ("bare LF line endings", b"GET /?n=1 HTTP/1.1\nHost: x\n\n"),
+    ("bare LF in chunked framing",
+     b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\n%s\n0\n\n" % (len(BODY), BODY)),
+    ("a chunk size 0x13", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x13\r\n%s\r\n0\r\n\r\n"
+     % BODY),
+    ("obs-fold", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n identity\r\n\r\n0\r\n\r\n"),
+    ("no Host", b"GET /?n=1 HTTP/1.1\r\n\r\n"),
+    ("two Hosts", b"GET /?n=1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
 ]
 
 

@@ -458,6 +458,52 @@ def test_http2_empty_continuation_flood(attack_suite):
     assert_idle(s)
 
 
+# Frames that carry no request bytes, each of a kind a client may send now and then; a flood
+# of any of them ends the connection after SERVER_EMPTY_FRAMES_MAX (100) without a request.
+NO_PROGRESS = {
+    "ping-ack": h2.ping(ack=True),
+    "settings-ack": h2.frame(h2.SETTINGS, h2.ACK, 0),
+    "window-update": h2.window_update(0, 1),
+    "priority": h2.frame(0x2, 0, 3, bytes([0, 0, 0, 1, 16])),
+    "rst-stream-closed": h2.frame(0x3, 0, 99, bytes(4)),
+    "unknown-type": h2.frame(0xbe, 0, 0, b"x"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NO_PROGRESS))
+def test_http2_frames_without_progress_of_any_type_close(attack_suite, kind):
+    """4.2-4.8 s of CPU in 6 s on one connection, never closed: that was a flood of PING ACKs
+    and their kind. Now each counts against the frame budget."""
+    s = attack_suite
+    frontend_pid(s)
+    c = h2.H2Conn(s.port, sndbuf=65536)
+    frames, limit = 0, 100_000
+    batch = NO_PROGRESS[kind] * 500
+    try:
+        start = time.monotonic()
+        while not c.gone() and time.monotonic() < start + 3:
+            if c.send(batch, timeout=1):
+                frames += 500
+            c.poll(0)
+        assert c.gone() and frames < limit, f"{frames} {kind} frames and the connection " + \
+            ("closed only then" if c.gone() else "still open")
+    finally:
+        c.close()
+    assert_idle(s)
+
+
+def test_http2_frames_that_come_with_the_preface_meet_the_budget(attack_suite):
+    """The preface and 8,000 empty DATA frames in one write: counted like any others, so h2o
+    never parses the flood; the connection is closed."""
+    s = attack_suite
+    frontend_pid(s)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+        c.sendall(h2.PREFACE + h2.settings() + h2.frame(0x0, 0, 1) * 8000)
+        closed, _ = read_until_closed(c, time.monotonic() + IDLE + MARGIN)
+    assert closed, "a preface with 8,000 empty frames behind it was kept open"
+    assert_idle(s)
+
+
 # --- 6. jobs outlive their requests ------------------------------------------------------------
 
 NO_WATCHDOG = "/etc/systemd/system/sqdiff-worker@sum.service.d/50-test-no-watchdog.conf"

@@ -178,6 +178,18 @@ def test_form_bodies_as_curl_sends_them(suite):
         assert "JSON" in resp.json()["error"] and "n=1&n=2" in resp.json()["error"], resp
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_post_then_a_get_on_one_connection_are_both_answered(suite, chunked):
+    """The body is the POST's, all of it: what follows it on the connection is the next request."""
+    body = b'{"numbers":[1,2,3]}'
+    framed = (b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked
+              else b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    with socket.create_connection(("127.0.0.1", suite.port), timeout=10) as c:
+        c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + framed + b"GET /?n=4&n=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        bodies = read_responses(c, 2)
+    assert bodies == [answer([1, 2, 3]), answer([4, 5])], bodies
+
+
 def test_curl_d_posts_a_form(suite):
     """The first thing a user tries after the GET: the real curl, its default form encoding."""
     r = subprocess.run(["curl", "-s", "-d", "n=1&n=2", suite.url + "/"], capture_output=True, text=True, timeout=30)

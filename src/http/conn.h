@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chunked.h"
 #include "h2o-private.h"
 #include "server.h"
 
@@ -45,7 +46,7 @@ typedef struct Conn {
         size_t head_len, req_size; /* of the current request, at the start of sock->input */
         size_t content_length;     /* SIZE_MAX: chunked */
         size_t decoded;            /* chunked: body bytes decoded so far */
-        struct phr_chunked_decoder chunked;
+        ChunkedDecoder chunked;
         char *ahead; /* read ahead while HANDLING */
         size_t ahead_len;
         bool header_sent, peer_done;

@@ -267,6 +267,7 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
     h2o_req_t *req = &c->h1.req;
     h2o_iovec_t connection = { NULL, 0 };
     bool te = false, cl = false;
+    unsigned hosts = 0;
 
     *ret_expect = h2o_iovec_init(NULL, 0);
     if (has_bare_lf(c->sock->input->bytes, c->h1.head_len))
@@ -276,6 +277,8 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
         struct phr_header *h = &headers[i];
         const h2o_token_t *token;
 
+        if (!h->name) /* picohttpparser's mark of a line that starts with a space: obs-fold */
+            return "obs-fold: a header field continued on the next line";
         h2o_strtolower((char *)h->name, h->name_len);
         token = h2o_lookup_token(h->name, h->name_len);
         if (token == H2O_TOKEN_CONTENT_LENGTH) {
@@ -291,9 +294,11 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
             if (te || !h2o_lcstris(h->value, h->value_len, H2O_STRLIT("chunked")))
                 return "unsupported Transfer-Encoding: only chunked is";
             te = true;
-        } else if (token == H2O_TOKEN_HOST)
+        } else if (token == H2O_TOKEN_HOST) {
+            if (++hosts > 1)
+                return "more than one Host header";
             req->input.authority = h2o_iovec_init(h->value, h->value_len);
-        else if (token == H2O_TOKEN_EXPECT)
+        } else if (token == H2O_TOKEN_EXPECT)
             *ret_expect = h2o_iovec_init(h->value, h->value_len);
         else {
             if (token)
@@ -306,6 +311,8 @@ static const char *setup_request(Conn *c, const char *method, size_t method_len,
     }
     if (te && cl)
         return "Content-Length together with Transfer-Encoding";
+    if (minor != 0 && hosts == 0)
+        return "no Host header: HTTP/1.1 requires one";
     if (te)
         c->h1.content_length = SIZE_MAX;
 
@@ -387,9 +394,9 @@ static bool take_body(Conn *c) {
 
         if (len == 0)
             return false;
-        r = phr_decode_chunked(&c->h1.chunked, in->bytes + start, &len);
-        if (r == -1) {
-            fail(c, 400, "Bad Request", "broken chunked encoding");
+        r = chunked_decode(&c->h1.chunked, in->bytes + start, &len);
+        if (r == CHUNKED_ERROR) {
+            fail_framing(c, c->h1.chunked.error);
             return false;
         }
         c->h1.decoded += len;
@@ -398,7 +405,7 @@ static bool take_body(Conn *c) {
             fail_too_large(c);
             return false;
         }
-        if (r == -2)
+        if (r == CHUNKED_MORE)
             return false;
         c->h1.req_size = c->h1.head_len + c->h1.decoded;
         c->h1.req.entity = h2o_iovec_init(in->bytes + c->h1.head_len, c->h1.decoded);
@@ -428,7 +435,8 @@ static void handle_input(Conn *c) {
             if (h2o_timeout_is_linked(&c->h1.timeout))
                 h2o_timeout_unlink(&c->h1.timeout);
             h2o_dispose_request(&c->h1.req);
-            http2_take_over(c);
+            if (!http2_take_over(c))
+                h2o_socket_close(c->sock); /* its request disposed of already; frees c */
         }
         return;
     }
@@ -458,8 +466,7 @@ static void handle_input(Conn *c) {
         fail_too_large(c);
         return;
     }
-    memset(&c->h1.chunked, 0, sizeof(c->h1.chunked));
-    c->h1.chunked.consume_trailer = 1;
+    c->h1.chunked = CHUNKED_DECODER_INIT;
     c->h1.req.timestamps.request_body_begin_at = c->h1.req.timestamps.request_begin_at;
     if (expect.base) {
         static h2o_iovec_t cont = { H2O_STRLIT("HTTP/1.1 100 Continue\r\n\r\n") };

@@ -13,6 +13,7 @@
 
 /* HTTP/2 frames (RFC 9113, section 4.1 and 6). */
 enum {
+    PREFACE_SIZE = 24, /* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" */
     FRAME_HEADER_SIZE = 9,
     FRAME_DATA = 0x0,
     FRAME_HEADERS = 0x1,
@@ -30,11 +31,13 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
         *ret_why = "connection over its budget";
         return -1;
     }
-    if (type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION)
-        return 0;
-    if (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)) &&
+    /* No progress: a frame that carries no request bytes (PING, SETTINGS, WINDOW_UPDATE,
+     * PRIORITY, RST_STREAM, unknown types, acks of each) or an empty DATA, HEADERS or
+     * CONTINUATION. A run of them with no request completing ends the connection. */
+    if (((type != FRAME_DATA && type != FRAME_HEADERS && type != FRAME_CONTINUATION) ||
+         (payload == 0 && !(type == FRAME_DATA && (flags & FLAG_END_STREAM)))) &&
         ++c->empty_frames > SERVER_EMPTY_FRAMES_MAX) {
-        *ret_why = "too many empty frames";
+        *ret_why = "too many frames without progress";
         goto refuse;
     }
     if (type == FRAME_DATA) {
@@ -53,14 +56,39 @@ refuse:
     return -1;
 }
 
-/* The client preface arrived (prior knowledge): h2o's HTTP/2 takes the socket, and each frame meets check_frame(). */
-void http2_take_over(Conn *c) {
+/*
+ * The frames that came in the same reads as the preface, which h2o's HTTP/2 parses inside
+ * h2o_http2_accept(), before the hook is in: they meet check_frame() here first. A complete
+ * frame at a time; a partial one at the end is the hook's, once the rest arrives.
+ */
+static int check_buffered_frames(Conn *c) {
+    const uint8_t *p = (const uint8_t *)c->sock->input->bytes + PREFACE_SIZE;
+    size_t left = c->sock->input->size - PREFACE_SIZE;
+    const char *why;
+
+    while (left >= FRAME_HEADER_SIZE) {
+        size_t len = FRAME_HEADER_SIZE + ((size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]);
+
+        if (len > left)
+            break;
+        if (check_frame(c, p, len, &why) < 0)
+            return -1;
+        p += len;
+        left -= len;
+    }
+    return 0;
+}
+
+bool http2_take_over(Conn *c) {
     c->http2 = true;
     c->hook.check = check_frame;
     c->hook.userdata = c;
+    if (c->sock->input->size < PREFACE_SIZE || check_buffered_frames(c) < 0)
+        return false;
     h2o_socket_read_stop(c->sock);
     h2o_socket_dont_read(c->sock, 0);
     h2o_http2_accept(&c->server->accept_ctx, c->sock, c->h1.super.connected_at);
-    /* The frames that came with the preface were read just now; all later ones are checked. */
+    /* Every frame from here on meets check_frame() before h2o reads it. */
     h2o_private_hook_http2_frames(c->sock, &c->hook);
+    return true;
 }

@@ -8,5 +8,7 @@
 
 #include "conn.h"
 
-/* h2o's HTTP/2 takes c's socket; every later frame of it meets the frame budget. */
-void http2_take_over(Conn *c);
+/* h2o's HTTP/2 takes c's socket (its input starting with the whole preface); every frame
+ * after the preface meets the frame budget, those already read too. False: they broke the
+ * budget before h2o saw any (reported), and the caller closes the connection. */
+bool http2_take_over(Conn *c);

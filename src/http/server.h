@@ -19,7 +19,8 @@
  *     line endings get 400 and a close (RFC 9112);
  *   - HTTP/2: a decoded header list over SERVER_HEADER_LIST_MAX, request-body
  *     bytes in flight over max-body-size, or a run of SERVER_EMPTY_FRAMES_MAX
- *     empty frames closes the connection;
+ *     frames without progress (of any type but non-empty DATA, HEADERS and
+ *     CONTINUATION; those that came with the preface too) closes the connection;
  *   - a connection that completes no request for idle-timeout while it has
  *     nothing waiting (answers that do not drain, HTTP/2 kept open by PINGs or a
  *     zero window) is closed;
@@ -47,7 +48,7 @@
 #define SERVER_HOLD_INPUT_MAX (64 * 1024)
 /* Decoded HTTP/2 header list of one request: name + value + 32 per field (RFC 7541); HTTP/1 heads: H2O_MAX_REQLEN. */
 #define SERVER_HEADER_LIST_MAX 8192
-/* Empty DATA/HEADERS/CONTINUATION frames in a row, without a complete request between them. */
+/* Frames without progress (empty DATA/HEADERS/CONTINUATION, and every other type) without a complete request between them. */
 #define SERVER_EMPTY_FRAMES_MAX 100
 
 typedef struct Server Server;
