@@ -48,15 +48,3 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
                       size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
                       size_t last_len);
 
-struct phr_chunked_decoder {
-    size_t bytes_left_in_chunk;
-    char consume_trailer;
-    char _hex_count;
-    char _state;
-};
-
-/*
- * Decodes chunked data in place: *bufsz becomes the decoded length; returns the
- * number of bytes after the body (left at buf + *bufsz), -2 if incomplete, -1 on error.
- */
-ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
