@@ -314,6 +314,72 @@ def test_http2_header_list_is_capped_at_8k(suite):
         c.close()
 
 
+@pytest.mark.parametrize("refs", [1_500, 64_000], ids=["decoded-over-budget", "encoded-over-budget"])
+def test_http2_header_lists_of_streams_that_never_complete_are_not_kept(attack_suite, refs):
+    """POSTs whose body never comes, each header block a 4 KB dynamic table entry referred to
+    by one byte `refs` times (6 MB decoded; 64,000 bytes encoded): RSS 10 -> 705 MB once. A
+    block over 8 KiB encoded is refused before h2o decodes it; one under it whose decoded list
+    is over 8 KiB ends the connection before the list is kept."""
+    s = attack_suite
+    rss = RssWatch(frontend_pid(s))
+    good = WellBehavedClient(s)
+    good.start()
+    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+    try:
+        for i in range(20):
+            block = h2.request_block("POST", "/") + (BIG_HEADER if i == 0 else b"")
+            sent = c.send(h2.headers(2 * i + 1, block + h2.NEWEST_DYNAMIC_ENTRY * refs, end_stream=False)
+                          if len(block) + refs <= 16384 else
+                          h2.headers(2 * i + 1, block + h2.NEWEST_DYNAMIC_ENTRY * 16000, end_stream=False,
+                                     end_headers=False) +
+                          b"".join(h2.continuation(2 * i + 1, h2.NEWEST_DYNAMIC_ENTRY * 16000, end_headers=k == 2)
+                                   for k in range(3)), timeout=2)
+            rss.sample()
+            if not sent or c.gone():
+                break
+        gone = c.wait_gone(time.monotonic() + 5, ping_every=0.5)
+        rss.check(f"header blocks of {refs} one-byte references on unfinished streams")
+        assert gone, "the connection with over-budget header lists on unfinished streams is still open"
+    finally:
+        c.close()
+        good.stop_and_check()
+    assert_idle(s)
+
+
+def test_http2_unfinished_request_streams_are_bounded_per_connection(attack_suite):
+    """Nine POSTs whose bodies never come, on one connection: the ninth ends it (eight at most)."""
+    s = attack_suite
+    frontend_pid(s)
+    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+    try:
+        for i in range(8):
+            c.send(h2.headers(2 * i + 1, h2.request_block("POST", "/"), end_stream=False))
+        c.poll(0.3)
+        assert not c.gone(), "eight unfinished request streams closed the connection"
+        c.send(h2.headers(17, h2.request_block("POST", "/"), end_stream=False))
+        assert c.wait_gone(time.monotonic() + 5, ping_every=0.5), "a ninth unfinished request stream was taken"
+    finally:
+        c.close()
+
+
+def test_http2_an_unfinished_request_stream_has_a_deadline(attack_suite):
+    """A POST whose body never comes, on a connection kept busy with a GET every half second
+    (each resets the sweep of connections without progress): closed at idle-timeout anyway."""
+    s = attack_suite
+    frontend_pid(s)
+    c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+    try:
+        c.send(h2.headers(1, h2.request_block("POST", "/"), end_stream=False))
+        start, sid = time.monotonic(), 3
+        while not c.gone() and time.monotonic() < start + IDLE + MARGIN:
+            c.send(h2.headers(sid, h2.request_block()), timeout=1)
+            sid += 2
+            c.poll(0.5)
+        assert c.gone(), f"an unfinished request stream kept its connection open {IDLE + MARGIN} s"
+    finally:
+        c.close()
+
+
 # --- 3. HTTP/2 request bodies --------------------------------------------------------------------
 
 def test_http2_unfinished_bodies_are_capped_per_connection(attack_suite):

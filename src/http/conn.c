@@ -28,6 +28,14 @@ void server_count_response(Server *s, const ServerAnswer *a) {
         s->cb.on_answer(a, s->cb.userdata);
 }
 
+size_t server_header_list_size(const h2o_req_t *req) {
+    size_t n = req->input.method.len + req->input.path.len + req->input.authority.len + 3 * 32;
+
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 32;
+    return n;
+}
+
 uint64_t server_next_id(Server *s) {
     return ++s->next_id;
 }

@@ -35,6 +35,14 @@ typedef struct Conn {
     uint64_t last_request_ms;
     uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
     unsigned empty_frames;
+    /* HTTP/2: the header block being read (HEADERS + CONTINUATION payload bytes), and the
+     * streams whose request has not ended (no END_STREAM yet), since when. */
+    size_t header_block;
+    size_t n_unfinished;
+    struct {
+        uint32_t id;
+        uint64_t since_ms;
+    } unfinished[SERVER_STREAMS_UNFINISHED_MAX];
     bool http2, closing, metrics;
 
     /* HTTP/1.1 (http1.c); unused once the connection is HTTP/2. */
@@ -83,5 +91,8 @@ void server_too_large_message(uint64_t max_body, char buf[static SERVER_TOO_LARG
 
 /* Every answer, once: counted by protocol and status, and told to on_answer. */
 void server_count_response(Server *s, const ServerAnswer *a);
+/* A decoded header list's size as RFC 7541 counts it (name + value + 32 per field). */
+size_t server_header_list_size(const h2o_req_t *req);
+
 /* A new request id: unique and growing, past every earlier run's (they start at the clock). */
 uint64_t server_next_id(Server *s);

@@ -33,6 +33,16 @@ static ssize_t hooked_read_expect(h2o_http2_conn_t *conn, const uint8_t *src, si
             return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
     }
     r = original(conn, src, len, err_desc);
+    /* A header block just ended: h2o decoded it into its stream's request. */
+    if (r > 0 && (size_t)r >= H2O_HTTP2_FRAME_HEADER_SIZE && hook->headers && memcmp(src, "PRI", 3) != 0 &&
+        (src[3] == H2O_HTTP2_FRAME_TYPE_HEADERS || src[3] == H2O_HTTP2_FRAME_TYPE_CONTINUATION) &&
+        (src[4] & H2O_HTTP2_FRAME_FLAG_END_HEADERS)) {
+        uint32_t id = ((uint32_t)src[5] << 24 | (uint32_t)src[6] << 16 | (uint32_t)src[7] << 8 | src[8]) & 0x7fffffff;
+        h2o_http2_stream_t *stream = h2o_http2_conn_get_stream(conn, id);
+
+        if (stream && hook->headers(hook->userdata, &stream->req, err_desc) < 0)
+            return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;
+    }
     if (conn->_read_expect != hooked_read_expect) {
         hook->original = (void (*)(void))conn->_read_expect;
         conn->_read_expect = hooked_read_expect;

@@ -21,9 +21,16 @@
  * (ENHANCE_YOUR_CALM) and *ret_why as its debug data.
  */
 typedef int (*h2o_private_frame_fn)(void *userdata, const uint8_t *frame, size_t len, const char **ret_why);
+/*
+ * Called when h2o has decoded a request's header block (HEADERS and its CONTINUATIONs, ended
+ * with END_HEADERS), with the stream's request, complete or waiting for its body: a negative
+ * return closes the connection as above, before the decoded list is kept.
+ */
+typedef int (*h2o_private_headers_fn)(void *userdata, h2o_req_t *req, const char **ret_why);
 
 typedef struct H2oFrameHook {
     h2o_private_frame_fn check;
+    h2o_private_headers_fn headers;
     void *userdata;
     void (*original)(void); /* h2o's own frame reader of the moment */
 } H2oFrameHook;
@@ -47,4 +54,3 @@ struct phr_header {
 int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
                       size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
                       size_t last_len);
-

@@ -17,10 +17,30 @@ enum {
     FRAME_HEADER_SIZE = 9,
     FRAME_DATA = 0x0,
     FRAME_HEADERS = 0x1,
+    FRAME_RST_STREAM = 0x3,
     FRAME_CONTINUATION = 0x9,
     FLAG_END_STREAM = 0x1,
     FLAG_PADDED = 0x8,
 };
+
+static uint32_t stream_id(const uint8_t *frame) {
+    return ((uint32_t)frame[5] << 24 | (uint32_t)frame[6] << 16 | (uint32_t)frame[7] << 8 | frame[8]) & 0x7fffffff;
+}
+
+static bool unfinished_find(const Conn *c, uint32_t id) {
+    for (size_t i = 0; i < c->n_unfinished; i++)
+        if (c->unfinished[i].id == id)
+            return true;
+    return false;
+}
+
+static void unfinished_remove(Conn *c, uint32_t id) {
+    for (size_t i = 0; i < c->n_unfinished; i++)
+        if (c->unfinished[i].id == id) {
+            c->unfinished[i] = c->unfinished[--c->n_unfinished];
+            return;
+        }
+}
 
 static int check_frame(void *userdata, const uint8_t *frame, size_t len, const char **ret_why) {
     Conn *c = userdata;
@@ -40,6 +60,22 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
         *ret_why = "too many frames without progress";
         goto refuse;
     }
+    if (type == FRAME_HEADERS || type == FRAME_CONTINUATION) {
+        c->header_block = (type == FRAME_HEADERS ? 0 : c->header_block) + payload;
+        if (c->header_block > SERVER_HEADER_LIST_MAX) {
+            *ret_why = "header block over 8 KiB";
+            goto refuse;
+        }
+    }
+    if (type == FRAME_HEADERS && !(flags & FLAG_END_STREAM) && !unfinished_find(c, stream_id(frame))) {
+        if (c->n_unfinished == SERVER_STREAMS_UNFINISHED_MAX) {
+            *ret_why = "too many request streams unfinished";
+            goto refuse;
+        }
+        c->unfinished[c->n_unfinished].id = stream_id(frame);
+        c->unfinished[c->n_unfinished++].since_ms = h2o_now(c->server->loop);
+    } else if (((type == FRAME_DATA || type == FRAME_HEADERS) && (flags & FLAG_END_STREAM)) || type == FRAME_RST_STREAM)
+        unfinished_remove(c, stream_id(frame));
     if (type == FRAME_DATA) {
         size_t pad = (flags & FLAG_PADDED) && payload > 0 ? 1 + (size_t)frame[9] : 0;
 
@@ -79,9 +115,24 @@ static int check_buffered_frames(Conn *c) {
     return 0;
 }
 
+/* A header block decoded: over the budget, the connection ends before the list is kept. */
+static int check_headers(void *userdata, h2o_req_t *req, const char **ret_why) {
+    Conn *c = userdata;
+
+    if (server_header_list_size(req) <= SERVER_HEADER_LIST_MAX)
+        return 0;
+    *ret_why = "header list over its budget";
+    if (!c->closing) {
+        c->closing = true;
+        server_report(c->server, SERVER_EVENT_CLOSED_BUDGET, *ret_why);
+    }
+    return -1;
+}
+
 bool http2_take_over(Conn *c) {
     c->http2 = true;
     c->hook.check = check_frame;
+    c->hook.headers = check_headers;
     c->hook.userdata = c;
     if (c->sock->input->size < PREFACE_SIZE || check_buffered_frames(c) < 0)
         return false;

@@ -174,6 +174,13 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
         Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, link, node);
 
         next = node->next;
+        if (c->closing)
+            continue;
+        for (size_t i = 0; i < c->n_unfinished; i++)
+            if (now - c->unfinished[i].since_ms >= s->idle_ms) {
+                conn_abort(c, SERVER_EVENT_CLOSED_IDLE, "a request stream unfinished for idle-timeout");
+                break;
+            }
         if (c->closing || !h2o_linklist_is_empty(&c->holds) || now - c->last_request_ms < s->idle_ms)
             continue;
         /* Idle HTTP/1 readers are h2o's (its request timeout); stuck writers and HTTP/2 are ours. */
@@ -187,14 +194,6 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
 }
 
 /* --- requests ------------------------------------------------------------------------------------ */
-
-static size_t header_list_size(const h2o_req_t *req) {
-    size_t n = req->input.method.len + req->input.path.len + req->input.authority.len + 3 * 32;
-
-    for (size_t i = 0; i < req->headers.size; i++)
-        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 32;
-    return n;
-}
 
 static ServerMethod method_of(const h2o_req_t *req) {
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
@@ -275,7 +274,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         if (c->http2)
             c->body_bytes -= req->entity.len < c->body_bytes ? req->entity.len : c->body_bytes;
     }
-    if (req->version >= 0x200 && header_list_size(req) > SERVER_HEADER_LIST_MAX) {
+    if (req->version >= 0x200 && server_header_list_size(req) > SERVER_HEADER_LIST_MAX) {
         if (c)
             conn_abort(c, SERVER_EVENT_CLOSED_BUDGET, "header list over its budget");
         server_send_error(r, 431, "request header fields too large", NULL, NULL);

@@ -46,6 +46,9 @@
 
 /* Read ahead on an HTTP/1.1 connection while its request waits. */
 #define SERVER_HOLD_INPUT_MAX (64 * 1024)
+/* HTTP/2 streams of a connection whose request has not ended (a POST's body still coming):
+ * one more closes the connection, and each has idle-timeout from its head to end. */
+#define SERVER_STREAMS_UNFINISHED_MAX 8
 /* Decoded HTTP/2 header list of one request: name + value + 32 per field (RFC 7541); HTTP/1 heads: H2O_MAX_REQLEN. */
 #define SERVER_HEADER_LIST_MAX 8192
 /* Frames without progress (empty DATA/HEADERS/CONTINUATION, and every other type) without a complete request between them. */
