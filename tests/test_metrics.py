@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TARGET
+from conftest import TARGET, make_suite
 from expected import answer, query
 from suite import free_port, open_requests, read_responses, wait_for
 
@@ -235,9 +235,19 @@ def quiet_workers(suite):
     return last[0]
 
 
-def test_the_workers_report_every_job_they_did(suite):
+@pytest.fixture(scope="module")
+def patient_requests_suite():
+    """Requests wait a minute for their workers: jobs queued behind a stopped worker must not
+    race the default 2 s on a loaded machine."""
+    s = make_suite(extra_config="request-timeout = 1min\n")
+    yield s
+    s.close()
+
+
+def test_the_workers_report_every_job_they_did(patient_requests_suite):
     """Each request is one job per kind: the jobs done that the workers report, summed per kind,
     grow by exactly the jobs sent, however the jobs were batched (a batch of N jobs counts N)."""
+    suite = patient_requests_suite
     before_workers = quiet_workers(suite)
     before = samples(scrape(suite))
     lists = [[i, -3, i * i] for i in range(40)]

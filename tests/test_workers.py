@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import TARGET
+from conftest import make_suite, TARGET
 from expected import answer, query
 from suite import Suite, free_port, open_requests, read_responses, wait_for
 
@@ -268,10 +268,20 @@ print("sent")
         assert resp.status == 200 and resp.json() == answer(numbers)
 
 
-def test_requests_pipelined_behind_one_that_waits(suite):
+@pytest.fixture(scope="module")
+def patient_requests_suite():
+    """Requests wait a minute for their workers: a test that queues requests while no worker is
+    there, then brings one, must not race the default 2 s on a loaded machine (it did, in CI)."""
+    s = make_suite(extra_config="request-timeout = 1min\n")
+    yield s
+    s.close()
+
+
+def test_requests_pipelined_behind_one_that_waits(patient_requests_suite):
     """While a request waits for the workers, its connection stays polled; what the client
     pipelines meanwhile is kept in order and answered, also past the 64 KiB the front end
     buffers before it stops reading."""
+    suite = patient_requests_suite
     later = [[i, -i - 1] for i in range(2000)]  # about 90 kB of requests
     with socket.create_connection(("127.0.0.1", suite.port), timeout=30) as sock:
         suite.signal_workers("square", signal.SIGSTOP)
@@ -415,9 +425,10 @@ def test_a_worker_in_another_language_and_ids_across_restarts(suite):
     assert len(set(ids)) == 6 and ids == sorted(ids)  # never repeated, not even after the restart
 
 
-def test_jobs_that_waited_for_a_worker_leave_in_one_batch(suite):
+def test_jobs_that_waited_for_a_worker_leave_in_one_batch(patient_requests_suite):
     """Jobs queued while no sum worker was connected go out together, as one message, when one
     connects; its batch of replies answers them all."""
+    suite = patient_requests_suite
     suite.stop_workers("sum")
     worker, socks = None, []
     lists = [[i, -2 * i, 3] for i in range(20)]
