@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -194,6 +195,26 @@ static void sched_setscheduler_skipped_under_systemds_eperm(void) {
     ASSERT_TRUE(exited_0(st));
 }
 
+/* A page made writable again (what malloc does), then executable (what no running daemon does). */
+static void *page(void) {
+    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    ASSERT_TRUE(p != MAP_FAILED);
+    ASSERT_EQ(mprotect(p, 4096, PROT_READ | PROT_WRITE), 0);
+    return p;
+}
+
+static void writable_page(void) {
+    munmap(page(), 4096);
+}
+
+static void executable_page(void) {
+    void *p = page();
+
+    mprotect(p, 4096, PROT_READ | PROT_EXEC);
+    munmap(p, 4096);
+}
+
 static void forbidden_inet_socket(void) {
     socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
@@ -311,6 +332,10 @@ int main(void) {
         ASSERT_TRUE(!worker && setup ? exited_0(in_sandbox(c, bind_unix)) : killed_by_sigsys(in_sandbox(c, bind_unix)));
         ASSERT_TRUE(worker ? killed_by_sigsys(in_sandbox(c, forbidden_accept)) : true);
         ASSERT_TRUE(worker ? killed_by_sigsys(in_sandbox(c, forbidden_unlink)) : true);
+        /* Memory may be made writable, never executable once running (the loader may in set-up). */
+        ASSERT_TRUE(exited_0(in_sandbox(c, writable_page)));
+        ASSERT_TRUE(setup ? exited_0(in_sandbox(c, executable_page))
+                          : killed_by_sigsys(in_sandbox(c, executable_page)));
         /* Nothing opens an existing file for writing. */
         ASSERT_TRUE(killed_by_sigsys(in_sandbox(c, forbidden_open_for_writing)));
         /* Network sockets only for tcp:// endpoints. */
