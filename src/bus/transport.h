@@ -7,7 +7,7 @@
  * dropped within TRANSPORT_HEARTBEAT_TIMEOUT_MS instead of TCP's minutes; a handshake
  * budget, so that a connection that never completes the ZeroMQ handshake (a port scan,
  * a peer that only holds connections open) costs a descriptor and a session for
- * TRANSPORT_HANDSHAKE_IVL_MS, not ZeroMQ's default 30 s; and CURVE, when a secret key is
+ * TRANSPORT_HANDSHAKE_IVL_MS (2 s), not ZeroMQ's default 30 s; and CURVE, when a secret key is
  * configured: the front end as server, the worker as client pinning the front ends'
  * public key.
  */
@@ -20,7 +20,7 @@
 #define TRANSPORT_HEARTBEAT_IVL_MS 1000
 #define TRANSPORT_HEARTBEAT_TIMEOUT_MS 3000
 /* A CURVE handshake is four messages and one ZAP answer: milliseconds, even across a WAN. */
-#define TRANSPORT_HANDSHAKE_IVL_MS 5000
+#define TRANSPORT_HANDSHAKE_IVL_MS 2000
 
 typedef struct TransportKeys {
     bool curve; /* false: no secret key configured, plain ZMTP */

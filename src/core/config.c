@@ -18,6 +18,7 @@
 
 #include "macro.h"
 #include "text.h"
+#include "peers.h"
 #include "sqmath.h"
 
 typedef enum KeyType { T_STRING, T_UINT, T_SIZE, T_DURATION, T_BOOL, T_MODE } KeyType;
@@ -35,7 +36,8 @@ typedef struct ConfigKey {
 #define USEC_PER_MIN (60 * USEC_PER_SEC)
 #define KEY(sec, nm, ty, field, lo, hi, d, h, lv)                                                                      \
     { sec, nm, ty, offsetof(Config, field), lo, hi, d, h, lv }
-#define HEADROOM_TEXT STRINGIFY(CONFIG_FD_HEADROOM)
+#define HEADROOM_TEXT STRINGIFY(CONFIG_FD_HEADROOM) ", in workers mode " STRINGIFY(CONFIG_FD_WORKERS) " more"
+_Static_assert(CONFIG_FD_WORKERS >= 2 * PEERS_MAX + 256, "room for every worker connection and 256 handshakes");
 
 static const ConfigKey keys[] = {
     KEY("global", "jobs-sum-endpoint", T_STRING, endpoint[ENDPOINT_JOBS_SUM], 0, 0, "ipc://RUNDIR/jobs-sum.sock",
@@ -78,9 +80,11 @@ static const ConfigKey keys[] = {
 };
 
 uint64_t config_max_connections(const Config *c, uint64_t nofile) {
+    uint64_t headroom = CONFIG_FD_HEADROOM + (c->mode == SQ_MODE_WORKERS ? CONFIG_FD_WORKERS : 0);
+
     if (c->max_connections > 0)
         return c->max_connections;
-    return nofile > 2 * CONFIG_FD_HEADROOM ? nofile - CONFIG_FD_HEADROOM : nofile > 2 ? nofile / 2 : 1;
+    return nofile > 2 * headroom ? nofile - headroom : nofile > 2 ? nofile / 2 : 1;
 }
 
 static const char *const mode_names[] = {

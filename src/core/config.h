@@ -20,8 +20,11 @@
 #define CONFIG_DEFAULT_PATH "/etc/sqdiff/sqdiff.conf"
 #define CONFIG_DEFAULT_RUNTIME_DIR "/run/sqdiff"
 #define CONFIG_ERROR_MAX 512
-/* Descriptors kept back from client connections: listeners, ZeroMQ, epoll, timers, the journal. */
+/* Descriptors kept back from client connections: listeners, epoll, timers, the journal,
+ * ZeroMQ's own; and in workers mode CONFIG_FD_WORKERS more: a connection per worker the
+ * peer tables hold (2 x PEERS_MAX) and 256 whose handshake is under way (2 s at most each). */
 #define CONFIG_FD_HEADROOM 64
+#define CONFIG_FD_WORKERS 512
 
 typedef enum SqMode {
     SQ_MODE_WORKERS,
@@ -88,7 +91,8 @@ int config_check_transport(const Config *c, bool worker, char *err, size_t errle
  */
 bool config_endpoint_next(const char **cursor, char *buf);
 
-/* max-connections in effect under a descriptor limit of nofile: the setting, or nofile less the headroom. */
+/* max-connections in effect under a descriptor limit of nofile: the setting, or nofile less the
+ * headroom (CONFIG_FD_WORKERS more in workers mode). */
 uint64_t config_max_connections(const Config *c, uint64_t nofile);
 
 /* The settings' names, for the command line. */

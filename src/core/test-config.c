@@ -117,6 +117,19 @@ TEST(durations_up_to_an_hour_and_ranges_named) {
     config_done(&c);
 }
 
+TEST(max_connections_leaves_room_for_the_workers) {
+    Config c;
+
+    config_init(&c);
+    ASSERT_EQ(config_max_connections(&c, 65536), 65536 - 64 - 512); /* workers mode: their connections too */
+    c.mode = SQ_MODE_LOCAL;
+    ASSERT_EQ(config_max_connections(&c, 65536), 65536 - 64);
+    ASSERT_EQ(config_max_connections(&c, 100), 50); /* too few: half */
+    c.max_connections = 7;
+    ASSERT_EQ(config_max_connections(&c, 65536), 7);
+    config_done(&c);
+}
+
 TEST(finish_expands_rundir_in_configured_endpoints) {
     Config c;
 
