@@ -159,11 +159,14 @@ def both_worker_hosts_serve(hosts):
 
 
 def worker_b_turned_away(hosts):
+    start = time.monotonic()
     key = open(hosts.boxes["worker-b"].path("/etc/sqdiff/keys/worker-b.pub")).read().strip()
     for fe in FRONT_ENDS:
         for kind in ("sum", "square"):
             wait_for(lambda fe=fe, kind=kind: f"Turned away a connected {kind} worker (\"198.18.0.12\") with key {key}"
                      in hosts.boxes[fe].journal(units=("sqdiff-httpd.service",)), 10, f"{fe} to turn worker-b away")
+    print(f"worker-b's key removed: turned away by both front ends, both kinds, within "
+          f"{time.monotonic() - start:.2f} s of the step")
     time.sleep(1.5)  # a STATUS= of worker-b's from after it was cut
     b, a = jobs_done(hosts.boxes["worker-b"]), jobs_done(hosts.boxes["worker-a"])
     requests(hosts, URLS, 200, 2)
@@ -173,11 +176,16 @@ def worker_b_turned_away(hosts):
 
 
 def worker_b_back(hosts):
+    start = time.monotonic()
     b = jobs_done(hosts.boxes["worker-b"])
     for seed in range(3, 23):  # admitted at its next try, within 5 s: then it takes its share
         requests(hosts, URLS, 100, seed)
         try:
-            return did_jobs(hosts, "worker-b", b, "worker-b's jobs")
+            did_jobs(hosts, "worker-b", b, "worker-b's jobs")
+            now = jobs_done(hosts.boxes["worker-b"])
+            print(f"worker-b's key back: jobs of both kinds within {time.monotonic() - start:.2f} s of the step "
+                  f"({sum(now.values()) - sum(b.values())} jobs in {(seed - 2) * 100} requests)")
+            return
         except TimeoutError:
             continue
     raise AssertionError(f"worker-b, its key back, did no job of some kind in 2,000 requests: {b}")

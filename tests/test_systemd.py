@@ -433,6 +433,13 @@ def test_reload_under_load_loses_nothing(sd, tmp_path):
     box.systemctl("reload", "sqdiff-httpd.service")
     wait_until(lambda: sd.request("/", method="POST", body=body).status == 200, 10, "the old max-body-size")
     print(f"reload under 50 connections: {len(results)} requests, all exact, 5 reloads (one refused)")
+    # The signals an operator may send by mistake end nothing: logged, ignored.
+    since = time.time()
+    for sig in ("SIGUSR1", "SIGUSR2"):
+        box.systemctl("kill", "-s", sig, "sqdiff-httpd.service", "sqdiff-worker@sum.service")
+    wait_until(lambda: sum("ignoring: SIGHUP reloads, SIGTERM stops" in e.get("MESSAGE", "")
+                           for e in entries(sd, f"--since=@{since}")) >= 4, 10, "four signals logged as ignored")
+    assert {u: prop(sd, u, "MainPID") for u in pids} == pids, "a signal ended a daemon"
 
 
 def connect_and_ask(port, timeout):
