@@ -313,6 +313,16 @@ def test_http2_header_list_is_capped_at_8k(suite):
     finally:
         c.close()
 
+    # The same list on a POST whose body is still to come: closed as soon as h2o has decoded it.
+    c = h2.H2Conn(suite.port)
+    try:
+        block = h2.request_block("POST", "/") + BIG_HEADER + h2.NEWEST_DYNAMIC_ENTRY * 2  # ~12.2 KB decoded
+        c.send(h2.headers(1, block, end_stream=False))
+        gone = c.wait_gone(time.monotonic() + 5, ping_every=0.5)
+        assert gone, "a 12 KB decoded header list on an unfinished request did not close the connection within 5 s"
+    finally:
+        c.close()
+
 
 def test_http2_header_lists_decoded_over_budget_are_not_kept(attack_suite):
     """Sixteen connections, each with eight POSTs whose bodies never come, each header block
