@@ -89,6 +89,16 @@ def literal_indexed(name, value):
     return b"\x40" + hpack_str(name) + hpack_str(value)
 
 
+def parse_frames(data):
+    """The complete frames in bytes a server sent: [(type, flags, stream, payload)]."""
+    frames = []
+    while len(data) >= 9 and len(data) >= 9 + int.from_bytes(data[:3], "big"):
+        length = int.from_bytes(data[:3], "big")
+        frames.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7FFFFFFF, data[9:9 + length]))
+        data = data[9 + length:]
+    return frames
+
+
 def request_block(method="GET", path="/?n=1&n=2&n=3", authority="127.0.0.1"):
     """The pseudo-header fields of a request: :method, :scheme http, :path, :authority."""
     m = {"GET": b"\x82", "POST": b"\x83"}[method]

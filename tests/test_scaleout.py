@@ -527,6 +527,37 @@ def test_a_turned_away_worker_tries_a_few_times_a_minute(cluster):
     assert 3 <= tries <= 12, f"{tries} handshakes in 12 s"
 
 
+def test_a_worker_killed_mid_load_loses_no_request(cluster):
+    """kill -9 of one of the two sum workers under load from both front ends: the jobs it had are
+    queued again for the other at once (ZeroMQ's disconnect event), so no request fails and
+    every answer is exact. Started again, it serves again."""
+    before = {fe: redispatched(cluster, fe) for fe in FRONTENDS}
+    nums = lists(400, 11)
+    load = cluster.load([(cluster.url("fe1" if i % 2 else "fe2"), n) for i, n in enumerate(nums)])
+    load.wait(400, "the load to be under way")
+    victim = cluster.workers.pop(("w1", "sum"))
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    at_kill = load.progress()
+    load.wait(at_kill + 800, "the load to go on after the kill")
+    results = load.stop()
+    bad = [r for r in results if r[0] != 200 or json.loads(r[1]) != answer(r[2])]
+    assert bad == [], f"{len(bad)} of {len(results)} requests failed or wrong, first {bad[:3]}"
+    moved = {fe: redispatched(cluster, fe) - before[fe] for fe in FRONTENDS}
+    print(f"sum worker killed mid-load: {len(results)} requests, all exact; jobs queued again: {moved}")
+    cluster.start_worker("w1", "sum")
+    wait_for(lambda: cluster.connections("w1", (5601, 5602)) == 4, 30, "w1's sum worker to reconnect")
+
+
+def redispatched(cluster, fe):
+    """fe's count of sum jobs queued again after their worker went, from its /metrics."""
+    r = cluster.net[fe].run([sys.executable, "-c", "import urllib.request; "
+                             "print(urllib.request.urlopen('http://127.0.0.1:9848/metrics', timeout=5).read().decode())"],
+                            timeout=20)
+    assert r.returncode == 0, r.stderr
+    return int(re.search(r'^sqdiff_jobs_redispatched_total\{kind="sum"\} (\d+)$', r.stdout, re.M).group(1))
+
+
 def test_a_cut_link_costs_only_requests_in_flight(cluster):
     """w1's link cut mid-load: every answer exact or 504, never wrong; w2 takes the load; when
     the link returns, w1 serves again (shown by stopping w2: then only w1 can answer)."""

@@ -401,7 +401,11 @@ def finish_python_worker(worker):
     return out.splitlines()
 
 
-def test_a_worker_in_another_language_and_ids_across_restarts(suite):
+def test_a_worker_in_another_language_and_ids_across_restarts(patient_requests_suite):
+    """A worker written from docs/protocol.md alone serves; the front end restarted meanwhile, its
+    ids never repeat. (Its requests may wait for the Python worker to reconnect after the restart:
+    a minute, not the default 2 s, so that a loaded machine cannot fail it.)"""
+    suite = patient_requests_suite
     suite.stop_workers("sum")
     worker = None
     try:

@@ -69,6 +69,8 @@ struct Fanout {
     } big[_WIRE_KIND_MAX][FANOUT_BIG_INFLIGHT_MAX]; /* big jobs out, awaiting their replies */
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
+    FanoutJob *out_head[_WIRE_KIND_MAX]; /* jobs sent, their replies not reported: by holder */
+    uint64_t redispatched[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
@@ -80,6 +82,15 @@ struct Fanout {
     } accepted[FANOUT_ACCEPTED_SLOTS];
     const char *failing[_WIRE_KIND_MAX]; /* a handshake failed (why), its disconnect not seen yet */
 };
+
+/* The job's bytes, when fanout owns them, go once no kind has it queued or out. */
+static void release_data(FanoutJob *job) {
+    if (job->unsent == 0 && job->out == 0 && job->taken) {
+        free(job->taken);
+        job->taken = NULL;
+        job->data = NULL;
+    }
+}
 
 static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     if (job->prev[k])
@@ -94,11 +105,44 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     job->unsent &= (uint8_t) ~(1u << k);
     f->queued[k]--;
     f->queued_bytes[k] -= job->len;
-    if (job->unsent == 0 && job->taken) {
-        free(job->taken);
-        job->taken = NULL;
-        job->data = NULL;
-    }
+    release_data(job);
+}
+
+/* Kind k's part of job is out with worker `holder` until settled, cancelled or moved. */
+static void out_link(Fanout *f, FanoutJob *job, int k, uint64_t holder) {
+    job->out_prev[k] = NULL;
+    job->out_next[k] = f->out_head[k];
+    if (f->out_head[k])
+        f->out_head[k]->out_prev[k] = job;
+    f->out_head[k] = job;
+    job->holder[k] = holder;
+    job->out |= (uint8_t)(1u << k);
+}
+
+static void out_unlink(Fanout *f, FanoutJob *job, int k) {
+    if (job->out_prev[k])
+        job->out_prev[k]->out_next[k] = job->out_next[k];
+    else
+        f->out_head[k] = job->out_next[k];
+    if (job->out_next[k])
+        job->out_next[k]->out_prev[k] = job->out_prev[k];
+    job->out_prev[k] = job->out_next[k] = NULL;
+    job->out &= (uint8_t) ~(1u << k);
+    release_data(job);
+}
+
+/* Queues kind k's part of a job that a lost worker had: first in line, it has waited already. */
+static void requeue_job(Fanout *f, FanoutJob *job, int k) {
+    job->prev[k] = NULL;
+    job->next[k] = f->head[k];
+    if (f->head[k])
+        f->head[k]->prev[k] = job;
+    else
+        f->tail[k] = job;
+    f->head[k] = job;
+    job->unsent |= (uint8_t)(1u << k);
+    f->queued[k]++;
+    f->queued_bytes[k] += job->len;
 }
 
 static void link_job(Fanout *f, FanoutJob *job, int k) {
@@ -179,13 +223,33 @@ static void settle_peer(Fanout *f, int k, uint64_t serial) {
             i++;
 }
 
+/* A worker is gone: the jobs it had go back to the head of the queue, in the order sent. The
+ * list of jobs out is newest first, and each goes in front of the queue: the oldest ends first. */
+static size_t redispatch(Fanout *f, int k, uint64_t serial) {
+    FanoutJob *next;
+    size_t moved = 0;
+
+    for (FanoutJob *job = f->out_head[k]; job; job = next) {
+        next = job->out_next[k];
+        if (job->holder[k] != serial)
+            continue;
+        out_unlink(f, job, k);
+        requeue_job(f, job, k);
+        moved++;
+    }
+    f->redispatched[k] += moved;
+    return moved;
+}
+
 static void drop_peer(Fanout *f, int k, Peer *p) {
     Peer gone = *p;
+    size_t moved;
 
     settle_peer(f, k, p->serial);
     peers_remove(&f->peers[k], p);
+    moved = redispatch(f, k, gone.serial);
     if (f->cb.on_worker)
-        f->cb.on_worker((WireKind)k, false, &gone, f->peers[k].n, f->cb.userdata);
+        f->cb.on_worker((WireKind)k, false, &gone, f->peers[k].n, moved, f->cb.userdata);
 }
 
 /* The counters a grant of p's carried, if any: figures for metrics only, so junk costs p no credit. */
@@ -213,6 +277,11 @@ static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
     return 0;
 }
 
+void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k) {
+    if (job->out & (1u << k))
+        out_unlink(f, job, k);
+}
+
 void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
     for (size_t i = 0; i < f->n_big[k]; i++)
         if (f->big[k][i].id == id) {
@@ -220,6 +289,18 @@ void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
             f->big[k][i] = f->big[k][--f->n_big[k]];
             return;
         }
+}
+
+/* Whether kind i's queue starts with the same n jobs as kind k's: then one body serves both. */
+static bool same_batch(Fanout *f, int k, int i, size_t n) {
+    const FanoutJob *a = f->head[k], *b = f->head[i];
+
+    if (i == k)
+        return true;
+    for (size_t j = 0; j < n; j++, a = a->next[k], b = b->next[i])
+        if (!a || a != b)
+            return false;
+    return true;
 }
 
 /* Sends what is queued to the workers with credit, as far as they can take it now. */
@@ -244,7 +325,7 @@ static void send_all(Fanout *f) {
         if (build_batch(f, k, n, size, &batch) < 0)
             return; /* out of memory: the jobs stay queued, their timeout bounds the wait */
         for (int i = k; i < _WIRE_KIND_MAX; i++)
-            same[i] = !blocked[i] && f->head[i] == f->head[k] && f->queued[i] == f->queued[k];
+            same[i] = !blocked[i] && same_batch(f, k, i, n);
 
         for (int i = k; i < _WIRE_KIND_MAX; i++) {
             int r;
@@ -269,8 +350,12 @@ static void send_all(Fanout *f) {
             peers_sent(&f->peers[i], to[i]);
             f->jobs_sent[i] += n;
             f->batches_sent[i]++;
-            for (size_t j = 0; j < n; j++)
-                unlink_job(f, f->head[i], i);
+            for (size_t j = 0; j < n; j++) {
+                FanoutJob *job = f->head[i];
+
+                out_link(f, job, i, to[i]->serial); /* first: the bytes stay while it is out */
+                unlink_job(f, job, i);
+            }
         }
         zmq_msg_close(&batch);
     }
@@ -385,7 +470,7 @@ static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd)
         copy_property(body, "Peer-Address", p->address, sizeof(p->address));
     }
     if (f->cb.on_worker && !replaced)
-        f->cb.on_worker((WireKind)k, true, p, f->peers[k].n, f->cb.userdata);
+        f->cb.on_worker((WireKind)k, true, p, f->peers[k].n, 0, f->cb.userdata);
     return p;
 }
 
@@ -711,9 +796,12 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 }
 
 void fanout_cancel(Fanout *f, FanoutJob *job) {
-    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         if (job->unsent & (1u << k))
             unlink_job(f, job, k);
+        if (job->out & (1u << k))
+            out_unlink(f, job, k);
+    }
 }
 
 size_t fanout_queued_bytes(Fanout *f) {
@@ -732,6 +820,7 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->queued_bytes[k] = f->queued_bytes[k];
         ret->big_bytes_out[k] = f->big_bytes[k];
         ret->reports_refused[k] = f->reports_refused[k];
+        ret->jobs_redispatched[k] = f->redispatched[k];
     }
 }
 

@@ -38,6 +38,14 @@
  * after socket activation or while systemd restarts a worker) waits in a
  * per-kind queue and goes out as soon as one can: the caller's timeout, not
  * this module, decides when to give up, by cancelling the job.
+ *
+ * Nothing is lost with a worker: a job sent stays on its kind's list of jobs out
+ * (with the worker that has it) until the caller reports its reply
+ * (fanout_settle_job()) or cancels it. When that worker's connection goes (ZeroMQ's
+ * disconnect event, its heartbeat lost, the worker turned away), every job it had
+ * is queued again, first in line, for another worker of the kind; the request's
+ * deadline stays the caller's. Jobs are pure, so a reply that still comes from the
+ * first worker only makes a second one late, and dropped.
  */
 
 #include <stdbool.h>
@@ -61,7 +69,10 @@ typedef struct FanoutJob {
     size_t len;
     char *taken;    /* data, when fanout frees it */
     uint8_t unsent; /* bit (1 << WireKind) */
+    uint8_t out;    /* bit (1 << WireKind): sent, its reply not reported yet */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
+    struct FanoutJob *out_prev[_WIRE_KIND_MAX], *out_next[_WIRE_KIND_MAX];
+    uint64_t holder[_WIRE_KIND_MAX]; /* the serial of the worker that has it (when out) */
 } FanoutJob;
 
 typedef struct Fanout Fanout;
@@ -75,8 +86,9 @@ typedef struct FanoutCallbacks {
     void (*on_rejected)(const char *who, const char *key, const char *reason, void *userdata);
     /* A connected worker of kind k was turned away: its key left the allow-list. */
     void (*on_revoked)(const char *address, const char *key, WireKind k, void *userdata);
-    /* A worker of kind k connected (said hello) or went away; n: the workers of k connected now. */
-    void (*on_worker)(WireKind k, bool connected, const Peer *p, size_t n, void *userdata);
+    /* A worker of kind k connected (said hello) or went away; n: the workers of k connected now;
+     * moved: the jobs it had that were queued again for another (when it went). */
+    void (*on_worker)(WireKind k, bool connected, const Peer *p, size_t n, size_t moved, void *userdata);
     void *userdata;
 } FanoutCallbacks;
 
@@ -95,6 +107,8 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 
 /* A reply of kind k for job id arrived (whether or not its request still waits). */
 void fanout_settle(Fanout *f, WireKind k, uint64_t id);
+/* The reply of kind k to job (its request still waits): it is no longer out. */
+void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k);
 
 /*
  * Sends what is queued, in batches, as far as workers can take it now; then receives what
@@ -102,7 +116,7 @@ void fanout_settle(Fanout *f, WireKind k, uint64_t id);
  */
 bool fanout_flush(Fanout *f);
 
-/* Forgets whatever part of job is still unsent. Harmless on a job that was all sent. */
+/* Forgets job: whatever part of it is unsent or out. Harmless on a job already settled. */
 void fanout_cancel(Fanout *f, FanoutJob *job);
 
 /* Bytes of jobs waiting for a worker, of the kind that has most waiting. */
@@ -112,7 +126,8 @@ size_t fanout_queued_bytes(Fanout *f);
 typedef struct FanoutStats {
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX];
     size_t queued_bytes[_WIRE_KIND_MAX], big_bytes_out[_WIRE_KIND_MAX];
-    uint64_t reports_refused[_WIRE_KIND_MAX]; /* grants whose counters were refused */
+    uint64_t reports_refused[_WIRE_KIND_MAX];   /* grants whose counters were refused */
+    uint64_t jobs_redispatched[_WIRE_KIND_MAX]; /* queued again: the worker that had them went */
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);
 

@@ -129,6 +129,8 @@ static void write_fanout(const FanoutStats *f, MetricsText *m) {
         { "sqdiff_jobs_queued_bytes", "Bytes of jobs waiting for a worker, by kind.", METRICS_GAUGE },
         { "sqdiff_big_jobs_out_bytes", "Bytes of big jobs out to the workers and not yet answered, by kind.",
           METRICS_GAUGE },
+        { "sqdiff_jobs_redispatched_total",
+          "Jobs queued again for another worker because the one that had them went away, by kind.", METRICS_COUNTER },
     };
 
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -137,7 +139,8 @@ static void write_fanout(const FanoutStats *f, MetricsText *m) {
             uint64_t v = i == 0   ? f->jobs_sent[k]
                          : i == 1 ? f->batches_sent[k]
                          : i == 2 ? f->queued_bytes[k]
-                                  : f->big_bytes_out[k];
+                         : i == 3 ? f->big_bytes_out[k]
+                                  : f->jobs_redispatched[k];
 
             metrics_sample(m, families[i].name, (const char *const[]){ "kind", wire_kind_to_string((WireKind)k), NULL },
                            v);

@@ -87,7 +87,7 @@ static void on_request_dispose(void *p) {
 
     if (r->entry.linked)
         pending_remove(&r->frontend->pending, &r->entry);
-    if (r->job.unsent)
+    if (r->job.unsent || r->job.out)
         fanout_cancel(r->frontend->fanout, &r->job);
 }
 
@@ -254,6 +254,7 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
         drop_reply(f, 0, "no such request pending (answered, timed out or never sent)");
         return;
     }
+    fanout_settle_job(f->fanout, &((Request *)e->userdata)->job, reply->kind);
     k = pending_set_result(e, reply->kind, reply->value, reply->value_len);
     switch (k) {
     case 1:
@@ -362,7 +363,7 @@ static void notify_status(Frontend *f);
  * that times out for want of one is explained before it happens. Rate-limited, but never the
  * moment a kind has none left or has one again.
  */
-static void on_worker(WireKind k, bool connected, const Peer *p, size_t n, void *userdata) {
+static void on_worker(WireKind k, bool connected, const Peer *p, size_t n, size_t moved, void *userdata) {
     Frontend *f = userdata;
     const char *kind = wire_kind_to_string(k);
     char q[TEXT_QUOTE_MAX];
@@ -372,7 +373,11 @@ static void on_worker(WireKind k, bool connected, const Peer *p, size_t n, void 
     if (!edge && !ratelimit_allow(&f->rl_workers, now_usec(CLOCK_MONOTONIC), &suppressed))
         return;
     const char *where = p->address[0] ? p->address : "a local socket";
+    char moved_text[80] = "";
 
+    if (moved)
+        snprintf(moved_text, sizeof(moved_text), "; the %zu job%s it had not answered queued again", moved,
+                 moved == 1 ? "" : "s");
     text_quote(q, sizeof(q), where, strlen(where));
     log_event(connected ? LOG_INFO
               : n == 0  ? LOG_WARNING
@@ -381,8 +386,8 @@ static void on_worker(WireKind k, bool connected, const Peer *p, size_t n, void 
                             .kind = kind,
                             .peer = q,
                             .key = p->key[0] ? p->key : NULL },
-              "%s %s worker %" PRIu64 " (%s)%s%s: %zu %s worker%s connected%s", connected ? "New" : "Lost", kind,
-              p->serial, q, p->key[0] ? " with key " : "", p->key, n, kind, n == 1 ? "" : "s",
+              "%s %s worker %" PRIu64 " (%s)%s%s: %zu %s worker%s connected%s%s", connected ? "New" : "Lost", kind,
+              p->serial, q, p->key[0] ? " with key " : "", p->key, n, kind, n == 1 ? "" : "s", moved_text,
               !connected && n == 0 ? "; requests wait for one up to request-timeout" : "");
     notify_status(f);
 }
