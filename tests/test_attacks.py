@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -467,6 +468,9 @@ def test_connection_cap(attack_suite):
             early = None
         assert early is None, f"answered with {MAX_CONNECTIONS} connections open (max-connections " \
                               f"{MAX_CONNECTIONS}): {early[:100]!r}"
+        if s.metrics_url:  # the metrics listener has a cap of its own: scraped all the same
+            with urllib.request.urlopen(s.metrics_url, timeout=5) as r:
+                assert r.status == 200 and b"sqdiff_http_connections" in r.read()
         for sock in idle[:8]:
             sock.close()
         resp = read_http_response(extra, timeout=10)

@@ -75,11 +75,12 @@ struct Server {
     ServerStats stats;
     uint64_t max_body, idle_ms;
     size_t max_conns, n_conns, n_holds;
+    size_t n_metrics; /* of n_conns, those of the metrics listeners (SERVER_METRICS_CONNS_MAX) */
     uint64_t next_id; /* of requests: server_next_id() */
     h2o_linklist_t conns;
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
-    bool context_ready, sweeping, paused, stopped, scraping;
+    bool context_ready, sweeping, paused, metrics_paused, stopped, scraping;
 };
 
 /* Counts an event of the connection budget and tells ServerCallbacks.on_event. */

@@ -83,11 +83,17 @@ static void conn_abort(Conn *c, ServerEvent ev, const char *why) {
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
-static void set_accepting(Server *s, bool on) {
-    if (s->stopped || s->paused == !on)
+/* The public listeners (metrics false) or the metrics ones: each kind pauses on its own cap,
+ * so a public port at max-connections still lets the metrics be scraped. */
+static void set_listening(Server *s, bool metrics, bool on) {
+    bool *paused = metrics ? &s->metrics_paused : &s->paused;
+
+    if (s->stopped || *paused == !on)
         return;
-    s->paused = !on;
+    *paused = !on;
     for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listener_metrics[i] != metrics)
+            continue;
         if (on)
             h2o_socket_read_start(s->listeners[i], on_accept);
         else
@@ -95,14 +101,27 @@ static void set_accepting(Server *s, bool on) {
     }
 }
 
+static void set_accepting(Server *s, bool on) {
+    set_listening(s, false, on);
+}
+
+static size_t public_conns(const Server *s) {
+    return s->n_conns - s->n_metrics;
+}
+
 static void on_conn_close(void *data) {
     Conn *c = data;
     Server *s = c->server;
+    bool metrics = c->metrics;
 
     h2o_linklist_unlink(&c->link);
     free(c);
     s->n_conns--;
-    if (s->paused && !s->stopped && s->n_conns < s->max_conns) {
+    if (metrics) {
+        s->n_metrics--;
+        if (s->metrics_paused && !s->stopped)
+            set_listening(s, true, true);
+    } else if (s->paused && !s->stopped && public_conns(s) < s->max_conns) {
         set_accepting(s, true);
         server_report(s, SERVER_EVENT_RESUMED, "a connection closed");
     }
@@ -120,16 +139,23 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     h2o_socket_t *sock;
     Conn *c;
 
+    bool metrics = listener_is_metrics(s, listener);
+
     if (err)
         return;
-    if (s->n_conns >= s->max_conns) {
+    if (metrics && s->n_metrics >= SERVER_METRICS_CONNS_MAX) {
+        set_listening(s, true, false);
+        return;
+    }
+    if (!metrics && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
         return;
     }
     c = calloc(1, sizeof(*c));
     if (!c) {
-        set_accepting(s, false); /* retried by the sweep */
+        set_listening(s, true, false); /* retried by the sweep */
+        set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_NO_FDS, "out of memory");
         return;
     }
@@ -139,6 +165,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         free(c);
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
             /* h2o would keep the listener polled and fail in a tight loop: step back instead. */
+            set_listening(s, true, false);
             set_accepting(s, false);
             server_report(s, SERVER_EVENT_PAUSED_NO_FDS,
                           e == EMFILE   ? "EMFILE"
@@ -149,15 +176,18 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     }
     c->server = s;
     c->sock = sock;
-    c->metrics = listener_is_metrics(s, listener);
+    c->metrics = metrics;
     h2o_linklist_init_anchor(&c->holds);
     c->last_request_ms = h2o_now(s->loop);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = c;
     h2o_linklist_insert(&s->conns, &c->link);
     s->n_conns++;
+    s->n_metrics += metrics;
     http1_accept(c);
-    if (s->n_conns >= s->max_conns) {
+    if (metrics && s->n_metrics >= SERVER_METRICS_CONNS_MAX)
+        set_listening(s, true, false);
+    else if (!metrics && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
     }
@@ -188,8 +218,10 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
             conn_abort(c, SERVER_EVENT_CLOSED_IDLE,
                        c->http2 ? "no request completed for idle-timeout" : "answers not drained for idle-timeout");
     }
-    if (s->paused && s->n_conns < s->max_conns)
+    if (s->paused && public_conns(s) < s->max_conns)
         set_accepting(s, true);
+    if (s->metrics_paused && s->n_metrics < SERVER_METRICS_CONNS_MAX)
+        set_listening(s, true, true);
     h2o_timeout_link(s->loop, &s->sweep_timeout, &s->sweep_entry);
 }
 
@@ -601,10 +633,10 @@ void server_set_limits(Server *s, const Config *c) {
     s->ctx.http1.req_timeout.timeout = s->idle_ms;
     s->ctx.http2.idle_timeout.timeout = s->idle_ms;
     s->max_conns = c->max_connections;
-    if (!s->paused && s->n_conns >= s->max_conns) {
+    if (!s->paused && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
-    } else if (s->paused && s->n_conns < s->max_conns)
+    } else if (s->paused && public_conns(s) < s->max_conns)
         set_accepting(s, true);
 }
 

@@ -46,6 +46,8 @@
 
 /* Read ahead on an HTTP/1.1 connection while its request waits. */
 #define SERVER_HOLD_INPUT_MAX (64 * 1024)
+/* Connections of the metrics listeners at once, apart from max-connections: a scraper or two. */
+#define SERVER_METRICS_CONNS_MAX 8
 /* HTTP/2 streams of a connection whose request has not ended (a POST's body still coming):
  * one more closes the connection, and each has idle-timeout from its head to end. */
 #define SERVER_STREAMS_UNFINISHED_MAX 8
