@@ -838,3 +838,40 @@ def test_http2_unfinished_bodies_over_max_body_size_end_the_connection(attack_su
             "1.2 MB of unfinished bodies on one connection, and it goes on"
     finally:
         c.close()
+
+
+# 130 "workers" of the sum kind that say hello (PROBE_ROUTER) and never grant: they read the
+# front end's hello back on each socket (so each is registered), say "up", and wait for a line.
+SILENT_PEERS = r"""
+import os, sys, zmq
+ctx = zmq.Context()
+socks = []
+for _ in range(130):
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.PROBE_ROUTER, 1)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(f"ipc://{os.environ['SQDIFF_RUNTIME_DIR']}/jobs-sum.sock")
+    socks.append(s)
+heard = sum(1 for s in socks if s.poll(1500) and s.recv() == b"")
+print("up", heard, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_peers_that_never_grant_cannot_fill_the_table(suite):
+    """130 connections that say hello and never ask for work took the 128 slots of the sum
+    kind's table, and the real worker found none. A peer silent for 2 s now makes room."""
+    suite.stop_workers("sum")
+    silent = None
+    try:
+        silent = suite.start_python(SILENT_PEERS)
+        line = silent.stdout.readline().split()
+        assert line[0] == "up" and int(line[1]) >= 120, line
+        time.sleep(2.5)  # past FANOUT_SILENT_PEER_USEC (2 s) since they registered
+        suite.start_workers("sum")
+        resp = suite.get("/?n=3&n=4")
+        assert resp.status == 200 and resp.json() == answer([3, 4]), resp
+    finally:
+        if silent is not None:
+            silent.communicate("stop\n", timeout=30)
+        suite.restart_workers()

@@ -44,6 +44,7 @@
 #include <zmq.h>
 
 #include "keys.h"
+#include "time-util.h"
 #include "transport.h"
 #include "zap.h"
 
@@ -456,15 +457,45 @@ static void copy_property(zmq_msg_t *msg, const char *name, char *buf, size_t si
 }
 
 /* A new connection of kind k's (hello) or a grant from one not known yet: registered, credit 0. */
+/*
+ * The table of kind k is full: a peer that said hello and never granted credit for
+ * FANOUT_SILENT_PEER_USEC takes a slot and does no work (130 such connections filled it), so
+ * the oldest such goes, its connection shut, for the newcomer. False if there is none.
+ */
+static bool evict_silent_peer(Fanout *f, int k) {
+    usec_t now = now_usec(CLOCK_MONOTONIC);
+    Peer *oldest = NULL;
+
+    for (size_t i = 0; i < f->peers[k].n; i++) {
+        Peer *p = &f->peers[k].peer[i];
+
+        if (!p->granted && now - p->opened_usec >= FANOUT_SILENT_PEER_USEC &&
+            (!oldest || p->opened_usec < oldest->opened_usec))
+            oldest = p;
+    }
+    if (!oldest)
+        return false;
+    (void)shutdown(oldest->fd, SHUT_RDWR);
+    drop_peer(f, k, oldest);
+    return true;
+}
+
 static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd) {
     uint64_t replaced;
     Peer *p;
+    int r;
 
     read_monitor(f, k); /* every event older than this connection first (see the top) */
-    if (peers_open(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id), fd, &p, &replaced) < 0)
+    r = peers_open(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id), fd, &p, &replaced);
+    if (r == -ENOSPC && evict_silent_peer(f, k))
+        r = peers_open(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id), fd, &p, &replaced);
+    if (r < 0)
         return NULL;
-    if (replaced)
+    if (replaced) { /* a connection that went before its disconnect was read: its jobs move too */
         settle_peer(f, k, replaced);
+        redispatch(f, k, replaced);
+    }
+    p->opened_usec = now_usec(CLOCK_MONOTONIC);
     if (f->zap) {
         copy_property(body, "User-Id", p->key, sizeof(p->key));
         copy_property(body, "Peer-Address", p->address, sizeof(p->address));

@@ -61,6 +61,8 @@
 #define FANOUT_SNDHWM 64
 #define FANOUT_BIG_INFLIGHT_BYTES (32u << 20)
 #define FANOUT_BIG_INFLIGHT_MAX 16
+/* A peer that said hello and granted nothing for this long may be evicted for a newcomer. */
+#define FANOUT_SILENT_PEER_USEC (2 * USEC_PER_SEC)
 
 /* One job, embedded in the caller's request state; fanout links it while parts are unsent. */
 typedef struct FanoutJob {

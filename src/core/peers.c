@@ -54,6 +54,7 @@ int peers_open(Peers *t, const void *id, size_t id_len, int fd, Peer **ret, uint
     } else if (!*ret_replaced)
         *ret_replaced = p->serial; /* the same id anew: what it had out is gone */
     p->reported = false;
+    p->granted = false;
     p->fd = fd;
     p->credit = 0;
     p->serial = t->next_serial++;
@@ -65,6 +66,7 @@ int peers_open(Peers *t, const void *id, size_t id_len, int fd, Peer **ret, uint
 
 void peers_grant(Peer *p, uint64_t n, uint32_t cap) {
     p->credit = n >= cap || p->credit >= cap - n ? cap : p->credit + (uint32_t)n;
+    p->granted |= n > 0;
 }
 
 Peer *peers_pick(Peers *t) {

@@ -39,9 +39,11 @@ typedef struct Peer {
     /* Counters reported since it registered: the first report (its count starts there), the latest. */
     bool reported;
     WireCounters first, last;
-    uint64_t serial;    /* unique to this registration: outlives the slot */
-    uint64_t last_sent; /* tick of the last message sent to it */
-    uint64_t messages;  /* job messages sent to it */
+    uint64_t serial;      /* unique to this registration: outlives the slot */
+    uint64_t last_sent;   /* tick of the last message sent to it */
+    uint64_t messages;    /* job messages sent to it */
+    bool granted;         /* it has granted credit since it registered */
+    uint64_t opened_usec; /* when it registered: the caller's clock, for the caller */
     /* With CURVE, the public key it was admitted with (Z85) and its IP address; else "". */
     char key[PEER_KEY_MAX];
     char address[PEER_ADDRESS_MAX];
