@@ -387,8 +387,11 @@ def test_http2_unfinished_request_streams_are_bounded_per_connection(attack_suit
             c.send(h2.headers(2 * i + 1, h2.request_block("POST", "/"), end_stream=False))
         c.poll(0.3)
         assert not c.gone(), "eight unfinished request streams closed the connection"
-        c.send(h2.headers(17, h2.request_block("POST", "/"), end_stream=False))
+        # The ninth, and a GET behind it in the same write: the ninth ends the connection before
+        # h2o reads the GET (taken, the GET would be answered at once).
+        c.send(h2.headers(17, h2.request_block("POST", "/"), end_stream=False) + h2.headers(19, h2.request_block()))
         assert c.wait_gone(time.monotonic() + 5, ping_every=0.5), "a ninth unfinished request stream was taken"
+        assert 19 not in c.responses(), "the GET behind a ninth unfinished request stream was answered"
     finally:
         c.close()
 
