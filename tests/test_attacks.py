@@ -26,7 +26,7 @@ import pytest
 import h2frames as h2
 from attackers import (BIG_HEADER, BODY, FRAMINGS, PIPELINED, amplifying_connection, pipeline_then_half_close,
                        pipeline_without_reading, read_until_closed, unfinished_bodies)
-from conftest import TARGET
+from conftest import TARGET, make_suite
 from expected import answer, query
 from suite import proc_cpu_seconds, proc_rss_kib, wait_for
 
@@ -471,9 +471,6 @@ def test_connection_cap(attack_suite):
             early = None
         assert early is None, f"answered with {MAX_CONNECTIONS} connections open (max-connections " \
                               f"{MAX_CONNECTIONS}): {early[:100]!r}"
-        if s.metrics_url:  # the metrics listener has a cap of its own: scraped all the same
-            with urllib.request.urlopen(s.metrics_url, timeout=5) as r:
-                assert r.status == 200 and b"sqdiff_http_connections" in r.read()
         for sock in idle[:8]:
             sock.close()
         resp = read_http_response(extra, timeout=10)
@@ -487,6 +484,37 @@ def test_connection_cap(attack_suite):
     wait_for(lambda: log_has_message_id(s, CONNECTION_CAP_MESSAGE_ID, log_start), 5,
              f"a log entry with MESSAGE_ID={CONNECTION_CAP_MESSAGE_ID} (connection cap)")
     assert s.get("/?n=3").status == 200
+
+
+@pytest.fixture(scope="module")
+def capped_suite():
+    """Eight client connections at most, and the default idle-timeout (10 s): connections held
+    open stay open for longer than a test takes."""
+    s = make_suite(extra_config="max-connections = 8\n")
+    yield s
+    s.close()
+
+
+def test_the_metrics_listener_answers_with_the_public_port_at_its_cap(capped_suite):
+    """At max-connections the public port stops accepting; the metrics listener, with a cap of
+    its own, is still scraped."""
+    s = capped_suite
+    if not s.metrics_url:
+        pytest.skip("no metrics listener known")
+    frontend_pid(s)
+    log_start = len(s.logs()) if TARGET != "systemd" else 0
+    held = []
+    try:
+        for _ in range(8):
+            held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        wait_for(lambda: log_has_message_id(s, CONNECTION_CAP_MESSAGE_ID, log_start), 10,
+                 "the front end to pause at max-connections")
+        with urllib.request.urlopen(s.metrics_url, timeout=5) as r:  # the held ones stay 10 s
+            body = r.read()
+        assert r.status == 200 and b'sqdiff_http_accept_paused_total{reason="connection-cap"}' in body
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def test_descriptor_exhaustion_does_not_spin(patient_suite):
