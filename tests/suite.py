@@ -12,6 +12,7 @@ A Suite is a front end plus one sum worker and one square worker, reachable at
 Tests only use the methods below, so every black-box test runs against both.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -184,6 +185,11 @@ class Suite:
 
     def worker_pids(self, kind):
         raise NotImplementedError
+
+    def stall_allowed(self, kind):
+        """A context in which kind's worker may stay stopped (SIGSTOP) as long as a test wants:
+        plain processes have no watchdog to kill it (UnitSuite turns systemd's off)."""
+        return contextlib.nullcontext()
 
     def restart_workers(self):
         """Bring every worker back to a running, connected state (after SIGSTOP/SIGKILL tests)."""

@@ -42,6 +42,24 @@ class UnitSuite(Suite):
     def signal_workers(self, kind, sig):
         self.box.systemctl("kill", "-s", signal.Signals(sig).name, self.worker_unit(kind))
 
+    @contextlib.contextmanager
+    def stall_allowed(self, kind):
+        """systemd's watchdog (3 s) kills a stopped worker, and since a worker's jobs go to the
+        next one, a request that should time out may then be served: off while a test stalls
+        one on purpose."""
+        unit = self.worker_unit(kind)
+        dropin = f"{UNIT_DIR}/{unit}.d/50-test-stall.conf"
+        self.box.write_file(dropin, "[Service]\nWatchdogSec=0\n")
+        self.box.systemctl("daemon-reload")
+        self.box.systemctl("restart", unit)
+        try:
+            yield
+        finally:
+            self.box.run(["rm", "-f", dropin])
+            self.box.systemctl("daemon-reload")
+            self.box.systemctl("kill", "-s", "SIGCONT", unit, check=False)
+            self.box.systemctl("restart", unit)
+
     def restart_workers(self):
         if self.mode != "workers":
             return
