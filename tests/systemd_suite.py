@@ -48,10 +48,14 @@ class UnitSuite(Suite):
         next one, a request that should time out may then be served: off while a test stalls
         one on purpose."""
         unit = self.worker_unit(kind)
-        dropin = f"{UNIT_DIR}/{unit}.d/50-test-stall.conf"
-        self.box.write_file(dropin, "[Service]\nWatchdogSec=0\n")
+        dropin_dir = f"/run/systemd/system/{unit}.d"
+        dropin = f"{dropin_dir}/50-test-stall.conf"
+        # /run is the box's own tmpfs, out of write_file's reach: written from inside
+        self.box.run(["sh", "-c", f"mkdir -p {dropin_dir} && "
+                      f"printf '[Service]\\nWatchdogSec=0\\n' > {dropin}"])
         self.box.systemctl("daemon-reload")
         self.box.systemctl("restart", unit)
+        assert self.box.show(unit, "WatchdogUSec")["WatchdogUSec"] in ("0", "infinity")
         try:
             yield
         finally:
