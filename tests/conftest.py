@@ -99,6 +99,15 @@ def attack_suite():
 
 
 @pytest.fixture(scope="session")
+def memory_suite():
+    """Workers mode with a small memory budget for all connections (max-held-bytes 4M) and
+    room on each (max-body-size 8M): connections within their own limits add up past it."""
+    s = _attack_suite("max-held-bytes = 4M\nmax-body-size = 8M\n")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
 def patient_suite():
     """Workers mode with the default idle timeout (10 s) and connection cap, and a queue toward
     the workers of 24 MiB per kind: room for one 20 MiB job, not for the twelve a test sends."""

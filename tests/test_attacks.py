@@ -14,6 +14,7 @@ import concurrent.futures
 import json
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -770,3 +771,176 @@ def test_body_of_exactly_max_body_size_is_accepted(attack_suite, chunked):
 def test_body_one_byte_over_max_body_size_is_413(attack_suite, chunked):
     status, hdrs, body = post_raw(attack_suite.port, padded_body(MAX_BODY + 1), chunked)
     assert_json_error(status, hdrs, body, 413)
+
+
+# --- 9. one memory budget for all connections (max-held-bytes) ----------------------------------
+
+HELD_MAX = 4 << 20  # memory_suite's max-held-bytes
+SMALL_BODY_HEAD = b'{"numbers":[1,2,3]'  # then whitespace, then "}": a body that ends when told to
+
+
+def metric(suite, name, labels=""):
+    """One sample of the front end's /metrics page (0 when it is not there)."""
+    with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(f"{name}{labels} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def closed_for_memory(suite):
+    return metric(suite, "sqdiff_http_connections_closed_total", '{reason="memory-budget"}')
+
+
+def feed(c, sid, payload, patience=10.0):
+    """Sends payload as DATA on stream sid, as the windows allow; False if the connection went."""
+    deadline = time.monotonic() + patience
+    while payload and not c.gone() and time.monotonic() < deadline:
+        n = min(16384, len(payload), c.window(sid))
+        if n > 0 and c.send(h2.data(sid, payload[:n]), timeout=1):
+            c.consume_window(sid, n)
+            payload = payload[n:]
+        else:
+            c.poll(0.05)
+    return not payload
+
+
+def open_small_unfinished(port, body_bytes):
+    """An HTTP/2 POST whose body has come but for its last byte: body_bytes held, unfinished."""
+    c = h2.H2Conn(port, ENABLE_PUSH=0)
+    c.send(h2.headers(1, h2.request_block("POST", "/"), end_stream=False))
+    assert feed(c, 1, SMALL_BODY_HEAD + b" " * (body_bytes - len(SMALL_BODY_HEAD))), "small body not taken"
+    return c
+
+
+def slow_big_body(port, total, deadline):
+    """An HTTP/1.1 POST announcing `total` bytes and sending them 64 KiB at a time until the
+    front end closes the connection; returns (bytes sent, closed)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+    sent = 0
+    try:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % total + SMALL_BODY_HEAD)
+        chunk = b" " * 65536
+        while sent + len(chunk) < total and time.monotonic() < deadline:
+            try:
+                sock.sendall(chunk)
+                sent += len(chunk)
+            except socket.timeout:
+                pass
+            except OSError:
+                return sent, True
+            try:
+                sock.settimeout(0.01)
+                if sock.recv(4096) == b"":
+                    return sent, True
+            except socket.timeout:
+                pass
+            except OSError:
+                return sent, True
+            finally:
+                sock.settimeout(2)
+        return sent, False
+    finally:
+        sock.close()
+
+
+def test_past_max_held_bytes_the_connection_holding_the_most_is_closed(memory_suite):
+    """Four HTTP/2 clients hold 128 KiB of unfinished body each, within every limit; then one
+    HTTP/1.1 client sends a 7 MB body slowly (under max-body-size 8M, over max-held-bytes 4M in
+    all). It is the one closed, counted by reason; the four still finish their requests and get
+    exact answers, and what the front end holds is back within the budget."""
+    s = memory_suite
+    frontend_pid(s)
+    closed_before = closed_for_memory(s)
+    small = [open_small_unfinished(s.port, 128 * 1024) for _ in range(4)]
+    try:
+        sent, closed = slow_big_body(s.port, 7_000_000, time.monotonic() + 30)
+        assert closed, f"the big body's connection still open after {sent} bytes (max-held-bytes {HELD_MAX})"
+        assert sent < 7_000_000
+        assert closed_for_memory(s) >= closed_before + 1
+        for c in small:
+            assert not c.gone(), "a small client's connection was closed instead of the biggest"
+            c.send(h2.data(1, b"}", end_stream=True))
+        for i, c in enumerate(small):
+            deadline = time.monotonic() + 10
+            while 1 not in c.responses() or not c.responses()[1][2]:
+                assert time.monotonic() < deadline and not c.closed, f"small client {i}: no answer"
+                c.poll(0.05)
+            hdrs, body, _ = c.responses()[1]
+            assert hdrs.get(":status") == "200" and json.loads(body) == answer([1, 2, 3]), (hdrs, body)
+    finally:
+        for c in small:
+            c.close()
+    wait_for(lambda: metric(s, "sqdiff_http_held_bytes") <= HELD_MAX, 10, "held bytes back within the budget")
+
+
+def test_unfinished_http2_bodies_on_many_connections_stay_within_max_held_bytes(memory_suite):
+    """Eight HTTP/2 connections each send two unfinished 450 KiB bodies (within max-body-size
+    8M on each, 7 MiB in all, counted twice for h2o's doubling buffers): connections are closed
+    for the memory budget, those left hold no more than it, the front end's RSS grows by less
+    than RSS_BOUND, and a well-behaved client beside them gets every answer exactly."""
+    s = memory_suite
+    rss = RssWatch(frontend_pid(s))
+    closed_before = closed_for_memory(s)
+    client = WellBehavedClient(s, seed=9)
+    client.start()
+    conns = []
+    try:
+        for _ in range(8):
+            c = h2.H2Conn(s.port, ENABLE_PUSH=0)
+            conns.append(c)
+            for sid in (1, 3):
+                c.send(h2.headers(sid, h2.request_block("POST", "/"), end_stream=False))
+                feed(c, sid, b" " * (450 * 1024), patience=3)
+            rss.sample()
+        for c in conns:
+            c.poll(0.2)
+        gone = [c for c in conns if c.gone()]
+        assert gone, "no connection closed with 7 MiB of unfinished bodies over max-held-bytes 4M"
+        assert closed_for_memory(s) >= closed_before + len(gone) - 1
+        held = metric(s, "sqdiff_http_held_bytes")
+        assert held <= HELD_MAX, f"{held} bytes held with a budget of {HELD_MAX}"
+        rss.check("8 connections of unfinished HTTP/2 bodies")
+    finally:
+        for c in conns:
+            c.close()
+        client.stop_and_check()
+    assert_idle(s)
+
+
+def config_constant(name):
+    """A constant of the memory budget, as src/core/config.h defines it (UINT64_C(N) [<< S])."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "core",
+                           "config.h")) as f:
+        m = re.search(r"#define %s \(?UINT64_C\((\d+)\)(?: << (\d+))?\)?" % name, f.read())
+    assert m, f"{name} not found in config.h"
+    return int(m.group(1)) << int(m.group(2) or 0)
+
+
+@pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="ASan adds its own bookkeeping to every allocation")
+@pytest.mark.parametrize("protocol", ["http/1.1", "h2"])
+def test_an_open_connection_costs_no_more_than_the_budget_counts(suite, protocol):
+    """The memory budget counts CONFIG_CONN_BYTES per open connection beside what it holds:
+    1,000 idle connections (HTTP/2 ones past their SETTINGS) grow the front end's RSS by less."""
+    n = 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * n)), hard))
+    rss = RssWatch(frontend_pid(suite))
+    base = metric(suite, "sqdiff_http_connections")
+    conns = []
+    try:
+        for _ in range(n):
+            conns.append(socket.create_connection(("127.0.0.1", suite.port), timeout=5))
+            if protocol == "h2":
+                conns[-1].sendall(h2.PREFACE + h2.settings(ENABLE_PUSH=0))
+        wait_for(lambda: metric(suite, "sqdiff_http_connections") >= base + n, 20, f"{n} connections accepted")
+        time.sleep(0.5)
+        per_conn = rss.sample() * 1024 // n
+        assert per_conn <= config_constant("CONFIG_CONN_BYTES"), \
+            f"an idle {protocol} connection costs {per_conn} bytes, the budget counts " \
+            f"{config_constant('CONFIG_CONN_BYTES')}"
+    finally:
+        for c in conns:
+            c.close()

@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -467,6 +468,71 @@ def test_seccomp_1_keeps_both_filters():
         s.close()
 
 
+def memory_cgroup(name, limit):
+    """A new memory cgroup limited to `limit` bytes: (its directory, the file to write a pid
+    to), in the v1 memory hierarchy or the unified one, whichever this machine has; None when
+    neither can be made (then the test skips)."""
+    for root, files in (("/sys/fs/cgroup/memory", ["memory.limit_in_bytes"]),
+                        ("/sys/fs/cgroup", ["memory.max", "memory.high"])):
+        if not os.path.exists(os.path.join(root, files[0].split(".")[0] + ".stat" if root.endswith("memory")
+                                           else "cgroup.controllers")):
+            continue
+        d = os.path.join(root, name)
+        try:
+            os.mkdir(d)
+            for f in files:
+                with open(os.path.join(d, f), "w") as out:
+                    out.write(str(limit))
+            return d, os.path.join(d, "cgroup.procs")
+        except OSError:
+            if os.path.isdir(d):
+                os.rmdir(d)
+    return None
+
+
+@process_only
+@pytest.mark.parametrize("max_connections,fits", [(0, True), (20000, False)])
+def test_max_connections_fit_the_cgroups_memory_limit(tmp_path, max_connections, fits):
+    """Under a cgroup memory limit of 256 MiB, with 16384 descriptors and the default
+    max-held-bytes (160M): max-connections = 0 becomes (256 - 160 - 48) MiB / 4 KiB = 12288 and
+    the log says the sum fits; an explicit 20000 is kept and the log warns that it does not."""
+    import resource
+    from suite import PASSENV, free_port, wait_for
+
+    cg = memory_cgroup(f"sqdiff-test-{os.getpid()}-{max_connections}", 256 << 20)
+    if cg is None:
+        pytest.skip("no memory cgroup can be made here")
+    conf = tmp_path / "sqdiff.conf"
+    conf.write_text(f"[httpd]\nmode = local\nmax-connections = {max_connections}\n")
+    log = tmp_path / "log"
+    env = {k: os.environ[k] for k in PASSENV if k in os.environ}
+
+    def enter():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16384, 16384))
+        with open(cg[1], "w") as f:
+            f.write(str(os.getpid()))
+
+    try:
+        with open(log, "w") as out:
+            p = subprocess.Popen([os.path.join(BUILDDIR, "src", "sqdiff-httpd"), "--config", str(conf),
+                                  "--listen", f"127.0.0.1:{free_port()}", "--runtime-dir", str(tmp_path)],
+                                 stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=enter)
+        try:
+            wait_for(lambda: "Ready" in log.read_text(), 20, "the front end to start")
+        finally:
+            p.terminate()
+            assert p.wait(timeout=20) == 0, log.read_text()[-3000:]
+        said = [line for line in log.read_text().splitlines() if "Memory budget:" in line]
+        want = ("max-held-bytes 160 MiB + 12288 connections x 4 KiB + 48 MiB = 256 MiB, within the cgroup's limit "
+                "of 256 MiB" if fits else
+                "max-held-bytes 160 MiB + 20000 connections x 4 KiB + 48 MiB = 286 MiB, OVER the cgroup's limit "
+                "of 256 MiB")
+        assert len(said) == 1 and want in said[0], said
+        assert ("warning:" in said[0]) == (not fits), said
+    finally:
+        os.rmdir(cg[0])
+
+
 @process_only
 def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
     """max-connections = 0 caps connections at the descriptor limit less 64 (CONFIG_FD_HEADROOM):
@@ -499,23 +565,32 @@ def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
         assert p.wait(timeout=20) == 0, log.read_text()[-3000:]
 
 
+def six_posts_one_by_one(s):
+    """Six POSTs of 700 numbers (19 digits and a comma each), each on its connection, one after
+    the other once STATUS= has counted the last as pending or refused: (the sockets, and
+    (pending, refused) after each)."""
+    n = s.notifications["httpd"]
+    socks, seen = [], []
+    for i in range(6):
+        body = big_body(700, 4611686018427387904 + 1000 * i)[1]
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        socks.append(sock)
+        line = n.wait(lambda l: (pending(l) or 0) + (status_field(l, "busy") or 0) == i + 1, 15,
+                      f"request {i + 1} pending or refused")
+        seen.append((pending(line), status_field(line, "busy")))
+    return socks, seen
+
+
 @process_only
 def test_jobs_waiting_for_a_worker_stay_within_max_queued_bytes():
     """max-queued-bytes (64 KiB here) bounds the jobs waiting for a kind, the new one included:
     with no sum worker, four jobs of about 14 kB wait and the fifth and sixth get 503 at once."""
     s = notified_suite("request-timeout = 20s\nreaper-interval = 100ms\nmax-queued-bytes = 64K\n")
-    n = s.notifications["httpd"]
-    socks, seen = [], []
+    socks = []
     try:
         s.stop_workers("sum")
-        for i in range(6):
-            numbers, body = big_body(700, 4611686018427387904 + 1000 * i)  # 19 digits and a comma each
-            sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            socks.append(sock)
-            line = n.wait(lambda l: (pending(l) or 0) + (status_field(l, "busy") or 0) == i + 1, 15,
-                          f"request {i + 1} pending or refused")
-            seen.append((pending(line), status_field(line, "busy")))
+        socks, seen = six_posts_one_by_one(s)
         assert seen == [(1, 0), (2, 0), (3, 0), (4, 0), (4, 1), (4, 2)], seen
     finally:
         s.start_workers("sum")
@@ -526,6 +601,40 @@ def test_jobs_waiting_for_a_worker_stay_within_max_queued_bytes():
         for sock in socks:
             sock.close()
     numbers, body = big_body(700)  # the queue is empty again: room for a job
+    resp = s.request("/", method="POST", body=body)
+    assert resp.status == 200 and resp.json() == answer(numbers), resp
+    s.close()
+
+
+@process_only
+def test_requests_held_for_the_workers_stay_within_max_held_bytes():
+    """max-held-bytes (128 KiB here) bounds what the held requests cost in all, body and jobs
+    included: with no sum worker, the first 14 kB POST waits, and once the budget has no room
+    for the next, each new one gets 503 at once, saying why; a worker back, every waiting one is
+    answered, and the budget is free again."""
+    s = notified_suite("request-timeout = 20s\nreaper-interval = 100ms\nmax-held-bytes = 128K\n")
+    socks, refused, held = [], [], 0
+    try:
+        s.stop_workers("sum")
+        socks, seen = six_posts_one_by_one(s)
+        held = seen[-1][0]
+        assert 1 <= held < 6 and seen == [(min(i + 1, held), max(0, i + 1 - held)) for i in range(6)], seen
+        for sock in socks[held:]:
+            refused.append(read_responses(sock, 1)[0])
+        assert all(r == {"success": False, "error": "the server holds all it may for requests, try again shortly"}
+                   for r in refused), refused
+    finally:
+        s.start_workers("sum")
+    try:
+        for i, sock in enumerate(socks[:held]):  # a worker is back: the waiting ones are answered
+            assert read_responses(sock, 1) == [answer(big_body(700, 4611686018427387904 + 1000 * i)[0])]
+    finally:
+        for sock in socks:
+            sock.close()
+    with urllib.request.urlopen(s.metrics_url, timeout=10) as r:  # the budget is free again
+        held_now = [line for line in r.read().decode().splitlines() if line.startswith("sqdiff_http_held_bytes ")]
+    assert held_now == ["sqdiff_http_held_bytes 0"], held_now
+    numbers, body = big_body(700)
     resp = s.request("/", method="POST", body=body)
     assert resp.status == 200 and resp.json() == answer(numbers), resp
     s.close()

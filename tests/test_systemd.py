@@ -304,6 +304,40 @@ def test_units_have_resource_limits(sd, unit, memory_max, tasks_max):
     assert int(props["TasksMax"]) == tasks_max
 
 
+def test_the_budgets_add_up_to_less_than_memory_high(sd):
+    """The memory budget (sqdiff.conf(5)): with the defaults, the unit's LimitNOFILE= gives a
+    max-connections, in either mode, such that max-held-bytes + max-connections x
+    CONFIG_CONN_BYTES + CONFIG_BASE_BYTES <= the unit's MemoryHigh=; the front end runs with
+    those figures (and where it can read a cgroup v2 limit, the journal says the sum)."""
+    from test_attacks import config_constant, metric
+
+    unit = {}
+    with open(os.path.join(SRCDIR, "units", "sqdiff-httpd.service")) as f:
+        for line in f:
+            if "=" in line and not line.startswith("#"):
+                k, v = line.strip().split("=", 1)
+                unit[k] = v
+    high, nofile = int(unit["MemoryHigh"].rstrip("M")) << 20, int(unit["LimitNOFILE"])
+    conn, base = config_constant("CONFIG_CONN_BYTES"), config_constant("CONFIG_BASE_BYTES")
+    held_default = 160 << 20  # max-held-bytes, as --help and sqdiff.conf(5) say
+    help_text = sd.box.run(["sqdiff-httpd", "--help"]).stdout
+    assert "--max-held-bytes" in help_text and "(default: 160M)" in help_text.split("--max-held-bytes")[1].split("\n")[0]
+    for headroom in (64 + 512, 64):  # workers mode, local mode
+        assert held_default + (nofile - headroom) * conn + base <= high, (nofile, headroom, high)
+
+    assert sd.get("/?n=1").status == 200
+    props = sd.box.show("sqdiff-httpd.service", "MemoryHigh", "LimitNOFILE")
+    assert (int(props["MemoryHigh"]), int(props["LimitNOFILE"])) == (high, nofile)
+    held_max = metric(sd, "sqdiff_http_held_bytes_max")
+    conns_max = metric(sd, "sqdiff_http_connections_max")
+    assert held_max == held_default
+    assert conns_max <= nofile - 64 - 512
+    assert held_max + conns_max * conn + base <= high, (held_max, conns_max, high)
+    said = [e["MESSAGE"] for e in sd.box.journal(units=("sqdiff-httpd.service",), as_json=True)
+            if str(e.get("MESSAGE", "")).startswith("Memory budget:")]
+    assert all("within the cgroup's limit" in m for m in said), said
+
+
 @pytest.mark.skipif(TARGET == "host", reason="turns the installation into a tcp:// one: not on a live machine")
 def test_a_missing_worker_is_visible(sd):
     """A kind's worker stopped: the front end logs it (WORKER_GONE, at warning when none is

@@ -75,16 +75,34 @@ static const ConfigKey keys[] = {
         true),
     KEY("httpd", "max-queued-bytes", T_SIZE, max_queued_bytes, 65536, UINT64_C(1) << 40, "64M",
         "most bytes of jobs per kind waiting for a worker; past it requests get 503", true),
+    KEY("httpd", "max-held-bytes", T_SIZE, max_held_bytes, 65536, UINT64_C(1) << 40, "160M",
+        "most bytes held at once for requests not yet answered (heads, bodies, jobs); past it new requests get "
+        "503 and the connection holding the most of an unfinished request is closed",
+        true),
     KEY("httpd", "curve-allowed-keys", T_STRING, curve_allowed_keys, 0, 0, "/etc/sqdiff/workers.d",
         "with curve-secret-key: directory of the public key files of the workers admitted", false),
 };
 
 uint64_t config_max_connections(const Config *c, uint64_t nofile) {
     uint64_t headroom = CONFIG_FD_HEADROOM + (c->mode == SQ_MODE_WORKERS ? CONFIG_FD_WORKERS : 0);
+    uint64_t fixed = c->max_held_bytes + CONFIG_BASE_BYTES, n;
 
     if (c->max_connections > 0)
         return c->max_connections;
-    return nofile > 2 * headroom ? nofile - headroom : nofile > 2 ? nofile / 2 : 1;
+    n = nofile > 2 * headroom ? nofile - headroom : nofile > 2 ? nofile / 2 : 1;
+    if (c->memory_limit > 0) {
+        uint64_t room = c->memory_limit > fixed ? (c->memory_limit - fixed) / CONFIG_CONN_BYTES : 0;
+
+        if (room < 16)
+            room = 16;
+        if (room < n)
+            n = room;
+    }
+    return n;
+}
+
+uint64_t config_memory_needed(const Config *c, uint64_t max_conns) {
+    return c->max_held_bytes + max_conns * CONFIG_CONN_BYTES + CONFIG_BASE_BYTES;
 }
 
 static const char *const mode_names[] = {

@@ -25,6 +25,14 @@
  * peer tables hold (2 x PEERS_MAX) and 256 whose handshake is under way (2 s at most each). */
 #define CONFIG_FD_HEADROOM 64
 #define CONFIG_FD_WORKERS 512
+/*
+ * The memory budget (sqdiff.conf(5)): under a cgroup memory limit L (memory.high, else
+ * memory.max), max-held-bytes + max-connections x CONFIG_CONN_BYTES + CONFIG_BASE_BYTES <= L.
+ * What an open connection costs beside what it holds for requests (measured: 1.6 KiB for
+ * HTTP/1.1, 2.2 KiB for HTTP/2), and the process itself (measured: 10 MiB resident).
+ */
+#define CONFIG_CONN_BYTES UINT64_C(4096)
+#define CONFIG_BASE_BYTES (UINT64_C(48) << 20)
 
 typedef enum SqMode {
     SQ_MODE_WORKERS,
@@ -59,11 +67,14 @@ typedef struct Config {
     uint64_t max_body_size;
     uint64_t max_connections; /* 0: from the descriptor limit, see config_max_connections() */
     uint64_t max_queued_bytes;
+    uint64_t max_held_bytes;
     char *curve_allowed_keys; /* directory of the workers' public key files */
     /* not in the file: --runtime-dir, else $RUNTIME_DIRECTORY, else CONFIG_DEFAULT_RUNTIME_DIR */
     char *runtime_dir;
     /* not in the file: the descriptor limit the daemon runs with (0: unknown) */
     uint64_t nofile_limit;
+    /* not in the file: the memory limit of the daemon's cgroup (0: none) */
+    uint64_t memory_limit;
 } Config;
 
 void config_init(Config *c);
@@ -92,8 +103,12 @@ int config_check_transport(const Config *c, bool worker, char *err, size_t errle
 bool config_endpoint_next(const char **cursor, char *buf);
 
 /* max-connections in effect under a descriptor limit of nofile: the setting, or nofile less the
- * headroom (CONFIG_FD_WORKERS more in workers mode). */
+ * headroom (CONFIG_FD_WORKERS more in workers mode), and no more than c->memory_limit has room
+ * for beside max-held-bytes (the memory budget above; at least 16). */
 uint64_t config_max_connections(const Config *c, uint64_t nofile);
+
+/* What the memory budget asks for with max_conns connections: compare with c->memory_limit. */
+uint64_t config_memory_needed(const Config *c, uint64_t max_conns);
 
 /* The settings' names, for the command line. */
 size_t config_n_keys(void);

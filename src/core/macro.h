@@ -73,6 +73,12 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+static inline void fclosep(FILE **f) {
+    if (*f)
+        fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
 /* Defines fooo_freep(Foo **p) calling foo_free(*p), for _cleanup_(foo_freep). */
 #define DEFINE_FREEP(type, func)                                                                                       \
     static inline void func##p(type **p) {                                                                             \

@@ -25,7 +25,7 @@ typedef enum StatsCounter {
     STATS_HEADERS_TOO_LARGE,  /* 431: an HTTP/2 header list over its budget */
     STATS_INTERNAL_ERROR,     /* 500: out of memory */
     STATS_BAD_GATEWAY,        /* 502: the workers sent results that do not make an answer */
-    STATS_BUSY,               /* 503: past max-pending or max-queued-bytes */
+    STATS_BUSY,               /* 503: past max-pending, max-queued-bytes or max-held-bytes */
     STATS_TIMED_OUT,          /* 504: no reply within request-timeout */
     STATS_OTHER_STATUS,       /* any other status */
     STATS_DROPPED_REPLIES,    /* not an answer: a reply from a worker dropped */

@@ -130,6 +130,27 @@ TEST(max_connections_leaves_room_for_the_workers) {
     config_done(&c);
 }
 
+TEST(max_connections_fit_the_memory_limit) {
+    Config c;
+
+    config_init(&c);
+    /* The shipped unit: MemoryHigh=256M, the default max-held-bytes (160M). */
+    c.memory_limit = UINT64_C(256) << 20;
+    ASSERT_EQ(c.max_held_bytes, UINT64_C(160) << 20);
+    ASSERT_EQ(config_max_connections(&c, 65536), ((UINT64_C(256) - 160 - 48) << 20) / 4096);
+    ASSERT_LE(config_memory_needed(&c, config_max_connections(&c, 65536)), c.memory_limit);
+    /* The descriptors bind first when there are few. */
+    ASSERT_EQ(config_max_connections(&c, 4096), 4096 - 64 - 512);
+    /* A limit with no room left still lets a few in, and says so through config_memory_needed(). */
+    c.memory_limit = UINT64_C(128) << 20;
+    ASSERT_EQ(config_max_connections(&c, 65536), 16);
+    ASSERT_GT(config_memory_needed(&c, 16), c.memory_limit);
+    /* A setting is taken as it is. */
+    c.max_connections = 100000;
+    ASSERT_EQ(config_max_connections(&c, 65536), 100000);
+    config_done(&c);
+}
+
 TEST(finish_expands_rundir_in_configured_endpoints) {
     Config c;
 

@@ -42,6 +42,7 @@
 #define SQ_MSG_WORKER_GONE "83d7636794cb4686acabbf72e81d09f1"
 #define SQ_MSG_RELOADED "65d5e103030c4486bedc090ec8eafbb3"
 #define SQ_MSG_SANDBOX_OFF "b9e3a69917d24ca4bf3794fcc87ee164"
+#define SQ_MSG_MEMORY_BUDGET "8fe828d2fd1d4d378217e83bfffe15d5"
 
 typedef struct LogFields {
     const char *message_id; /* one of SQ_MSG_*, or NULL */

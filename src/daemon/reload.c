@@ -45,6 +45,7 @@ static void reload(ReloadHooks *h) {
         goto done;
     }
     fresh.config.nofile_limit = o->config.nofile_limit;
+    fresh.config.memory_limit = o->config.memory_limit;
     if (o->config.nofile_limit)
         fresh.config.max_connections = config_max_connections(&fresh.config, o->config.nofile_limit);
     for (size_t i = 0; i < config_n_keys(); i++) {

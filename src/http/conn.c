@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+uint64_t conn_buffer_bytes(const h2o_buffer_t *b) {
+    return b && b->bytes ? b->capacity : 0;
+}
+
+void conn_hold_incomplete(Conn *c, uint64_t bytes) {
+    Server *s = c->server;
+
+    s->held = s->held - c->incomplete + bytes;
+    c->incomplete = bytes;
+    if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
+        h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
+}
+
 void server_report(Server *s, ServerEvent ev, const char *detail) {
     s->stats.events[ev]++;
     if (s->cb.on_event)

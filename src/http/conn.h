@@ -33,6 +33,10 @@ typedef struct Conn {
     h2o_linklist_t link;  /* Server.conns */
     h2o_linklist_t holds; /* HoldMarks of requests held and not answered yet */
     uint64_t last_request_ms;
+    /* The memory budget (server.h): bytes held for requests not complete yet, by the
+     * protocol's reckoning (conn_hold_incomplete), and for complete ones not answered yet
+     * (the HoldMarks'). Both are part of Server.held. */
+    uint64_t incomplete, complete;
     uint64_t body_bytes; /* HTTP/2: DATA payload not yet part of a complete request */
     unsigned empty_frames;
     /* HTTP/2: the header block being read (HEADERS + CONTINUATION payload bytes), and the
@@ -74,14 +78,24 @@ struct Server {
     ServerCallbacks cb;
     ServerStats stats;
     uint64_t max_body, idle_ms;
+    uint64_t held, max_held; /* the memory budget: every Conn's incomplete + complete */
     size_t max_conns, n_conns, n_holds;
     size_t n_metrics; /* of n_conns, those of the metrics listeners (SERVER_METRICS_CONNS_MAX) */
     uint64_t next_id; /* of requests: server_next_id() */
     h2o_linklist_t conns;
-    h2o_timeout_t sweep_timeout;
-    h2o_timeout_entry_t sweep_entry;
+    h2o_timeout_t sweep_timeout, budget_timeout;
+    h2o_timeout_entry_t sweep_entry, budget_entry;
     bool context_ready, sweeping, paused, metrics_paused, stopped, scraping;
 };
+
+/* What an h2o buffer holds in memory: its capacity once allocated. */
+uint64_t conn_buffer_bytes(const h2o_buffer_t *b);
+
+/*
+ * Says what c now holds for requests not complete yet. Past max-held-bytes in all, the
+ * server closes the connection holding the most such bytes, in the loop's next pass.
+ */
+void conn_hold_incomplete(Conn *c, uint64_t bytes);
 
 /* Counts an event of the connection budget and tells ServerCallbacks.on_event. */
 void server_report(Server *s, ServerEvent ev, const char *detail);

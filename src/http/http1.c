@@ -67,6 +67,15 @@ static const h2o_conn_callbacks_t callbacks = {
 
 /* --- the connection's life ----------------------------------------------------------------- */
 
+/* The memory budget (server.h): what the connection holds for a request not complete yet.
+ * While h2o has the request, the input buffer is the held request's (server_hold) and only
+ * the read-ahead is not. */
+static void charge(Conn *c) {
+    uint64_t ahead = c->h1.ahead ? SERVER_HOLD_INPUT_MAX : 0;
+
+    conn_hold_incomplete(c, c->h1.state == HTTP1_HANDLING ? ahead : conn_buffer_bytes(c->sock->input) + ahead);
+}
+
 static void close_now(Conn *c) {
     if (h2o_timeout_is_linked(&c->h1.timeout))
         h2o_timeout_unlink(&c->h1.timeout);
@@ -188,6 +197,7 @@ static void read_ahead(Conn *c) {
         return;
     }
     c->h1.ahead_len += n;
+    charge(c);
 }
 
 static void on_readable(h2o_socket_t *sock, const char *err) {
@@ -225,8 +235,10 @@ static void on_readable(h2o_socket_t *sock, const char *err) {
         h2o_socket_read_stop(sock); /* over budget: the request decides (handle_input) */
         return;
     }
-    if (total > 0)
+    if (total > 0) {
+        charge(c);
         handle_input(c);
+    }
 }
 
 /* --- parsing ------------------------------------------------------------------------------------ */
@@ -357,6 +369,7 @@ static void process(Conn *c) {
     if (h2o_timeout_is_linked(&c->h1.timeout))
         h2o_timeout_unlink(&c->h1.timeout);
     c->h1.state = HTTP1_HANDLING;
+    charge(c);
     /* Reading goes on (into the read-ahead) while h2o has the request; the socket stays polled. */
     if (!h2o_socket_is_reading(c->sock) && !c->h1.peer_done)
         h2o_socket_read_start(c->sock, on_readable);
@@ -513,6 +526,7 @@ static void on_written(h2o_socket_t *sock, const char *err) {
     free(c->h1.ahead);
     c->h1.ahead = NULL;
     start_request(c);
+    charge(c);
     if (!h2o_socket_is_reading(sock))
         h2o_socket_read_start(sock, on_readable);
     handle_input(c);
@@ -613,6 +627,10 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
 }
 
 /* --- entry points ------------------------------------------------------------------------------- */
+
+void http1_close(Conn *c) {
+    close_now(c);
+}
 
 void http1_accept(Conn *c) {
     c->h1.super.ctx = &c->server->ctx;

@@ -10,3 +10,6 @@
 
 /* Starts serving the new connection c (reading its first request). */
 void http1_accept(Conn *c);
+
+/* Closes an HTTP/1.1 connection now (its request, if any, disposed unanswered): frees c. */
+void http1_close(Conn *c);

@@ -42,6 +42,12 @@ static void unfinished_remove(Conn *c, uint32_t id) {
         }
 }
 
+void http2_charge(Conn *c) {
+    /* h2o's body buffers double as they fill: up to twice the bytes in them. */
+    conn_hold_incomplete(c, 2 * c->body_bytes + c->n_unfinished * SERVER_HEADER_LIST_MAX +
+                                conn_buffer_bytes(c->sock->input));
+}
+
 static int check_frame(void *userdata, const uint8_t *frame, size_t len, const char **ret_why) {
     Conn *c = userdata;
     size_t payload = len - FRAME_HEADER_SIZE;
@@ -85,6 +91,8 @@ static int check_frame(void *userdata, const uint8_t *frame, size_t len, const c
             goto refuse;
         }
     }
+    if (type == FRAME_DATA || type == FRAME_HEADERS || type == FRAME_RST_STREAM)
+        http2_charge(c);
     return 0;
 refuse:
     c->closing = true;

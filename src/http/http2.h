@@ -12,3 +12,6 @@
  * after the preface meets the frame budget, those already read too. False: they broke the
  * budget before h2o saw any (reported), and the caller closes the connection. */
 bool http2_take_over(Conn *c);
+
+/* Tells the memory budget what c holds for unfinished streams: their bodies and header lists. */
+void http2_charge(Conn *c);

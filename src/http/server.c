@@ -27,6 +27,7 @@
 
 #include "conn.h"
 #include "http1.h"
+#include "http2.h"
 
 /* The name under which a request's id is kept in its h2o env. */
 #define ENV_REQUEST_ID "sqdiff-request-id"
@@ -38,6 +39,8 @@
 typedef struct HoldMark {
     h2o_linklist_t link;
     h2o_req_t *req;
+    Conn *conn;     /* outlives its requests (on_hold_dispose) */
+    uint64_t bytes; /* of the memory budget, while held */
 } HoldMark;
 
 typedef struct ServerHandler {
@@ -76,7 +79,8 @@ static void conn_abort(Conn *c, ServerEvent ev, const char *why) {
         return;
     c->closing = true;
     (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
-    server_report(c->server, ev, why);
+    if (ev != _SERVER_EVENT_MAX)
+        server_report(c->server, ev, why);
 }
 
 /* --- accepting, within max-connections ---------------------------------------------------- */
@@ -115,6 +119,7 @@ static void on_conn_close(void *data) {
     bool metrics = c->metrics;
 
     h2o_linklist_unlink(&c->link);
+    s->held -= c->incomplete + c->complete;
     free(c);
     s->n_conns--;
     if (metrics) {
@@ -225,6 +230,37 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
     h2o_timeout_link(s->loop, &s->sweep_timeout, &s->sweep_entry);
 }
 
+/* --- the memory budget: max-held-bytes for all connections ------------------------------------ */
+
+/* Past max-held-bytes: the connections holding the most bytes of unfinished requests are
+ * closed, one at a time, until what the others hold fits. Complete requests are not why:
+ * they were admitted within the budget (server_hold). */
+static void on_budget(h2o_timeout_entry_t *entry) {
+    Server *s = H2O_STRUCT_FROM_MEMBER(Server, budget_entry, entry);
+
+    for (;;) {
+        uint64_t doomed = 0; /* HTTP/2 connections closing: h2o frees them in a moment */
+        Conn *most = NULL;
+        h2o_linklist_t *node;
+
+        for (node = s->conns.next; node != &s->conns; node = node->next) {
+            Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, link, node);
+
+            if (c->closing)
+                doomed += c->incomplete + c->complete;
+            else if (c->incomplete > 0 && (!most || c->incomplete > most->incomplete))
+                most = c;
+        }
+        if (s->held - doomed <= s->max_held || !most)
+            return;
+        server_report(s, SERVER_EVENT_CLOSED_MEMORY, "the most bytes of an unfinished request at max-held-bytes");
+        if (most->http2)
+            conn_abort(most, _SERVER_EVENT_MAX, NULL);
+        else
+            http1_close(most); /* now: what it held leaves s->held */
+    }
+}
+
 /* --- requests ------------------------------------------------------------------------------------ */
 
 static ServerMethod method_of(const h2o_req_t *req) {
@@ -303,8 +339,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     if (c) {
         c->last_request_ms = h2o_now(s->loop);
         c->empty_frames = 0;
-        if (c->http2)
+        if (c->http2) {
             c->body_bytes -= req->entity.len < c->body_bytes ? req->entity.len : c->body_bytes;
+            http2_charge(c);
+        }
     }
     if (req->version >= 0x200 && server_header_list_size(req) > SERVER_HEADER_LIST_MAX) {
         if (c)
@@ -347,6 +385,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 static void hold_unlink(Server *s, HoldMark *m) {
     h2o_linklist_unlink(&m->link);
     s->n_holds--;
+    m->conn->complete -= m->bytes;
+    s->held -= m->bytes;
 }
 
 /* Freed unanswered: the client went away. (Before the socket closes, so its Conn still exists.) */
@@ -357,18 +397,32 @@ static void on_hold_dispose(void *p) {
         hold_unlink(H2O_STRUCT_FROM_MEMBER(Server, ctx, m->req->conn->ctx), m);
 }
 
-/* A held request counts as waiting (the sweep leaves its connection alone) until it is answered. */
-void server_hold(ServerRequest *r) {
+/* A held request counts as waiting (the sweep leaves its connection alone) until it is
+ * answered, and holds its bytes of the memory budget: the caller's, the request's own and its
+ * body's (HTTP/1.1: the connection's input buffer; HTTP/2: h2o's body buffer, which doubles). */
+int server_hold(ServerRequest *r, uint64_t bytes) {
     h2o_req_t *req = (h2o_req_t *)r;
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
     Conn *c = conn_of(req);
     HoldMark *m;
 
-    if (!c || !(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_hold_dispose)))
-        return;
-    *m = (HoldMark){ .req = req };
+    if (!c)
+        return 0;
+    bytes += SERVER_REQUEST_BYTES + (c->http2 ? 2 * (uint64_t)req->entity.len : conn_buffer_bytes(c->sock->input));
+    if (s->held + bytes > s->max_held)
+        return -ENOBUFS;
+    if (!(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_hold_dispose)))
+        return -ENOMEM;
+    *m = (HoldMark){ .req = req, .conn = c, .bytes = bytes };
     h2o_linklist_insert(&c->holds, &m->link);
     s->n_holds++;
+    c->complete += bytes;
+    s->held += bytes;
+    return 0;
+}
+
+uint64_t server_held_bytes(Server *s) {
+    return s->held;
 }
 
 /* A held request is being answered: from now on an answer that does not drain is the client's doing. */
@@ -576,6 +630,7 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     s->max_body = c->max_body_size;
     s->idle_ms = c->idle_timeout_usec / 1000;
     s->max_conns = c->max_connections;
+    s->max_held = c->max_held_bytes;
     h2o_linklist_init_anchor(&s->conns);
 
     h2o_config_init(&s->globalconf);
@@ -605,6 +660,8 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     s->sweep_entry.cb = on_sweep;
     s->sweeping = true;
     h2o_timeout_link(loop, &s->sweep_timeout, &s->sweep_entry);
+    h2o_timeout_init(loop, &s->budget_timeout, 0);
+    s->budget_entry.cb = on_budget;
 
     s->listeners = calloc(n_fds, sizeof(*s->listeners));
     s->listener_metrics = calloc(n_fds, sizeof(*s->listener_metrics));
@@ -633,6 +690,9 @@ void server_set_limits(Server *s, const Config *c) {
     s->ctx.http1.req_timeout.timeout = s->idle_ms;
     s->ctx.http2.idle_timeout.timeout = s->idle_ms;
     s->max_conns = c->max_connections;
+    s->max_held = c->max_held_bytes;
+    if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
+        h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
     if (!s->paused && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
@@ -673,6 +733,9 @@ Server *server_free(Server *s) {
     if (s->sweeping) {
         h2o_timeout_unlink(&s->sweep_entry);
         h2o_timeout_dispose(s->loop, &s->sweep_timeout);
+        if (h2o_timeout_is_linked(&s->budget_entry))
+            h2o_timeout_unlink(&s->budget_entry);
+        h2o_timeout_dispose(s->loop, &s->budget_timeout);
         s->sweeping = false;
     }
     /* h2o 2.2 cannot dispose a context that still has connections: then the process,

@@ -26,6 +26,13 @@
  *     zero window) is closed;
  *   - bodies over max-body-size get 413 the same way with Content-Length and
  *     chunked encoding, and every error body is JSON, h2o's own included.
+ *   - memory, for all connections together: the bytes held for requests not answered
+ *     yet (HTTP/1.1 input buffers and read-ahead, HTTP/2 bodies and header lists of
+ *     unfinished streams, held requests with the caller's jobs) stay within
+ *     max-held-bytes. A request that would go past it is not held (server_hold() says
+ *     so, the caller answers 503); input that goes past it closes the connection holding
+ *     the most bytes of an unfinished request, whichever it is. With max-connections at
+ *     CONFIG_CONN_BYTES each, the sum fits the unit's memory (config.h).
  * Each enforcement is reported through ServerEvents (the caller logs and counts).
  *
  * Lifetime of a ServerRequest (the rule h2o states for h2o_send_inline): it is
@@ -55,6 +62,8 @@
 #define SERVER_HEADER_LIST_MAX 8192
 /* Frames without progress (empty DATA/HEADERS/CONTINUATION, and every other type) without a complete request between them. */
 #define SERVER_EMPTY_FRAMES_MAX 100
+/* What a held request costs beside its body and the caller's bytes (measured: 4.5 KiB on HTTP/2). */
+#define SERVER_REQUEST_BYTES 8192
 
 typedef struct Server Server;
 typedef struct ServerRequest ServerRequest;
@@ -100,6 +109,7 @@ typedef enum ServerEvent {
     SERVER_EVENT_CLOSED_IDLE,   /* no request completed for idle-timeout with nothing waiting */
     SERVER_EVENT_CLOSED_BUDGET, /* HTTP/2 header list, body bytes or empty frames over budget */
     SERVER_EVENT_BAD_FRAMING,   /* HTTP/1.1 message framing refused (400) */
+    SERVER_EVENT_CLOSED_MEMORY, /* max-held-bytes reached: the connection holding the most of an unfinished request */
     _SERVER_EVENT_MAX,
 } ServerEvent;
 
@@ -165,11 +175,16 @@ size_t server_connections(Server *s);
 int server_listen(const char *address, int *ret_fd);
 
 /*
- * For a request that will be answered in a later pass of the loop. HTTP/1.1: the
- * connection stays polled (no epoll_ctl pair per request) and reads at most
- * SERVER_HOLD_INPUT_MAX bytes ahead; end of stream makes the answer the last one.
+ * For a request that will be answered in a later pass of the loop, holding `bytes` of the
+ * caller's for it (its jobs) until then. HTTP/1.1: the connection stays polled (no
+ * epoll_ctl pair per request) and reads at most SERVER_HOLD_INPUT_MAX bytes ahead; end of
+ * stream makes the answer the last one. -ENOBUFS when the memory budget (max-held-bytes)
+ * has no room for it, -ENOMEM: then it is not held, and the caller answers it now.
  */
-void server_hold(ServerRequest *req);
+int server_hold(ServerRequest *req, uint64_t bytes);
+
+/* Bytes held now for requests not answered yet, complete or not (the memory budget). */
+uint64_t server_held_bytes(Server *s);
 
 /*
  * Memory that lives exactly as long as the request, zeroed. dispose (may be NULL)

@@ -75,6 +75,7 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
         { SERVER_EVENT_CLOSED_IDLE, "sqdiff_http_connections_closed_total", "no-progress" },
         { SERVER_EVENT_CLOSED_BUDGET, "sqdiff_http_connections_closed_total", "over-budget" },
         { SERVER_EVENT_BAD_FRAMING, "sqdiff_http_connections_closed_total", "bad-framing" },
+        { SERVER_EVENT_CLOSED_MEMORY, "sqdiff_http_connections_closed_total", "memory-budget" },
         { SERVER_EVENT_PAUSED_AT_CAP, "sqdiff_http_accept_paused_total", "connection-cap" },
         { SERVER_EVENT_PAUSED_NO_FDS, "sqdiff_http_accept_paused_total", "no-descriptors" },
     };
@@ -95,6 +96,9 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
     metrics_histogram_usec(m, "sqdiff_http_request_duration_seconds", server_duration_bounds_usec,
                            in->server->duration_counts, SERVER_DURATION_BUCKETS, in->server->duration_sum_usec);
     gauge(m, "sqdiff_http_connections", "Client connections open.", in->connections);
+    gauge(m, "sqdiff_http_connections_max", "max-connections in effect (public listeners).", in->max_connections);
+    gauge(m, "sqdiff_http_held_bytes", "Bytes held for requests not answered yet, complete or not.", in->held_bytes);
+    gauge(m, "sqdiff_http_held_bytes_max", "max-held-bytes in effect.", in->max_held_bytes);
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
         if (i == 0 || strcmp(events[i].name, events[i - 1].name) != 0)
             metrics_family(m, events[i].name, METRICS_COUNTER,
@@ -109,7 +113,8 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
 static void write_requests(const FrontendMetricsInput *in, MetricsText *m) {
     counter(m, "sqdiff_requests_timed_out_total", "Requests answered 504: no reply from the workers in time.",
             in->stats->count[STATS_TIMED_OUT]);
-    counter(m, "sqdiff_requests_refused_total", "Requests answered 503 at once: max-pending or max-queued-bytes.",
+    counter(m, "sqdiff_requests_refused_total",
+            "Requests answered 503 at once: max-pending, max-queued-bytes or max-held-bytes.",
             in->stats->count[STATS_BUSY]);
     counter(m, "sqdiff_replies_dropped_total", "Worker replies dropped: late, duplicate or invalid.",
             in->stats->count[STATS_DROPPED_REPLIES]);

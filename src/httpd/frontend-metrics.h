@@ -22,6 +22,7 @@ typedef struct FrontendMetricsInput {
     const char *mode;
     const Stats *stats; /* the STATUS= counters */
     size_t pending, connections;
+    uint64_t max_connections, held_bytes, max_held_bytes; /* the budgets (server.h) */
     const ServerStats *server;
     const FanoutStats *fanout;          /* NULL in local mode */
     const Peers *peers[_WIRE_KIND_MAX]; /* the workers, with fanout */

@@ -95,6 +95,7 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
     size_t size = wire_job_size_max(l->n);
     Request *r;
     char *job;
+    int k;
 
     if (f->pending.count >= f->pending.max) {
         log_warning_ratelimited(&f->rl_failed, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
@@ -116,6 +117,17 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
         send_error(f, req, 500, "out of memory");
         return;
     }
+    k = server_hold(req, size);
+    if (k < 0) {
+        if (size > JOB_IN_POOL_MAX)
+            free(job);
+        if (k == -ENOBUFS)
+            log_warning_ratelimited(&f->rl_failed, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
+                                    "Refused a request: the front end holds max-held-bytes for requests");
+        send_error(f, req, k == -ENOBUFS ? 503 : 500,
+                   k == -ENOBUFS ? "the server holds all it may for requests, try again shortly" : "out of memory");
+        return;
+    }
     r->req = req;
     r->frontend = f;
     r->entry.id = id;
@@ -125,7 +137,6 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
     /* Goes out with the other jobs of this pass of the loop (on_loop_pass). */
     fanout_submit(f->fanout, &r->job, r->entry.id, job, wire_encode_job(r->entry.id, l->v, l->n, job),
                   size > JOB_IN_POOL_MAX);
-    server_hold(req);
     /* The count was checked above, and ids only grow. */
     assert_se(pending_add(&f->pending, &r->entry) == 0);
 }
@@ -522,6 +533,9 @@ static void on_metrics(ServerRequest *req, void *userdata) {
         .stats = &f->stats,
         .pending = f->pending.count,
         .connections = server_connections(f->server),
+        .max_connections = f->config->max_connections,
+        .held_bytes = server_held_bytes(f->server),
+        .max_held_bytes = f->config->max_held_bytes,
         .server = server_stats(f->server),
         .fanout = f->fanout ? &fs : NULL,
         .start_time_seconds = f->start_time_seconds,

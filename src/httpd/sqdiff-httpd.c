@@ -7,12 +7,14 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "frontend.h"
 #include "log.h"
@@ -101,6 +103,20 @@ static uint64_t raise_nofile_limit(void) {
     return rl.rlim_cur;
 }
 
+/* The memory budget (config.h) against the cgroup's limit: said at start, a warning when it does not fit. */
+static void log_memory_budget(const Config *c) {
+    uint64_t needed = config_memory_needed(c, c->max_connections), mib = UINT64_C(1) << 20;
+
+    if (c->memory_limit == 0)
+        return;
+    log_event(needed > c->memory_limit ? LOG_WARNING : LOG_INFO,
+              &(LogFields){ .message_id = needed > c->memory_limit ? SQ_MSG_MEMORY_BUDGET : NULL },
+              "Memory budget: max-held-bytes %" PRIu64 " MiB + %" PRIu64 " connections x %" PRIu64 " KiB + %" PRIu64
+              " MiB = %" PRIu64 " MiB, %s the cgroup's limit of %" PRIu64 " MiB",
+              c->max_held_bytes / mib, c->max_connections, CONFIG_CONN_BYTES / 1024, CONFIG_BASE_BYTES / mib,
+              needed / mib, needed > c->memory_limit ? "OVER" : "within", c->memory_limit / mib);
+}
+
 /* Whether any ZeroMQ endpoint of the front end needs network sockets (tcp://). */
 static bool endpoints_need_inet(const Config *c) {
     char endpoint[CONFIG_ENDPOINT_MAX];
@@ -158,7 +174,9 @@ static int run(CliOptions *o) {
         return r;
 
     o->config.nofile_limit = raise_nofile_limit();
+    (void)cgroup_memory_limit(&o->config.memory_limit); /* 0 when none is known: then nothing to fit */
     o->config.max_connections = config_max_connections(&o->config, o->config.nofile_limit);
+    log_memory_budget(&o->config);
     signal(SIGPIPE, SIG_IGN);
 
     r = loop_new(&loop);
