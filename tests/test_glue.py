@@ -23,7 +23,7 @@ import pytest
 import h2frames as h2
 from conftest import BUILDDIR, ROOT, TARGET
 from expected import answer, query
-from suite import ProcessSuite, open_requests, read_responses
+from suite import ProcessSuite, open_requests, read_responses, wait_for
 
 process_only = pytest.mark.skipif(TARGET != "process", reason="plays systemd's part for plain processes")
 
@@ -497,7 +497,7 @@ def test_max_connections_fit_the_cgroups_memory_limit(tmp_path, max_connections,
     max-held-bytes (160M): max-connections = 0 becomes (256 - 160 - 48) MiB / 4 KiB = 12288 and
     the log says the sum fits; an explicit 20000 is kept and the log warns that it does not."""
     import resource
-    from suite import PASSENV, free_port, wait_for
+    from suite import PASSENV, free_port
 
     cg = memory_cgroup(f"sqdiff-test-{os.getpid()}-{max_connections}", 256 << 20)
     if cg is None:
@@ -538,7 +538,7 @@ def test_max_connections_0_leaves_descriptor_headroom(tmp_path):
     """max-connections = 0 caps connections at the descriptor limit less 64 (CONFIG_FD_HEADROOM):
     with 256 descriptors, accepting pauses at 192 connections, before descriptors run out."""
     import resource
-    from suite import PASSENV, free_port, wait_for
+    from suite import PASSENV, free_port
 
     conf = tmp_path / "sqdiff.conf"
     conf.write_text("[httpd]\nmode = local\n")
@@ -716,6 +716,68 @@ def test_jobs_for_a_stopped_worker_wait_where_a_timeout_cancels_them():
         for sock in socks:
             sock.close()
     s.close()
+
+
+# A sum worker that grants 64 (sqdiff-worker grants 4) and keeps it up: after each job message it
+# answers every job exactly and grants one back. Its first grant carries counters, so the front
+# end's metrics show it registered; it prints "up", then, at a line on stdin, how many jobs it got.
+GENEROUS_SUM_WORKER = r"""
+import json, os, select, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.PROBE_ROUTER, 1)
+s.connect(f"ipc://{os.environ['SQDIFF_RUNTIME_DIR']}/jobs-sum.sock")
+assert s.poll(10000) and s.recv() == b""
+s.send(b'{"ready":64,"done":0,"rejected":0,"unsent":0}')
+print("up", flush=True)
+got = 0
+while not select.select([sys.stdin], [], [], 0)[0]:
+    if not s.poll(20):
+        continue
+    msg = json.loads(s.recv())
+    jobs = msg if isinstance(msg, list) else [msg]
+    got += len(jobs)
+    replies = [{"id": j["id"], "sum": sum(n * n for n in j["numbers"])} for j in jobs]
+    s.send(json.dumps(replies if isinstance(msg, list) else replies[0]).encode())
+    s.send(b'{"ready":1}')
+print(got, flush=True)
+s.close(linger=2000); ctx.term()
+"""
+
+
+def test_a_worker_that_grants_more_gets_no_more_than_its_share(suite):
+    """Two sum workers with credit, sqdiff-worker (it grants 4) and one that grants 64: 40
+    requests that arrive together (40 HTTP/2 streams in one write, so in one pass of the loop)
+    are split between them, 20 each. With the most credit first, the second took all 40."""
+    def sum_workers_reporting():
+        with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
+            return sum(line.startswith('sqdiff_worker_jobs_done_total{kind="sum"')
+                       for line in r.read().decode().splitlines())
+
+    assert suite.get("/?n=1").status == 200
+    generous = suite.start_python(GENEROUS_SUM_WORKER)
+    try:
+        assert generous.stdout.readline().strip() == "up"
+        wait_for(lambda: sum_workers_reporting() == 2, 10, "both sum workers registered with credit")
+        lists = [[i, -3 * i, 7] for i in range(40)]
+        c = h2.H2Conn(suite.port, ENABLE_PUSH=0)
+        try:
+            c.send(b"".join(h2.headers(2 * i + 1, h2.request_block("GET", query(x))) for i, x in enumerate(lists)))
+            deadline = time.monotonic() + 20
+            while sum(1 for r in c.responses().values() if r[2]) < 40:
+                assert not c.gone() and time.monotonic() < deadline, f"{len(c.responses())} answers of 40"
+                c.poll(0.1)
+            for i, x in enumerate(lists):
+                headers, body, _ = c.responses()[2 * i + 1]
+                assert headers[":status"] == "200" and json.loads(body) == answer(x), (x, headers, body)
+        finally:
+            c.close()
+        out, _ = generous.communicate("stop\n", timeout=30)
+        assert out.split()[-1] == "20", f"the worker granting 64 got {out.split()[-1]} of 40 jobs, not its half"
+    finally:
+        if generous.poll() is None:
+            generous.kill()
+            generous.wait()
 
 
 # A sum "worker" that asks for work and takes none: it reads the front end's hello back (so it

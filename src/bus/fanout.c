@@ -160,10 +160,10 @@ static void link_job(Fanout *f, FanoutJob *job, int k) {
 }
 
 /* How many jobs from the head of kind k's queue go into the next message, and its size. */
-static size_t batch_extent(Fanout *f, int k, size_t *ret_size) {
+static size_t batch_extent(Fanout *f, int k, size_t most, size_t *ret_size) {
     size_t n = 0, size = 1; /* '[' */
 
-    for (FanoutJob *job = f->head[k]; job && n < WIRE_BATCH_MAX; job = job->next[k]) {
+    for (FanoutJob *job = f->head[k]; job && n < WIRE_BATCH_MAX && n < most; job = job->next[k]) {
         if (n > 0 && size + job->len + 1 > WIRE_BATCH_BYTES)
             break;
         size += job->len + 1; /* the job, then ',' or ']' */
@@ -304,15 +304,27 @@ static bool same_batch(Fanout *f, int k, int i, size_t n) {
     return true;
 }
 
+/* With several workers of kind i with credit, one message takes no more than its part of what
+ * waits now: a worker that grants more than the others does not take every job while they could. */
+static size_t fair_share(Fanout *f, int i) {
+    size_t with = peers_with_credit(&f->peers[i]);
+
+    return with > 1 ? (f->queued[i] + with - 1) / with : SIZE_MAX;
+}
+
 /* Sends what is queued to the workers with credit, as far as they can take it now. */
 static void send_all(Fanout *f) {
     bool blocked[_WIRE_KIND_MAX] = { false };
+    size_t share[_WIRE_KIND_MAX];
+
+    for (int i = 0; i < _WIRE_KIND_MAX; i++)
+        share[i] = fair_share(f, i);
 
     for (;;) {
         bool same[_WIRE_KIND_MAX] = { false };
         Peer *to[_WIRE_KIND_MAX] = { NULL };
         zmq_msg_t batch;
-        size_t n, size;
+        size_t n, size, most;
         int k = 0;
 
         for (int i = 0; i < _WIRE_KIND_MAX; i++)
@@ -322,7 +334,11 @@ static void send_all(Fanout *f) {
             k++;
         if (k == _WIRE_KIND_MAX)
             return;
-        n = batch_extent(f, k, &size);
+        most = SIZE_MAX;
+        for (int i = k; i < _WIRE_KIND_MAX; i++)
+            if (!blocked[i] && f->head[i] && share[i] < most)
+                most = share[i];
+        n = batch_extent(f, k, most, &size);
         if (build_batch(f, k, n, size, &batch) < 0)
             return; /* out of memory: the jobs stay queued, their timeout bounds the wait */
         for (int i = k; i < _WIRE_KIND_MAX; i++)

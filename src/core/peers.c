@@ -75,12 +75,18 @@ Peer *peers_pick(Peers *t) {
     for (size_t i = 0; i < t->n; i++) {
         Peer *p = &t->peer[i];
 
-        if (p->credit == 0)
-            continue;
-        if (!best || p->credit > best->credit || (p->credit == best->credit && p->last_sent < best->last_sent))
+        if (p->credit > 0 && (!best || p->last_sent < best->last_sent))
             best = p;
     }
     return best;
+}
+
+size_t peers_with_credit(const Peers *t) {
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        n += t->peer[i].credit > 0;
+    return n;
 }
 
 void peers_sent(Peers *t, Peer *p) {

@@ -12,9 +12,10 @@
  * apply the disconnect events it has before it registers a peer (fanout.c says why
  * that order is enough).
  *
- * Dispatch is credit-based: peers_pick() chooses among the peers with credit the one
- * with the most, and of those the one that waited longest. A busy or stalled worker
- * therefore gets at most its credit in messages; an idle one is asked first.
+ * Dispatch is credit-based and takes turns: peers_pick() chooses among the peers with
+ * credit the one that waited longest. A busy or stalled worker therefore gets at most its
+ * credit in messages, and one that grants more than the others gets no more turns than
+ * they do while they have credit (fanout.c also splits a queue among them).
  *
  * A worker's grants may report its counters (docs/protocol.md, "Counters"): the table keeps
  * the first report of a registration and the latest, and refuses one that goes backwards.
@@ -77,6 +78,9 @@ void peers_grant(Peer *p, uint64_t n, uint32_t cap);
 
 /* The peer the next message goes to, or NULL when none has credit. */
 Peer *peers_pick(Peers *t);
+
+/* How many peers have credit. */
+size_t peers_with_credit(const Peers *t);
 
 /* A message went to p: one credit less. */
 void peers_sent(Peers *t, Peer *p);

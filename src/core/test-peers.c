@@ -26,26 +26,28 @@ int main(void) {
     peers_grant(a, 2, 64);
     ASSERT_TRUE(peers_pick(&t) == a);
 
-    /* The one with the most credit goes first; a stalled one (no credit left) gets nothing. */
+    /* Turns, whatever the credit: the one that waited longest goes first (a has had one
+     * message, b none), so b's larger grant buys it no more turns while a has credit; a
+     * stalled one (no credit left) gets nothing. */
     b = open_("b", 11, &replaced);
     a = peers_find(&t, "a", 1);
     peers_grant(b, 4, 64);
-    for (int i = 0; i < 2; i++) {
-        p = peers_pick(&t);
-        ASSERT_TRUE(p == peers_find(&t, "b", 1));
-        peers_sent(&t, p);
+    ASSERT_EQ(peers_with_credit(&t), 2);
+    peers_sent(&t, a); /* a: 1 left */
+    b = peers_find(&t, "b", 1);
+    ASSERT_TRUE(peers_pick(&t) == b);
+    peers_sent(&t, b); /* b: 3 left, and it is a's turn */
+    ASSERT_TRUE(peers_pick(&t) == a);
+    peers_sent(&t, a);
+    /* a has no credit left: b takes the rest, then nobody. */
+    ASSERT_EQ(peers_find(&t, "a", 1)->credit, 0);
+    ASSERT_EQ(peers_with_credit(&t), 1);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_TRUE(peers_pick(&t) == b);
+        peers_sent(&t, b);
     }
-    /* Equal credit: the one that waited longest. */
-    ASSERT_TRUE(peers_find(&t, "a", 1)->credit == 2 && peers_find(&t, "b", 1)->credit == 2);
-    p = peers_pick(&t);
-    ASSERT_TRUE(p == peers_find(&t, "a", 1));
-    peers_sent(&t, p);
-    p = peers_pick(&t);
-    ASSERT_TRUE(p == peers_find(&t, "b", 1));
-    peers_sent(&t, p);
-    for (int i = 0; i < 2; i++)
-        peers_sent(&t, peers_pick(&t));
     ASSERT_TRUE(peers_pick(&t) == NULL);
+    ASSERT_EQ(peers_with_credit(&t), 0);
 
     /* Credit is held to the cap, without overflow. */
     a = peers_find(&t, "a", 1);
