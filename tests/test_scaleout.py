@@ -342,6 +342,50 @@ def test_a_peer_that_never_completes_the_handshake_is_dropped(cluster, sends):
     assert out != "open" and float(out) < 15, f"a silent peer ({sends}) was still connected after {out} s"
 
 
+# Prints "start", opens argv[3] TCP connections to ADDR:PORT that send nothing, ten every
+# 10 ms (within the listen backlog, so each is accepted at once), prints how many it has, and
+# holds them for argv[4] s.
+FLOOD = r"""
+import socket, sys, time
+socks = []
+print("start", flush=True)
+for i in range(int(sys.argv[3])):
+    try:
+        socks.append(socket.create_connection((sys.argv[1], int(sys.argv[2])), 2))
+    except OSError:
+        break
+    if i % 10 == 9:
+        time.sleep(0.01)
+print(len(socks), flush=True)
+time.sleep(float(sys.argv[4]))
+"""
+
+
+def test_a_flood_of_connections_to_a_jobs_port_is_capped(cluster):
+    """600 TCP connections to a jobs endpoint that never start their handshake: the front end
+    holds no more than FANOUT_HANDSHAKES_MAX (256) of them at once, shutting the oldest, so its
+    descriptors never run out (libzmq would spin on accept) and its HTTP clients are answered
+    meanwhile. Without the cap it held all 600 until their 2 s handshake limit."""
+    pid = cluster.fe["fe1"].pid
+    fds = lambda: len(os.listdir(f"/proc/{pid}/fd"))  # noqa: E731
+    base = fds()
+    p = cluster.net["cl"].popen([sys.executable, "-c", FLOOD, cluster.net["fe1"].address, "5601", "600", "3"],
+                                stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline().strip() == b"start"
+        peak, deadline = 0, time.monotonic() + 1.8
+        while time.monotonic() < deadline:  # within the 2 s the first of them may live
+            peak = max(peak, fds() - base)
+            time.sleep(0.02)
+        assert int(p.stdout.readline()) == 600
+        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(20, 9)])
+        assert exact(results, lists(20, 9)) == []
+    finally:
+        p.wait(30)
+    print(f"600 silent connections to a jobs port: at most {peak} descriptors more")
+    assert peak <= 256 + 16, f"the front end held {peak} more descriptors during the flood"
+
+
 # A sum worker with a CURVE key, connected to one front end, answering correctly. It says
 # "admitted" at its first handshake, "asked" when the front end asks it for credit, "jobs" at
 # its first job, "cut" when its connection is closed, "admitted again", "asked again" and

@@ -56,6 +56,14 @@ _Static_assert(PEER_KEY_MAX == KEY_Z85_LEN + 1, "a peer holds a key as keys.h re
 /* Peer addresses of connections accepted lately, by descriptor: for naming a peer whose
  * handshake fails (ZeroMQ's event names only our endpoint). A slot per fd % this. */
 #define FANOUT_ACCEPTED_SLOTS 256
+/* TCP connections accepted on the jobs endpoints and not yet a worker (no hello yet, no
+ * disconnect): at most this many at once, the part of CONFIG_FD_WORKERS that the registered
+ * workers leave. Past it the oldest is shut down: a flood of connections to a jobs port never
+ * takes the descriptors HTTP clients need (libzmq would then spin on accept). One older than
+ * FANOUT_HANDSHAKE_STALE_USEC is long gone (ZeroMQ drops it at 2 s): forgotten, not shut down. */
+#define FANOUT_HANDSHAKES_MAX (CONFIG_FD_WORKERS - 2 * PEERS_MAX)
+#define FANOUT_HANDSHAKE_STALE_USEC (4 * TRANSPORT_HANDSHAKE_IVL_MS * USEC_PER_MSEC)
+_Static_assert(FANOUT_HANDSHAKES_MAX >= 64, "room for the handshakes of a fleet of workers starting at once");
 
 struct Fanout {
     void *ctx;
@@ -81,6 +89,12 @@ struct Fanout {
         int fd; /* -1: empty */
         char address[PEER_ADDRESS_MAX];
     } accepted[FANOUT_ACCEPTED_SLOTS];
+    struct {
+        int fd;
+        usec_t since;
+        char address[PEER_ADDRESS_MAX];
+    } handshakes[FANOUT_HANDSHAKES_MAX]; /* oldest first */
+    size_t n_handshakes;
     const char *failing[_WIRE_KIND_MAX]; /* a handshake failed (why), its disconnect not seen yet */
 };
 
@@ -380,6 +394,61 @@ static void send_all(Fanout *f) {
 
 /* Disconnect and failed-handshake events of kind k's socket, in order. */
 /* A connection accepted: its peer's address, kept by descriptor while the fd is still its own. */
+static void handshake_over(Fanout *f, int fd) {
+    for (size_t i = 0; i < f->n_handshakes; i++)
+        if (f->handshakes[i].fd == fd) {
+            memmove(&f->handshakes[i], &f->handshakes[i + 1], (f->n_handshakes - i - 1) * sizeof(f->handshakes[0]));
+            f->n_handshakes--;
+            return;
+        }
+}
+
+/* Whether fd is still the connection from address: descriptor numbers are reused. */
+static bool still_from(int fd, const char *address) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN] = "", now[PEER_ADDRESS_MAX];
+
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
+        return false;
+    if (sa.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&sa)->sin_addr, host, sizeof(host));
+    else if (sa.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof(host));
+    else
+        return false;
+    snprintf(now, sizeof(now), sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+             ntohs(sa.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&sa)->sin6_port
+                                            : ((const struct sockaddr_in *)&sa)->sin_port));
+    return strcmp(now, address) == 0;
+}
+
+/* A TCP connection accepted: one more handshake under way, the oldest cut past the cap. */
+static void handshake_started(Fanout *f, int fd, const char *address) {
+    usec_t now = now_usec(CLOCK_MONOTONIC);
+    size_t len;
+
+    handshake_over(f, fd); /* a number reused before its disconnect was read */
+    if (f->n_handshakes == FANOUT_HANDSHAKES_MAX) {
+        int old = f->handshakes[0].fd;
+        usec_t since = f->handshakes[0].since;
+        char who[PEER_ADDRESS_MAX];
+
+        snprintf(who, sizeof(who), "%s", f->handshakes[0].address);
+        handshake_over(f, old);
+        if (now - since < FANOUT_HANDSHAKE_STALE_USEC && still_from(old, who)) {
+            (void)shutdown(old, SHUT_RDWR);
+            f->cb.on_rejected(who, NULL, "too many connections to the jobs endpoints in their handshake",
+                              f->cb.userdata);
+        }
+    }
+    len = strnlen(address, PEER_ADDRESS_MAX - 1);
+    f->handshakes[f->n_handshakes].fd = fd;
+    f->handshakes[f->n_handshakes].since = now;
+    memcpy(f->handshakes[f->n_handshakes].address, address, len);
+    f->handshakes[f->n_handshakes++].address[len] = '\0';
+}
+
 static void remember_accepted(Fanout *f, int fd) {
     struct sockaddr_storage sa;
     socklen_t len = sizeof(sa);
@@ -405,6 +474,7 @@ static void remember_accepted(Fanout *f, int fd) {
     snprintf(f->accepted[slot].address, sizeof(f->accepted[slot].address),
              sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
     f->accepted[slot].fd = fd;
+    handshake_started(f, fd, f->accepted[slot].address);
 }
 
 /* A handshake failed on kind k, and now its connection (fd) is gone: the peer is named by the
@@ -454,6 +524,7 @@ static void read_monitor(Fanout *f, int k) {
         else if (event == ZMQ_EVENT_DISCONNECTED) {
             Peer *p;
 
+            handshake_over(f, (int)value);
             while ((p = peers_find_fd(&f->peers[k], (int)value)))
                 drop_peer(f, k, p);
             if (f->failing[k])
@@ -512,6 +583,7 @@ static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd)
         redispatch(f, k, replaced);
     }
     p->opened_usec = now_usec(CLOCK_MONOTONIC);
+    handshake_over(f, fd); /* its hello: the handshake is over */
     if (f->zap) {
         copy_property(body, "User-Id", p->key, sizeof(p->key));
         copy_property(body, "Peer-Address", p->address, sizeof(p->address));
