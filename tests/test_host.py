@@ -38,14 +38,15 @@ def pytest_inside(installed, **env):
     """Runs `pytest tests/` inside the box with SQDIFF_TARGET=host; (output, counts)."""
     env = {"SQDIFF_TARGET": "host", "SQDIFF_URL": f"http://localhost:{installed.port}/",
            "SQDIFF_BUILDDIR": BUILDDIR, "PYTHONDONTWRITEBYTECODE": "1", **env}
-    p = installed.box.run(["/bin/sh", "-c", f"cd '{ROOT}' && exec /usr/bin/python3 -m pytest -q -rs "
+    p = installed.box.run(["/bin/sh", "-c", f"cd '{ROOT}' && exec /usr/bin/python3 -m pytest -q -rfEs "
                            "-p no:cacheprovider tests/"], check=False, env=env, timeout=1800)
     out = p.stdout + p.stderr
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     skipped = [line for line in out.splitlines() if line.startswith("SKIPPED")]
     print("\n".join(["", f"inside the box, {' '.join(f'{k}={v}' for k, v in env.items() if k.startswith('SQDIFF_'))}: "
                      f"{summary}", *skipped]))
-    assert p.returncode == 0, out[-8000:]
+    failed = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    assert p.returncode == 0, "\n".join(failed) + "\n" + out[-6000:]
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|errors?)", summary)}
     assert not counts.get("failed") and not counts.get("error"), summary
     return out, counts

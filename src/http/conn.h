@@ -79,6 +79,7 @@ struct Server {
     ServerStats stats;
     uint64_t max_body, idle_ms;
     uint64_t held, max_held; /* the memory budget: every Conn's incomplete + complete */
+    uint64_t held_complete;  /* of held, the complete requests' (admitted by server_hold) */
     size_t max_conns, n_conns, n_holds;
     size_t n_metrics; /* of n_conns, those of the metrics listeners (SERVER_METRICS_CONNS_MAX) */
     uint64_t next_id; /* of requests: server_next_id() */

@@ -387,6 +387,7 @@ static void hold_unlink(Server *s, HoldMark *m) {
     s->n_holds--;
     m->conn->complete -= m->bytes;
     s->held -= m->bytes;
+    s->held_complete -= m->bytes;
 }
 
 /* Freed unanswered: the client went away. (Before the socket closes, so its Conn still exists.) */
@@ -399,7 +400,9 @@ static void on_hold_dispose(void *p) {
 
 /* A held request counts as waiting (the sweep leaves its connection alone) until it is
  * answered, and holds its bytes of the memory budget: the caller's, the request's own and its
- * body's (HTTP/1.1: the connection's input buffer; HTTP/2: h2o's body buffer, which doubles). */
+ * body's (HTTP/1.1: the connection's input buffer; HTTP/2: h2o's body buffer, which doubles).
+ * Only complete requests can keep it out: the bytes of unfinished ones make room for it, their
+ * connections closed by on_budget, so a client sending much cannot make others' requests fail. */
 int server_hold(ServerRequest *r, uint64_t bytes) {
     h2o_req_t *req = (h2o_req_t *)r;
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
@@ -409,7 +412,7 @@ int server_hold(ServerRequest *r, uint64_t bytes) {
     if (!c)
         return 0;
     bytes += SERVER_REQUEST_BYTES + (c->http2 ? 2 * (uint64_t)req->entity.len : conn_buffer_bytes(c->sock->input));
-    if (s->held + bytes > s->max_held)
+    if (s->held_complete + bytes > s->max_held)
         return -ENOBUFS;
     if (!(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_hold_dispose)))
         return -ENOMEM;
@@ -418,6 +421,9 @@ int server_hold(ServerRequest *r, uint64_t bytes) {
     s->n_holds++;
     c->complete += bytes;
     s->held += bytes;
+    s->held_complete += bytes;
+    if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
+        h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
     return 0;
 }
 
