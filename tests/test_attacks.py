@@ -234,16 +234,15 @@ def test_pipelining_client_that_never_reads(attack_suite):
 
 
 def test_pipelining_then_half_close(attack_suite):
-    """50,000 tiny pipelined requests, then shutdown(SHUT_WR): some answers may come, then the
-    connection closes; the front end does not go on executing the rest."""
+    """2,000 tiny pipelined requests, then shutdown(SHUT_WR): a client done sending still reads,
+    so every request it sent is answered, in turn, and then the connection closes (RFC 9112
+    9.6); nothing is left running after it."""
     s = attack_suite
     frontend_pid(s)
-    n = 50_000
-    # The front end meets the FIN only once what was sent before it fits its socket buffer, so
-    # it executes most requests first at best: allow for a slow (sanitized) build.
-    answers, closed = pipeline_then_half_close(s.port, n, 30)
-    assert closed, f"still answering 30 s after the pipelined requests came ({answers} of {n} answered)"
-    assert answers < n, f"all {n} requests were executed for a client that had gone (half-closed)"
+    n = 2_000
+    answers, closed = pipeline_then_half_close(s.port, n, 60)
+    assert closed, f"still open 60 s after the pipelined requests came ({answers} of {n} answered)"
+    assert answers == n, f"{answers} of {n} pipelined requests answered before the close"
     assert_idle(s)
 
 
@@ -780,7 +779,10 @@ SMALL_BODY_HEAD = b'{"numbers":[1,2,3]'  # then whitespace, then "}": a body tha
 
 
 def metric(suite, name, labels=""):
-    """One sample of the front end's /metrics page (0 when it is not there)."""
+    """One sample of the front end's /metrics page (0 when it is not there). A live
+    installation serves metrics only where enabled: without SQDIFF_METRICS_URL, skips."""
+    if suite.metrics_url is None:
+        pytest.skip("no metrics listener known (SQDIFF_METRICS_URL)")
     with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
         text = r.read().decode()
     for line in text.splitlines():
@@ -925,10 +927,10 @@ def test_an_open_connection_costs_no_more_than_the_budget_counts(suite, protocol
     """The memory budget counts CONFIG_CONN_BYTES per open connection beside what it holds:
     1,000 idle connections (HTTP/2 ones past their SETTINGS) grow the front end's RSS by less."""
     n = 1000
+    base = metric(suite, "sqdiff_http_connections")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * n)), hard))
     rss = RssWatch(frontend_pid(suite))
-    base = metric(suite, "sqdiff_http_connections")
     conns = []
     try:
         for _ in range(n):

@@ -13,8 +13,9 @@
  *   - heads are parsed by picohttpparser (as h2o does) and framing is checked
  *     per RFC 9112 (bare LF, Content-Length with Transfer-Encoding, differing
  *     Content-Lengths); every error answer is JSON, and closes the connection;
- *   - end of stream while a request waits makes its answer the last: what a
- *     departed client queued is never started.
+ *   - end of stream (a half-close) while a request waits: the requests already
+ *     sent are answered in turn, then the connection closes; a reset makes the
+ *     waiting one the last, and what a departed client queued is never started.
  *
  * A request's life: HTTP1_HEAD → (HTTP1_CONTINUE) → HTTP1_BODY → HTTP1_HANDLING
  * → answer written (on_written) → next request from what is buffered. A head
@@ -161,7 +162,9 @@ static size_t input_cap(const Conn *c) {
     }
 }
 
-/* Reads what the socket has, up to room bytes, into *buf at its end. 0, or -EPIPE at end of stream or error. */
+/* Reads what the socket has, up to room bytes, into dst. 0; READ_END at end of stream (the
+ * client sent all it will: a half-close, or a close); -errno when the client is gone (a reset). */
+#define READ_END 1
 static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
     ssize_t n = read(h2o_socket_get_fd(c->sock), dst, room);
 
@@ -172,27 +175,35 @@ static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
     *ret_n = 0;
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    return -EPIPE;
+    return n == 0 ? READ_END : -errno;
+}
+
+/* Whether requests wait behind the one h2o has: read ahead, or buffered past it. */
+static bool queued(const Conn *c) {
+    return c->h1.ahead_len > 0 || c->sock->input->size > c->h1.req_size;
 }
 
 /* While h2o has the request: read ahead into c->h1.ahead, learning of end of stream. */
 static void read_ahead(Conn *c) {
     size_t have = c->sock->input->size - c->h1.req_size + c->h1.ahead_len, n;
+    int r;
 
     if (have >= SERVER_HOLD_INPUT_MAX || (!c->h1.ahead && !(c->h1.ahead = malloc(SERVER_HOLD_INPUT_MAX)))) {
         /* A pipelining client with its budget full: its end of stream, if sent, waits behind
-         * the bytes not read yet. TCP tells whether it came (CLOSE_WAIT). */
-        if (peer_finished(h2o_socket_get_fd(c->sock))) {
-            c->h1.peer_done = true;
-            c->h1.req.http1_is_persistent = 0;
-        }
+         * the bytes not read yet (TCP tells whether it came: CLOSE_WAIT), and so do the
+         * requests it sent before it, which are answered in turn. */
+        c->h1.peer_done = peer_finished(h2o_socket_get_fd(c->sock));
         h2o_socket_read_stop(c->sock);
         return;
     }
-    if (read_into(c, c->h1.ahead + c->h1.ahead_len, SERVER_HOLD_INPUT_MAX - have, &n) < 0) {
-        /* The client is gone or done sending: answer this request, then close; queued ones are dropped. */
+    r = read_into(c, c->h1.ahead + c->h1.ahead_len, SERVER_HOLD_INPUT_MAX - have, &n);
+    if (r != 0) {
+        /* Done sending (a half-close): the requests it sent are answered, then the connection
+         * closes; this one is the last if none is queued. Gone (a reset): this answer is the
+         * last, and the queued ones never run. */
         c->h1.peer_done = true;
-        c->h1.req.http1_is_persistent = 0;
+        if (r < 0 || !queued(c))
+            c->h1.req.http1_is_persistent = 0;
         h2o_socket_read_stop(c->sock);
         return;
     }
@@ -203,6 +214,7 @@ static void read_ahead(Conn *c) {
 static void on_readable(h2o_socket_t *sock, const char *err) {
     Conn *c = sock->data;
     size_t cap, total = 0;
+    int r;
 
     if (c->h1.state == HTTP1_HANDLING) {
         read_ahead(c);
@@ -222,9 +234,15 @@ static void on_readable(h2o_socket_t *sock, const char *err) {
             close_now(c);
             return;
         }
-        if (read_into(c, buf.base, buf.len < want ? buf.len : want, &n) < 0) {
-            close_now(c); /* end of stream with no request waiting: nothing to answer */
-            return;
+        r = read_into(c, buf.base, buf.len < want ? buf.len : want, &n);
+        if (r != 0) {
+            if (r < 0 || total == 0) {
+                close_now(c); /* gone, or the end of stream with no request to complete */
+                return;
+            }
+            c->h1.peer_done = true; /* what came before the end of stream is answered first */
+            h2o_socket_read_stop(sock);
+            break;
         }
         c->sock->input->size += n;
         total += n;

@@ -13,8 +13,9 @@
  *   - at most max-connections at once; at the cap, or when descriptors run out
  *     (EMFILE/ENFILE), the listeners leave the loop until a connection closes;
  *   - HTTP/1.1: while a request waits (server_hold()), at most HOLD_INPUT_MAX
- *     bytes are read ahead; end of stream or an error while waiting answers the
- *     request and closes the connection, so queued pipelined requests are dropped;
+ *     bytes are read ahead; after end of stream (a half-close) the requests
+ *     already sent are answered, then the connection closes; after a reset the
+ *     waiting one is the last, so queued pipelined requests are dropped;
  *     Content-Length with Transfer-Encoding, differing Content-Lengths and bare LF
  *     line endings get 400 and a close (RFC 9112);
  *   - HTTP/2: a decoded header list over SERVER_HEADER_LIST_MAX, request-body
