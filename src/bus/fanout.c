@@ -248,8 +248,8 @@ static size_t redispatch(Fanout *f, int k, uint64_t serial) {
         next = job->out_next[k];
         if (job->holder[k] != serial)
             continue;
+        requeue_job(f, job, k); /* first: queued, its bytes stay (release_data) */
         out_unlink(f, job, k);
-        requeue_job(f, job, k);
         moved++;
     }
     f->redispatched[k] += moved;
