@@ -745,23 +745,23 @@ s.close(linger=2000); ctx.term()
 """
 
 
+def sum_workers_reporting(suite):
+    """How many sum workers the front end's /metrics shows with counters (registered, granted)."""
+    with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
+        return sum(line.startswith('sqdiff_worker_jobs_done_total{kind="sum"') for line in r.read().decode().splitlines())
+
+
 def test_a_worker_that_grants_more_gets_no_more_than_its_share(suite):
     """Two sum workers with credit, sqdiff-worker (it grants 4) and one that grants 64: 40
     requests that arrive together (40 HTTP/2 streams in one write, so in one pass of the loop)
     are split between them, 20 each. With the most credit first, the second took all 40."""
     if suite.metrics_url is None:
         pytest.skip("no metrics listener known (SQDIFF_METRICS_URL)")
-
-    def sum_workers_reporting():
-        with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
-            return sum(line.startswith('sqdiff_worker_jobs_done_total{kind="sum"')
-                       for line in r.read().decode().splitlines())
-
     assert suite.get("/?n=1").status == 200
     generous = suite.start_python(GENEROUS_SUM_WORKER)
     try:
         assert generous.stdout.readline().strip() == "up"
-        wait_for(lambda: sum_workers_reporting() == 2, 10, "both sum workers registered with credit")
+        wait_for(lambda: sum_workers_reporting(suite) == 2, 10, "both sum workers registered with credit")
         lists = [[i, -3 * i, 7] for i in range(40)]
         c = h2.H2Conn(suite.port, ENABLE_PUSH=0)
         try:
@@ -777,6 +777,46 @@ def test_a_worker_that_grants_more_gets_no_more_than_its_share(suite):
             c.close()
         out, _ = generous.communicate("stop\n", timeout=30)
         assert out.split()[-1] == "20", f"the worker granting 64 got {out.split()[-1]} of 40 jobs, not its half"
+    finally:
+        if generous.poll() is None:
+            generous.kill()
+            generous.wait()
+
+
+def test_a_stalled_workers_jobs_are_hedged_to_another(suite):
+    """Two sum workers: sqdiff-worker, stopped (SIGSTOP: alive and connected, but stalled), and
+    one that answers at once. 30 requests one after another: the sum jobs that went to the
+    stalled one (while its credit lasted) are sent to the other after the hedge delay, so every
+    request is answered exactly, none 504 at the timeout. Once the stalled one goes on, its
+    replies are late, counted, and dropped without a word."""
+    if suite.metrics_url is None:
+        pytest.skip("no metrics listener known (SQDIFF_METRICS_URL)")
+
+    def sample(name):
+        with urllib.request.urlopen(suite.metrics_url, timeout=10) as r:
+            text = r.read().decode()
+        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + '{kind="sum"}'))
+
+    assert suite.get("/?n=1").status == 200
+    generous = suite.start_python(GENEROUS_SUM_WORKER)
+    try:
+        assert generous.stdout.readline().strip() == "up"
+        wait_for(lambda: sum_workers_reporting(suite) == 2, 10, "both sum workers registered with credit")
+        hedged, late = sample("sqdiff_jobs_hedged_total"), sample("sqdiff_replies_late_total")
+        lists = [[i, 11 * i - 5] for i in range(30)]
+        with suite.stall_allowed("sum"):
+            suite.signal_workers("sum", signal.SIGSTOP)
+            try:
+                got = [suite.get(query(x), timeout=10) for x in lists]
+            finally:
+                suite.signal_workers("sum", signal.SIGCONT)
+        wrong = [(x, r) for x, r in zip(lists, got) if r.status != 200 or r.json() != answer(x)]
+        assert not wrong, f"{len(wrong)} of 30 not answered exactly, first: {wrong[:2]}"
+        moved = sample("sqdiff_jobs_hedged_total") - hedged
+        assert 1 <= moved <= 16, f"{moved} jobs hedged"  # what the stalled one's credit took; the burst
+        wait_for(lambda: sample("sqdiff_replies_late_total") - late == moved, 10,
+                 "the stalled worker's replies, once it went on, counted as late")
+        generous.communicate("stop\n", timeout=30)
     finally:
         if generous.poll() is None:
             generous.kill()

@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "hedge.h"
 #include "keys.h"
 #include "time-util.h"
 #include "transport.h"
@@ -78,7 +79,12 @@ struct Fanout {
     } big[_WIRE_KIND_MAX][FANOUT_BIG_INFLIGHT_MAX]; /* big jobs out, awaiting their replies */
     size_t n_big[_WIRE_KIND_MAX], big_bytes[_WIRE_KIND_MAX];
     FanoutJob *head[_WIRE_KIND_MAX], *tail[_WIRE_KIND_MAX];
-    FanoutJob *out_head[_WIRE_KIND_MAX]; /* jobs sent, their replies not reported: by holder */
+    FanoutJob *out_head[_WIRE_KIND_MAX]; /* jobs sent, their replies not reported: newest first */
+    FanoutJob *out_tail[_WIRE_KIND_MAX]; /* and the oldest */
+    Hedge hedge[_WIRE_KIND_MAX];
+    sd_event_source *hedge_timer;
+    usec_t hedge_at;         /* when the timer is armed for; 0: not armed */
+    usec_t hedge_not_before; /* no other worker or no share left at the last look: not again before this */
     uint64_t redispatched[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
@@ -123,14 +129,18 @@ static void unlink_job(Fanout *f, FanoutJob *job, int k) {
     release_data(job);
 }
 
-/* Kind k's part of job is out with worker `holder` until settled, cancelled or moved. */
-static void out_link(Fanout *f, FanoutJob *job, int k, uint64_t holder) {
+/* Kind k's part of job is out with worker `holder` (since now) until settled, cancelled or moved. */
+static void out_link(Fanout *f, FanoutJob *job, int k, uint64_t holder, usec_t now) {
     job->out_prev[k] = NULL;
     job->out_next[k] = f->out_head[k];
     if (f->out_head[k])
         f->out_head[k]->out_prev[k] = job;
+    else
+        f->out_tail[k] = job;
     f->out_head[k] = job;
     job->holder[k] = holder;
+    job->hedge[k] = 0;
+    job->sent_usec[k] = now;
     job->out |= (uint8_t)(1u << k);
 }
 
@@ -141,6 +151,8 @@ static void out_unlink(Fanout *f, FanoutJob *job, int k) {
         f->out_head[k] = job->out_next[k];
     if (job->out_next[k])
         job->out_next[k]->out_prev[k] = job->out_prev[k];
+    else
+        f->out_tail[k] = job->out_prev[k];
     job->out_prev[k] = job->out_next[k] = NULL;
     job->out &= (uint8_t) ~(1u << k);
     release_data(job);
@@ -239,15 +251,23 @@ static void settle_peer(Fanout *f, int k, uint64_t serial) {
 }
 
 /* A worker is gone: the jobs it had go back to the head of the queue, in the order sent. The
- * list of jobs out is newest first, and each goes in front of the queue: the oldest ends first. */
+ * list of jobs out is newest first, and each goes in front of the queue: the oldest ends first.
+ * A job hedged stays out with the other worker that has it. */
 static size_t redispatch(Fanout *f, int k, uint64_t serial) {
     FanoutJob *next;
     size_t moved = 0;
 
     for (FanoutJob *job = f->out_head[k]; job; job = next) {
         next = job->out_next[k];
+        if (job->hedge[k] == serial)
+            job->hedge[k] = 0;
         if (job->holder[k] != serial)
             continue;
+        if (job->hedge[k]) {
+            job->holder[k] = job->hedge[k];
+            job->hedge[k] = 0;
+            continue;
+        }
         requeue_job(f, job, k); /* first: queued, its bytes stay (release_data) */
         out_unlink(f, job, k);
         moved++;
@@ -293,8 +313,16 @@ static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
 }
 
 void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k) {
-    if (job->out & (1u << k))
-        out_unlink(f, job, k);
+    if (!(job->out & (1u << k)))
+        return;
+    hedge_replied(&f->hedge[k], now_usec(CLOCK_MONOTONIC) - job->sent_usec[k]);
+    if (job->hedge[k])
+        hedge_settled(&f->hedge[k], job->id);
+    out_unlink(f, job, k);
+}
+
+bool fanout_late_hedge(Fanout *f, WireKind k, uint64_t id) {
+    return hedge_late(&f->hedge[k], id);
 }
 
 void fanout_settle(Fanout *f, WireKind k, uint64_t id) {
@@ -330,6 +358,7 @@ static size_t fair_share(Fanout *f, int i) {
 static void send_all(Fanout *f) {
     bool blocked[_WIRE_KIND_MAX] = { false };
     size_t share[_WIRE_KIND_MAX];
+    usec_t now = now_usec(CLOCK_MONOTONIC);
 
     for (int i = 0; i < _WIRE_KIND_MAX; i++)
         share[i] = fair_share(f, i);
@@ -381,10 +410,11 @@ static void send_all(Fanout *f) {
             peers_sent(&f->peers[i], to[i]);
             f->jobs_sent[i] += n;
             f->batches_sent[i]++;
+            hedge_sent(&f->hedge[i], n);
             for (size_t j = 0; j < n; j++) {
                 FanoutJob *job = f->head[i];
 
-                out_link(f, job, i, to[i]->serial); /* first: the bytes stay while it is out */
+                out_link(f, job, i, to[i]->serial, now); /* first: the bytes stay while it is out */
                 unlink_job(f, job, i);
             }
         }
@@ -392,8 +422,7 @@ static void send_all(Fanout *f) {
     }
 }
 
-/* Disconnect and failed-handshake events of kind k's socket, in order. */
-/* A connection accepted: its peer's address, kept by descriptor while the fd is still its own. */
+/* The handshake on fd is over: it said hello, or it is gone. */
 static void handshake_over(Fanout *f, int fd) {
     for (size_t i = 0; i < f->n_handshakes; i++)
         if (f->handshakes[i].fd == fd) {
@@ -449,6 +478,7 @@ static void handshake_started(Fanout *f, int fd, const char *address) {
     f->handshakes[f->n_handshakes++].address[len] = '\0';
 }
 
+/* A connection accepted: its peer's address, kept by descriptor while the fd is still its own. */
 static void remember_accepted(Fanout *f, int fd) {
     struct sockaddr_storage sa;
     socklen_t len = sizeof(sa);
@@ -491,6 +521,7 @@ static void report_failed_handshake(Fanout *f, int k, int fd, const char *endpoi
     f->failing[k] = NULL;
 }
 
+/* Disconnect and failed-handshake events of kind k's socket, in order. */
 static void read_monitor(Fanout *f, int k) {
     for (;;) {
         zmq_msg_t msg;
@@ -697,6 +728,94 @@ static bool receive(Fanout *f, int k) {
  * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
  * read here. True if anything was received.
  */
+/* --- hedging: a second worker for a job whose reply is late ---------------------------------- */
+
+/* Whether kind k's part of job may go to a second worker: not yet, and not a big job (those are
+ * metered, and go once). */
+static bool hedgeable(const FanoutJob *job, int k) {
+    return !job->hedge[k] && job->len <= WIRE_BATCH_BYTES;
+}
+
+/* The oldest job of kind k out that may be hedged, or NULL. */
+static FanoutJob *oldest_unhedged(Fanout *f, int k) {
+    FanoutJob *job = f->out_tail[k];
+
+    while (job && !hedgeable(job, k))
+        job = job->out_prev[k];
+    return job;
+}
+
+/* Arms the timer for the first job that may need hedging, if none earlier is armed. */
+static void hedge_arm(Fanout *f) {
+    usec_t at = UINT64_MAX;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        FanoutJob *job;
+
+        if (f->peers[k].n < 2 || !(job = oldest_unhedged(f, k)))
+            continue; /* with one worker there is no other to ask */
+        if (job->sent_usec[k] + hedge_delay(&f->hedge[k]) < at)
+            at = job->sent_usec[k] + hedge_delay(&f->hedge[k]);
+    }
+    if (at == UINT64_MAX)
+        return; /* nothing to wait for */
+    if (at < f->hedge_not_before)
+        at = f->hedge_not_before;
+    if (f->hedge_at && f->hedge_at <= at)
+        return; /* armed earlier: it looks again when it fires */
+    if (sd_event_source_set_time(f->hedge_timer, at) >= 0 &&
+        sd_event_source_set_enabled(f->hedge_timer, SD_EVENT_ONESHOT) >= 0)
+        f->hedge_at = at;
+}
+
+/* Sends kind k's part of job, alone, to worker p: 0 or a negative errno (send_to's). */
+static int send_one(Fanout *f, int k, FanoutJob *job, const Peer *p) {
+    zmq_msg_t msg;
+    int r;
+
+    if (zmq_msg_init_size(&msg, job->len) < 0)
+        return -errno;
+    memcpy(zmq_msg_data(&msg), job->data, job->len);
+    r = send_to(f, k, p, &msg);
+    zmq_msg_close(&msg);
+    return r;
+}
+
+static int on_hedge_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Fanout *f = userdata;
+    usec_t now = now_usec(CLOCK_MONOTONIC);
+
+    f->hedge_at = 0;
+    f->hedge_not_before = 0;
+    for (int k = 0; k < _WIRE_KIND_MAX; k++) {
+        usec_t delay = hedge_delay(&f->hedge[k]);
+
+        if (f->peers[k].n < 2)
+            continue; /* no other worker to ask */
+        if (f->head[k]) {
+            f->hedge_not_before = now + HEDGE_DELAY_MIN_USEC;
+            continue; /* jobs wait for a worker: the workers are busy, not slow; look again later */
+        }
+        for (FanoutJob *job = f->out_tail[k]; job && job->sent_usec[k] + delay <= now; job = job->out_prev[k]) {
+            Peer *p;
+
+            if (!hedgeable(job, k))
+                continue;
+            if (!(p = peers_pick_other(&f->peers[k], job->holder[k])) || !hedge_take(&f->hedge[k]) ||
+                send_one(f, k, job, p) < 0) {
+                /* No other worker with credit, no share left, or it is gone or full: a grant, a
+                 * job sent or the monitor changes that, so look again in a while, not at once. */
+                f->hedge_not_before = now + HEDGE_DELAY_MIN_USEC;
+                break;
+            }
+            peers_sent(&f->peers[k], p);
+            job->hedge[k] = p->serial;
+        }
+    }
+    hedge_arm(f);
+    return 0;
+}
+
 static bool pump(Fanout *f) {
     bool any = false;
 
@@ -711,6 +830,7 @@ static bool pump(Fanout *f) {
         any |= again;
     }
     f->pumping = false;
+    hedge_arm(f);
     return any;
 }
 
@@ -878,6 +998,14 @@ int fanout_new(sd_event *e, const Config *c, const FanoutCallbacks *cb, Fanout *
     r = sd_event_add_defer(e, &f->first_drain, on_first_drain, f);
     if (r < 0)
         return r;
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        hedge_init(&f->hedge[k]);
+    r = sd_event_add_time(e, &f->hedge_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_hedge_timer, f);
+    if (r < 0)
+        return r;
+    r = sd_event_source_set_enabled(f->hedge_timer, SD_EVENT_OFF);
+    if (r < 0)
+        return r;
     *ret = TAKE_PTR(f);
     return 0;
 }
@@ -886,6 +1014,7 @@ Fanout *fanout_free(Fanout *f) {
     if (!f)
         return NULL;
     sd_event_source_disable_unref(f->first_drain);
+    sd_event_source_disable_unref(f->hedge_timer);
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         while (f->head[k])
             unlink_job(f, f->head[k], k);
@@ -940,6 +1069,8 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->big_bytes_out[k] = f->big_bytes[k];
         ret->reports_refused[k] = f->reports_refused[k];
         ret->jobs_redispatched[k] = f->redispatched[k];
+        ret->jobs_hedged[k] = f->hedge[k].hedged;
+        ret->hedges_late[k] = f->hedge[k].late_dropped;
     }
 }
 

@@ -46,6 +46,13 @@
  * is queued again, first in line, for another worker of the kind; the request's
  * deadline stays the caller's. Jobs are pure, so a reply that still comes from the
  * first worker only makes a second one late, and dropped.
+ *
+ * Nor with a worker that is slow or stalled but connected: a small job whose reply has not
+ * come after its kind's hedge delay (hedge.h: twice the recent 99th percentile, at least
+ * 10 ms) goes to a second worker of the kind with credit, never the one that has it; the
+ * first reply wins, and the other is recognised as late (fanout_late_hedge()). At most one
+ * job in HEDGE_SHARE_JOBS is hedged, and none while jobs of the kind wait for a worker:
+ * under overload hedging stops first. A worker need not know.
  */
 
 #include <stdbool.h>
@@ -74,7 +81,9 @@ typedef struct FanoutJob {
     uint8_t out;    /* bit (1 << WireKind): sent, its reply not reported yet */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
     struct FanoutJob *out_prev[_WIRE_KIND_MAX], *out_next[_WIRE_KIND_MAX];
-    uint64_t holder[_WIRE_KIND_MAX]; /* the serial of the worker that has it (when out) */
+    uint64_t holder[_WIRE_KIND_MAX];    /* the serial of the worker that has it (when out) */
+    uint64_t hedge[_WIRE_KIND_MAX];     /* the serial of a second worker that has it too, or 0 */
+    uint64_t sent_usec[_WIRE_KIND_MAX]; /* when it went out (CLOCK_MONOTONIC) */
 } FanoutJob;
 
 typedef struct Fanout Fanout;
@@ -118,6 +127,10 @@ void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k);
  */
 bool fanout_flush(Fanout *f);
 
+/* Whether a reply of kind k for job id is the late one of a hedged job (the other copy's came
+ * first): true once, and counted; the caller drops it without a word. */
+bool fanout_late_hedge(Fanout *f, WireKind k, uint64_t id);
+
 /* Forgets job: whatever part of it is unsent or out. Harmless on a job already settled. */
 void fanout_cancel(Fanout *f, FanoutJob *job);
 
@@ -130,6 +143,8 @@ typedef struct FanoutStats {
     size_t queued_bytes[_WIRE_KIND_MAX], big_bytes_out[_WIRE_KIND_MAX];
     uint64_t reports_refused[_WIRE_KIND_MAX];   /* grants whose counters were refused */
     uint64_t jobs_redispatched[_WIRE_KIND_MAX]; /* queued again: the worker that had them went */
+    uint64_t jobs_hedged[_WIRE_KIND_MAX];       /* sent to a second worker: the first was slow */
+    uint64_t hedges_late[_WIRE_KIND_MAX];       /* replies dropped: the other copy's came first */
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);
 

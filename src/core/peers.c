@@ -81,6 +81,18 @@ Peer *peers_pick(Peers *t) {
     return best;
 }
 
+Peer *peers_pick_other(Peers *t, uint64_t serial) {
+    Peer *best = NULL;
+
+    for (size_t i = 0; i < t->n; i++) {
+        Peer *p = &t->peer[i];
+
+        if (p->credit > 0 && p->serial != serial && (!best || p->last_sent < best->last_sent))
+            best = p;
+    }
+    return best;
+}
+
 size_t peers_with_credit(const Peers *t) {
     size_t n = 0;
 

@@ -79,6 +79,9 @@ void peers_grant(Peer *p, uint64_t n, uint32_t cap);
 /* The peer the next message goes to, or NULL when none has credit. */
 Peer *peers_pick(Peers *t);
 
+/* As peers_pick(), but never the peer of that serial: a second worker for a job (hedging). */
+Peer *peers_pick_other(Peers *t, uint64_t serial);
+
 /* How many peers have credit. */
 size_t peers_with_credit(const Peers *t);
 

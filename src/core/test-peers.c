@@ -37,9 +37,13 @@ int main(void) {
     b = peers_find(&t, "b", 1);
     ASSERT_TRUE(peers_pick(&t) == b);
     peers_sent(&t, b); /* b: 3 left, and it is a's turn */
+    /* Another than b: a, while it has credit; another than a: b. */
+    ASSERT_TRUE(peers_pick_other(&t, b->serial) == a);
+    ASSERT_TRUE(peers_pick_other(&t, a->serial) == b);
     ASSERT_TRUE(peers_pick(&t) == a);
     peers_sent(&t, a);
-    /* a has no credit left: b takes the rest, then nobody. */
+    /* a has no credit left: b takes the rest, then nobody; nobody other than b. */
+    ASSERT_TRUE(peers_pick_other(&t, b->serial) == NULL);
     ASSERT_EQ(peers_find(&t, "a", 1)->credit, 0);
     ASSERT_EQ(peers_with_credit(&t), 1);
     for (int i = 0; i < 3; i++) {

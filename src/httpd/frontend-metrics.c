@@ -124,6 +124,26 @@ static void write_requests(const FrontendMetricsInput *in, MetricsText *m) {
     gauge(m, "sqdiff_requests_pending", "Requests waiting for their workers.", in->pending);
 }
 
+/* The figure of kind k in write_fanout()'s family i. */
+static uint64_t fanout_figure(const FanoutStats *f, size_t i, int k) {
+    switch (i) {
+    case 0:
+        return f->jobs_sent[k];
+    case 1:
+        return f->batches_sent[k];
+    case 2:
+        return f->queued_bytes[k];
+    case 3:
+        return f->big_bytes_out[k];
+    case 4:
+        return f->jobs_redispatched[k];
+    case 5:
+        return f->jobs_hedged[k];
+    default:
+        return f->hedges_late[k];
+    }
+}
+
 static void write_fanout(const FanoutStats *f, MetricsText *m) {
     static const struct {
         const char *name, *help;
@@ -136,19 +156,17 @@ static void write_fanout(const FanoutStats *f, MetricsText *m) {
           METRICS_GAUGE },
         { "sqdiff_jobs_redispatched_total",
           "Jobs queued again for another worker because the one that had them went away, by kind.", METRICS_COUNTER },
+        { "sqdiff_jobs_hedged_total", "Jobs sent to a second worker because the first was slow to reply, by kind.",
+          METRICS_COUNTER },
+        { "sqdiff_replies_late_total",
+          "Replies to hedged jobs that came after the other copy's and were dropped, by kind.", METRICS_COUNTER },
     };
 
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         metrics_family(m, families[i].name, families[i].type, families[i].help);
         for (int k = 0; k < _WIRE_KIND_MAX; k++) {
-            uint64_t v = i == 0   ? f->jobs_sent[k]
-                         : i == 1 ? f->batches_sent[k]
-                         : i == 2 ? f->queued_bytes[k]
-                         : i == 3 ? f->big_bytes_out[k]
-                                  : f->jobs_redispatched[k];
-
             metrics_sample(m, families[i].name, (const char *const[]){ "kind", wire_kind_to_string((WireKind)k), NULL },
-                           v);
+                           fanout_figure(f, i, k));
         }
     }
 }

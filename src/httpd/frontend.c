@@ -262,7 +262,8 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
     int k;
 
     if (!(e = pending_find(&f->pending, reply->id))) {
-        drop_reply(f, 0, "no such request pending (answered, timed out or never sent)");
+        if (!fanout_late_hedge(f->fanout, reply->kind, reply->id))
+            drop_reply(f, 0, "no such request pending (answered, timed out or never sent)");
         return;
     }
     fanout_settle_job(f->fanout, &((Request *)e->userdata)->job, reply->kind);
@@ -273,7 +274,8 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
     case 0:
         return; /* the other half is still to come */
     case -EALREADY:
-        drop_reply(f, e->id, "duplicate reply");
+        if (!fanout_late_hedge(f->fanout, reply->kind, reply->id))
+            drop_reply(f, e->id, "duplicate reply");
         return;
     case -EINVAL:
         /* wire_read_reply() bounds values below this, but the table decides what it stores. */
