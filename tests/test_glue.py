@@ -787,8 +787,8 @@ def test_a_stalled_workers_jobs_are_hedged_to_another(suite):
     """Two sum workers: sqdiff-worker, stopped (SIGSTOP: alive and connected, but stalled), and
     one that answers at once. 30 requests one after another: the sum jobs that went to the
     stalled one (while its credit lasted) are sent to the other after the hedge delay, so every
-    request is answered exactly, none 504 at the timeout. Once the stalled one goes on, its
-    replies are late, counted, and dropped without a word."""
+    request is answered exactly, none 504 at the timeout, every hedge won. Once the stalled one
+    goes on, its replies are late, counted, and dropped without a word."""
     if suite.metrics_url is None:
         pytest.skip("no metrics listener known (SQDIFF_METRICS_URL)")
 
@@ -802,7 +802,8 @@ def test_a_stalled_workers_jobs_are_hedged_to_another(suite):
     try:
         assert generous.stdout.readline().strip() == "up"
         wait_for(lambda: sum_workers_reporting(suite) == 2, 10, "both sum workers registered with credit")
-        hedged, late = sample("sqdiff_jobs_hedged_total"), sample("sqdiff_replies_late_total")
+        hedged, won, late = (sample("sqdiff_jobs_hedged_total"), sample("sqdiff_hedges_won_total"),
+                             sample("sqdiff_replies_late_total"))
         lists = [[i, 11 * i - 5] for i in range(30)]
         with suite.stall_allowed("sum"):
             suite.signal_workers("sum", signal.SIGSTOP)
@@ -814,6 +815,7 @@ def test_a_stalled_workers_jobs_are_hedged_to_another(suite):
         assert not wrong, f"{len(wrong)} of 30 not answered exactly, first: {wrong[:2]}"
         moved = sample("sqdiff_jobs_hedged_total") - hedged
         assert 1 <= moved <= 16, f"{moved} jobs hedged"  # what the stalled one's credit took; the burst
+        assert sample("sqdiff_hedges_won_total") - won == moved  # the stalled one answered none first
         wait_for(lambda: sample("sqdiff_replies_late_total") - late == moved, 10,
                  "the stalled worker's replies, once it went on, counted as late")
         generous.communicate("stop\n", timeout=30)

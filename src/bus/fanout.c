@@ -312,12 +312,12 @@ static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
     return 0;
 }
 
-void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k) {
+void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k, uint64_t worker) {
     if (!(job->out & (1u << k)))
         return;
     hedge_replied(&f->hedge[k], now_usec(CLOCK_MONOTONIC) - job->sent_usec[k]);
     if (job->hedge[k])
-        hedge_settled(&f->hedge[k], job->id);
+        hedge_settled(&f->hedge[k], job->id, worker == job->hedge[k]);
     out_unlink(f, job, k);
 }
 
@@ -680,7 +680,9 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     }
     r = wire_read_grant(data, len, &grant);
     if (r <= 0) {
-        f->cb.on_reply(data, len, (WireKind)k, f->cb.userdata); /* a bad grant is logged as a bad reply */
+        p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
+        /* a bad grant is logged as a bad reply */
+        f->cb.on_reply(data, len, (WireKind)k, p ? p->serial : 0, f->cb.userdata);
         return;
     }
     credit = grant.credit;
@@ -1070,6 +1072,7 @@ void fanout_stats(Fanout *f, FanoutStats *ret) {
         ret->reports_refused[k] = f->reports_refused[k];
         ret->jobs_redispatched[k] = f->redispatched[k];
         ret->jobs_hedged[k] = f->hedge[k].hedged;
+        ret->hedges_won[k] = f->hedge[k].won;
         ret->hedges_late[k] = f->hedge[k].late_dropped;
     }
 }

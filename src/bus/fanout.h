@@ -89,8 +89,9 @@ typedef struct FanoutJob {
 typedef struct Fanout Fanout;
 
 typedef struct FanoutCallbacks {
-    /* A message from a worker of kind k that is neither hello nor grant: replies, or junk. */
-    void (*on_reply)(const char *msg, size_t len, WireKind k, void *userdata);
+    /* A message from a worker of kind k that is neither hello nor grant: replies, or junk.
+     * worker: its registration serial (0: not registered), for fanout_settle_job(). */
+    void (*on_reply)(const char *msg, size_t len, WireKind k, uint64_t worker, void *userdata);
     /* The counters in a grant of worker `worker` (its registration serial) were refused: why. */
     void (*on_report_refused)(WireKind k, uint64_t worker, const char *reason, void *userdata);
     /* A peer was turned away: who (its address, or "on ENDPOINT"), its key if known, and why. */
@@ -118,8 +119,9 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 
 /* A reply of kind k for job id arrived (whether or not its request still waits). */
 void fanout_settle(Fanout *f, WireKind k, uint64_t id);
-/* The reply of kind k to job (its request still waits): it is no longer out. */
-void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k);
+/* The reply of kind k to job (its request still waits), from `worker` (on_reply's): it is no
+ * longer out. */
+void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k, uint64_t worker);
 
 /*
  * Sends what is queued, in batches, as far as workers can take it now; then receives what
@@ -144,6 +146,7 @@ typedef struct FanoutStats {
     uint64_t reports_refused[_WIRE_KIND_MAX];   /* grants whose counters were refused */
     uint64_t jobs_redispatched[_WIRE_KIND_MAX]; /* queued again: the worker that had them went */
     uint64_t jobs_hedged[_WIRE_KIND_MAX];       /* sent to a second worker: the first was slow */
+    uint64_t hedges_won[_WIRE_KIND_MAX];        /* of those, answered first by the second */
     uint64_t hedges_late[_WIRE_KIND_MAX];       /* replies dropped: the other copy's came first */
 } FanoutStats;
 void fanout_stats(Fanout *f, FanoutStats *ret);

@@ -69,7 +69,8 @@ bool hedge_take(Hedge *h) {
     return true;
 }
 
-void hedge_settled(Hedge *h, uint64_t id) {
+void hedge_settled(Hedge *h, uint64_t id, bool by_second) {
+    h->won += by_second;
     h->late[h->next_late] = id;
     h->next_late = (h->next_late + 1) % HEDGE_LATE_MAX;
 }

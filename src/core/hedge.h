@@ -35,7 +35,7 @@ typedef struct Hedge {
     uint64_t tokens;               /* in jobs sent: HEDGE_SHARE_JOBS buy one hedge */
     uint64_t late[HEDGE_LATE_MAX]; /* ids whose other copy's reply is still to come; 0: none */
     size_t next_late;
-    uint64_t hedged, late_dropped; /* for metrics */
+    uint64_t hedged, won, late_dropped; /* for metrics; won: answered first by the second worker */
 } Hedge;
 
 void hedge_init(Hedge *h);
@@ -52,8 +52,9 @@ uint64_t hedge_delay(Hedge *h);
 /* Takes what one hedge costs: false (nothing taken) when the share is used up. */
 bool hedge_take(Hedge *h);
 
-/* A hedged job got its first reply: the other copy's, if it comes, is late. */
-void hedge_settled(Hedge *h, uint64_t id);
+/* A hedged job got its first reply (from the second worker it went to, or not): the other
+ * copy's, if it comes, is late. */
+void hedge_settled(Hedge *h, uint64_t id, bool by_second);
 
 /* Whether a reply for job id is the late one of a hedged job: true once, and counted. */
 bool hedge_late(Hedge *h, uint64_t id);

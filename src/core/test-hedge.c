@@ -65,17 +65,19 @@ TEST(late_reply_is_recognised_once) {
 
     hedge_init(&h);
     ASSERT_FALSE(hedge_late(&h, 7));
-    hedge_settled(&h, 7);
+    hedge_settled(&h, 7, true);
+    ASSERT_EQ(h.won, 1);
     ASSERT_TRUE(hedge_late(&h, 7));
     ASSERT_FALSE(hedge_late(&h, 7)); /* a third reply is no hedge's */
     ASSERT_FALSE(hedge_late(&h, 0));
     ASSERT_EQ(h.late_dropped, 1);
     /* Only the last HEDGE_LATE_MAX are kept. */
     for (uint64_t id = 100; id < 100 + HEDGE_LATE_MAX + 1; id++)
-        hedge_settled(&h, id);
+        hedge_settled(&h, id, false);
     ASSERT_FALSE(hedge_late(&h, 100));
     ASSERT_TRUE(hedge_late(&h, 101));
     ASSERT_TRUE(hedge_late(&h, 100 + HEDGE_LATE_MAX));
+    ASSERT_EQ(h.won, 1);
 }
 
 TEST_MAIN()

@@ -139,6 +139,8 @@ static uint64_t fanout_figure(const FanoutStats *f, size_t i, int k) {
         return f->jobs_redispatched[k];
     case 5:
         return f->jobs_hedged[k];
+    case 6:
+        return f->hedges_won[k];
     default:
         return f->hedges_late[k];
     }
@@ -158,6 +160,7 @@ static void write_fanout(const FanoutStats *f, MetricsText *m) {
           "Jobs queued again for another worker because the one that had them went away, by kind.", METRICS_COUNTER },
         { "sqdiff_jobs_hedged_total", "Jobs sent to a second worker because the first was slow to reply, by kind.",
           METRICS_COUNTER },
+        { "sqdiff_hedges_won_total", "Hedged jobs answered first by the second worker, by kind.", METRICS_COUNTER },
         { "sqdiff_replies_late_total",
           "Replies to hedged jobs that came after the other copy's and were dropped, by kind.", METRICS_COUNTER },
     };

@@ -255,7 +255,7 @@ static void drop_reply(Frontend *f, uint64_t id, const char *why) {
                             "Dropped a reply from a worker: %s", why);
 }
 
-static void apply_reply(Frontend *f, const WireReply *reply) {
+static void apply_reply(Frontend *f, const WireReply *reply, uint64_t worker) {
     char body[SQMATH_ANSWER_MAX];
     PendingEntry *e;
     Request *r;
@@ -266,7 +266,7 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
             drop_reply(f, 0, "no such request pending (answered, timed out or never sent)");
         return;
     }
-    fanout_settle_job(f->fanout, &((Request *)e->userdata)->job, reply->kind);
+    fanout_settle_job(f->fanout, &((Request *)e->userdata)->job, reply->kind, worker);
     k = pending_set_result(e, reply->kind, reply->value, reply->value_len);
     switch (k) {
     case 1:
@@ -300,7 +300,7 @@ static void apply_reply(Frontend *f, const WireReply *reply) {
  * A message from a worker of kind `kind`: one reply or a batch. Nothing of it is used unless all
  * of it is valid, and all of it is of the worker's kind.
  */
-static void on_replies(const char *msg, size_t len, WireKind kind, void *userdata) {
+static void on_replies(const char *msg, size_t len, WireKind kind, uint64_t worker, void *userdata) {
     Frontend *f = userdata;
     WireReply replies[WIRE_BATCH_MAX];
     char err[WIRE_ERROR_MAX];
@@ -322,7 +322,7 @@ static void on_replies(const char *msg, size_t len, WireKind kind, void *userdat
         }
     for (size_t i = 0; i < n; i++) {
         fanout_settle(f->fanout, replies[i].kind, replies[i].id);
-        apply_reply(f, &replies[i]);
+        apply_reply(f, &replies[i], worker);
     }
 }
 
