@@ -11,9 +11,21 @@
 #include "chunked.h"
 #include "fuzz-helpers.h"
 
+/* CR LF at in[*p]: 0, *p past it; CHUNKED_MORE when the input ends first; else CHUNKED_ERROR. */
+static ssize_t expect_crlf(const char *in, size_t n, size_t *p) {
+    if (*p == n)
+        return CHUNKED_MORE;
+    if (in[*p] != '\r')
+        return CHUNKED_ERROR;
+    if (++*p == n)
+        return CHUNKED_MORE;
+    return in[(*p)++] == '\n' ? 0 : CHUNKED_ERROR;
+}
+
 /* The reference: CHUNKED_ERROR, CHUNKED_MORE, or the bytes after the body; the data in out. */
 static ssize_t reference(const char *in, size_t n, char *out, size_t *ret_out) {
     size_t p = 0, o = 0;
+    ssize_t r;
 
     for (;;) { /* a chunk: size [; ext] CRLF data CRLF */
         uint64_t size = 0;
@@ -33,26 +45,16 @@ static ssize_t reference(const char *in, size_t n, char *out, size_t *ret_out) {
             for (p++; p < n && in[p] != '\r'; p++)
                 if (((unsigned char)in[p] < 0x20 && in[p] != '\t') || in[p] == 0x7f)
                     return CHUNKED_ERROR;
-        if (p == n)
-            return CHUNKED_MORE;
-        if (in[p] != '\r')
-            return CHUNKED_ERROR;
-        if (++p == n)
-            return CHUNKED_MORE;
-        if (in[p++] != '\n')
-            return CHUNKED_ERROR;
+        if ((r = expect_crlf(in, n, &p)) != 0)
+            return r;
         if (size == 0)
             break;
         for (; size > 0 && p < n; size--)
             out[o++] = in[p++];
-        if (size > 0 || p == n)
+        if (size > 0)
             return CHUNKED_MORE;
-        if (in[p] != '\r')
-            return CHUNKED_ERROR;
-        if (++p == n)
-            return CHUNKED_MORE;
-        if (in[p++] != '\n')
-            return CHUNKED_ERROR;
+        if ((r = expect_crlf(in, n, &p)) != 0)
+            return r;
     }
     for (;;) { /* trailer lines, then an empty one */
         size_t start = p;
@@ -61,14 +63,8 @@ static ssize_t reference(const char *in, size_t n, char *out, size_t *ret_out) {
             return CHUNKED_ERROR;
         while (p < n && in[p] != '\r' && in[p] != '\n')
             p++;
-        if (p == n)
-            return CHUNKED_MORE;
-        if (in[p] == '\n')
-            return CHUNKED_ERROR;
-        if (++p == n)
-            return CHUNKED_MORE;
-        if (in[p++] != '\n')
-            return CHUNKED_ERROR;
+        if ((r = expect_crlf(in, n, &p)) != 0)
+            return r; /* a bare LF ends no line */
         if (p - start == 2) {
             *ret_out = o;
             return (ssize_t)(n - p);
