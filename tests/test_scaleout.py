@@ -296,19 +296,25 @@ def test_peers_without_an_allowed_key_get_nothing(cluster):
     assert re.search(rf'Turned away a peer \("{re.escape(cl)}:\d+"\): handshake failed', log), log[-2000:]
 
 
-def test_a_key_added_to_the_allow_list_admits(cluster):
-    """Adding a file admits a worker at its next connection: the same rogue now gets jobs."""
+def rogue_with_key_file(cluster, name, requests, seed, arg):
+    """The rogue's public key copied into the allow-list as `name`: the rogue (ROGUE, its last
+    argument `arg`) connects to fe1 while `requests` requests go there; then the file goes.
+    Returns how many messages the rogue received, and the requests' results."""
     fe1 = cluster.net["fe1"].address
-    shutil.copy(cluster.rogue_key + ".pub", cluster.allow)
+    shutil.copy(cluster.rogue_key + ".pub", os.path.join(cluster.allow, name))
     try:
         p = cluster.net["cl"].popen([sys.executable, "-c", ROGUE, f"tcp://{fe1}:5601", cluster.rogue_key + ".secret",
-                                     cluster.fe_key + ".pub", "curve", "4"], stdout=subprocess.PIPE)
-        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(100, 4)])
-        got = int(p.communicate(timeout=30)[0])
+                                     cluster.fe_key + ".pub", "curve", arg], stdout=subprocess.PIPE)
+        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(requests, seed)])
+        return int(p.communicate(timeout=30)[0]), results
     finally:
-        os.unlink(os.path.join(cluster.allow, "rogue.pub"))
+        os.unlink(os.path.join(cluster.allow, name))
+
+
+def test_a_key_added_to_the_allow_list_admits(cluster):
+    """Adding a file admits a worker at its next connection: the same rogue now gets jobs."""
+    got, _ = rogue_with_key_file(cluster, "rogue.pub", 100, 4, "4")
     assert got > 0  # the hello at least, and jobs (whose forged answers make some answers wrong)
-    assert results
 
 
 # Connects to ADDR:PORT, sends what argv[3] says (a ZMTP greeting's first 10 bytes, or
@@ -521,15 +527,7 @@ def turned_away(cluster, fe):
 def test_a_key_in_a_file_not_named_as_a_key_admits_nobody(cluster, name):
     """Only NAME.pub files are keys: a hidden file, an editor's backup, a file being written, a
     file without .pub hold a key in vain (docs/scale-out.md)."""
-    fe1 = cluster.net["fe1"].address
-    shutil.copy(cluster.rogue_key + ".pub", os.path.join(cluster.allow, name))
-    try:
-        p = cluster.net["cl"].popen([sys.executable, "-c", ROGUE, f"tcp://{fe1}:5601", cluster.rogue_key + ".secret",
-                                     cluster.fe_key + ".pub", "curve", "3"], stdout=subprocess.PIPE)
-        results = cluster.requests([(cluster.url("fe1"), n) for n in lists(50, 9)])
-        got = int(p.communicate(timeout=30)[0])
-    finally:
-        os.unlink(os.path.join(cluster.allow, name))
+    got, results = rogue_with_key_file(cluster, name, 50, 9, "3")
     assert got == 0, f"the rogue, its key in {name!r}, received {got} messages"
     assert exact(results, lists(50, 9)) == []
 
