@@ -199,17 +199,21 @@ static size_t batch_extent(Fanout *f, int k, size_t most, size_t *ret_size) {
     return n;
 }
 
+/* A message of one job: the job object alone. */
+static int job_message(const FanoutJob *job, zmq_msg_t *ret) {
+    if (zmq_msg_init_size(ret, job->len) < 0)
+        return -errno;
+    memcpy(zmq_msg_data(ret), job->data, job->len);
+    return 0;
+}
+
 /* A message of n jobs: a JSON array, or the job object alone when n is 1 (size counts the brackets). */
 static int build_batch(Fanout *f, int k, size_t n, size_t size, zmq_msg_t *ret) {
     FanoutJob *job = f->head[k];
     char *p;
 
-    if (n == 1) {
-        if (zmq_msg_init_size(ret, job->len) < 0)
-            return -errno;
-        memcpy(zmq_msg_data(ret), job->data, job->len);
-        return 0;
-    }
+    if (n == 1)
+        return job_message(job, ret);
     if (zmq_msg_init_size(ret, size) < 0)
         return -errno;
     p = zmq_msg_data(ret);
@@ -432,30 +436,40 @@ static void handshake_over(Fanout *f, int fd) {
         }
 }
 
-/* Whether fd is still the connection from address: descriptor numbers are reused. */
-static bool still_from(int fd, const char *address) {
+/* The peer address of TCP connection fd, "ADDR:PORT" ("[ADDR]:PORT" for IPv6), into buf;
+ * false when it is closed already or not TCP (ipc://). */
+static bool peer_address(int fd, char buf[static PEER_ADDRESS_MAX]) {
     struct sockaddr_storage sa;
     socklen_t len = sizeof(sa);
-    char host[INET6_ADDRSTRLEN] = "", now[PEER_ADDRESS_MAX];
+    char host[INET6_ADDRSTRLEN] = "";
+    uint16_t port;
 
     if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
         return false;
-    if (sa.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&sa)->sin_addr, host, sizeof(host));
-    else if (sa.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof(host));
-    else
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    } else
         return false;
-    snprintf(now, sizeof(now), sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-             ntohs(sa.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&sa)->sin6_port
-                                            : ((const struct sockaddr_in *)&sa)->sin_port));
-    return strcmp(now, address) == 0;
+    snprintf(buf, PEER_ADDRESS_MAX, sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+    return true;
+}
+
+/* Whether fd is still the connection from address: descriptor numbers are reused. */
+static bool still_from(int fd, const char *address) {
+    char now[PEER_ADDRESS_MAX];
+
+    return peer_address(fd, now) && strcmp(now, address) == 0;
 }
 
 /* A TCP connection accepted: one more handshake under way, the oldest cut past the cap. */
 static void handshake_started(Fanout *f, int fd, const char *address) {
     usec_t now = now_usec(CLOCK_MONOTONIC);
-    size_t len;
 
     handshake_over(f, fd); /* a number reused before its disconnect was read */
     if (f->n_handshakes == FANOUT_HANDSHAKES_MAX) {
@@ -471,40 +485,24 @@ static void handshake_started(Fanout *f, int fd, const char *address) {
                               f->cb.userdata);
         }
     }
-    len = strnlen(address, PEER_ADDRESS_MAX - 1);
     f->handshakes[f->n_handshakes].fd = fd;
     f->handshakes[f->n_handshakes].since = now;
-    memcpy(f->handshakes[f->n_handshakes].address, address, len);
-    f->handshakes[f->n_handshakes++].address[len] = '\0';
+    snprintf(f->handshakes[f->n_handshakes++].address, PEER_ADDRESS_MAX, "%s", address);
 }
 
 /* A connection accepted: its peer's address, kept by descriptor while the fd is still its own. */
 static void remember_accepted(Fanout *f, int fd) {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    char host[INET6_ADDRSTRLEN] = "";
+    char address[PEER_ADDRESS_MAX];
     int slot = fd % FANOUT_ACCEPTED_SLOTS;
-    uint16_t port = 0;
 
     if (fd < 0)
         return;
     f->accepted[slot].fd = -1;
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
-        return; /* closed already: the fd may be another's by now */
-    if (sa.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-    } else if (sa.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-    } else
-        return; /* ipc://: no address to give */
-    snprintf(f->accepted[slot].address, sizeof(f->accepted[slot].address),
-             sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+    if (!peer_address(fd, address))
+        return; /* closed already (the fd may be another's by now), or ipc://: no address to give */
+    memcpy(f->accepted[slot].address, address, sizeof(address));
     f->accepted[slot].fd = fd;
-    handshake_started(f, fd, f->accepted[slot].address);
+    handshake_started(f, fd, address);
 }
 
 /* A handshake failed on kind k, and now its connection (fd) is gone: the peer is named by the
@@ -574,7 +572,6 @@ static void copy_property(zmq_msg_t *msg, const char *name, char *buf, size_t si
     snprintf(buf, size, "%s", v ? v : "");
 }
 
-/* A new connection of kind k's (hello) or a grant from one not known yet: registered, credit 0. */
 /*
  * The table of kind k is full: a peer that said hello and never granted credit for
  * FANOUT_SILENT_PEER_USEC takes a slot and does no work (130 such connections filled it), so
@@ -598,6 +595,7 @@ static bool evict_silent_peer(Fanout *f, int k) {
     return true;
 }
 
+/* A new connection of kind k's (hello) or a grant from one not known yet: registered, credit 0. */
 static Peer *open_peer(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body, int fd) {
     uint64_t replaced;
     Peer *p;
@@ -726,10 +724,6 @@ static bool receive(Fanout *f, int k) {
     }
 }
 
-/*
- * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
- * read here. True if anything was received.
- */
 /* --- hedging: a second worker for a job whose reply is late ---------------------------------- */
 
 /* Whether kind k's part of job may go to a second worker: not yet, and not a big job (those are
@@ -754,10 +748,13 @@ static void hedge_arm(Fanout *f) {
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         FanoutJob *job;
 
+        usec_t due;
+
         if (f->peers[k].n < 2 || !(job = oldest_unhedged(f, k)))
             continue; /* with one worker there is no other to ask */
-        if (job->sent_usec[k] + hedge_delay(&f->hedge[k]) < at)
-            at = job->sent_usec[k] + hedge_delay(&f->hedge[k]);
+        due = job->sent_usec[k] + hedge_delay(&f->hedge[k]);
+        if (due < at)
+            at = due;
     }
     if (at == UINT64_MAX)
         return; /* nothing to wait for */
@@ -773,11 +770,10 @@ static void hedge_arm(Fanout *f) {
 /* Sends kind k's part of job, alone, to worker p: 0 or a negative errno (send_to's). */
 static int send_one(Fanout *f, int k, FanoutJob *job, const Peer *p) {
     zmq_msg_t msg;
-    int r;
+    int r = job_message(job, &msg);
 
-    if (zmq_msg_init_size(&msg, job->len) < 0)
-        return -errno;
-    memcpy(zmq_msg_data(&msg), job->data, job->len);
+    if (r < 0)
+        return r;
     r = send_to(f, k, p, &msg);
     zmq_msg_close(&msg);
     return r;
@@ -818,6 +814,10 @@ static int on_hedge_timer(sd_event_source *s, uint64_t usec, void *userdata) {
     return 0;
 }
 
+/*
+ * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
+ * read here. True if anything was received.
+ */
 static bool pump(Fanout *f) {
     bool any = false;
 
