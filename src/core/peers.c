@@ -69,18 +69,6 @@ void peers_grant(Peer *p, uint64_t n, uint32_t cap) {
     p->granted |= n > 0;
 }
 
-Peer *peers_pick(Peers *t) {
-    Peer *best = NULL;
-
-    for (size_t i = 0; i < t->n; i++) {
-        Peer *p = &t->peer[i];
-
-        if (p->credit > 0 && (!best || p->last_sent < best->last_sent))
-            best = p;
-    }
-    return best;
-}
-
 Peer *peers_pick_other(Peers *t, uint64_t serial) {
     Peer *best = NULL;
 
@@ -91,6 +79,10 @@ Peer *peers_pick_other(Peers *t, uint64_t serial) {
             best = p;
     }
     return best;
+}
+
+Peer *peers_pick(Peers *t) {
+    return peers_pick_other(t, 0); /* serials start at 1 */
 }
 
 size_t peers_with_credit(const Peers *t) {
