@@ -18,6 +18,10 @@ void conn_hold_incomplete(Conn *c, uint64_t bytes) {
 
     s->held = s->held - c->incomplete + bytes;
     c->incomplete = bytes;
+    server_check_budget(s);
+}
+
+void server_check_budget(Server *s) {
     if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
         h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
 }

@@ -98,6 +98,10 @@ uint64_t conn_buffer_bytes(const h2o_buffer_t *b);
  */
 void conn_hold_incomplete(Conn *c, uint64_t bytes);
 
+/* Past max-held-bytes (Server.held grew, or the limit shrank): the budget's enforcement
+ * (server.c: on_budget) runs in the loop's next pass. */
+void server_check_budget(Server *s);
+
 /* Counts an event of the connection budget and tells ServerCallbacks.on_event. */
 void server_report(Server *s, ServerEvent ev, const char *detail);
 

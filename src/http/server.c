@@ -79,8 +79,7 @@ static void conn_abort(Conn *c, ServerEvent ev, const char *why) {
         return;
     c->closing = true;
     (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
-    if (ev != _SERVER_EVENT_MAX)
-        server_report(c->server, ev, why);
+    server_report(c->server, ev, why);
 }
 
 /* --- accepting, within max-connections ---------------------------------------------------- */
@@ -236,6 +235,7 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
  * closed, one at a time, until what the others hold fits. Complete requests are not why:
  * they were admitted within the budget (server_hold). */
 static void on_budget(h2o_timeout_entry_t *entry) {
+    static const char why[] = "the most bytes of an unfinished request at max-held-bytes";
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, budget_entry, entry);
 
     for (;;) {
@@ -253,11 +253,12 @@ static void on_budget(h2o_timeout_entry_t *entry) {
         }
         if (s->held - doomed <= s->max_held || !most)
             return;
-        server_report(s, SERVER_EVENT_CLOSED_MEMORY, "the most bytes of an unfinished request at max-held-bytes");
         if (most->http2)
-            conn_abort(most, _SERVER_EVENT_MAX, NULL);
-        else
+            conn_abort(most, SERVER_EVENT_CLOSED_MEMORY, why);
+        else {
+            server_report(s, SERVER_EVENT_CLOSED_MEMORY, why);
             http1_close(most); /* now: what it held leaves s->held */
+        }
     }
 }
 
@@ -422,8 +423,7 @@ int server_hold(ServerRequest *r, uint64_t bytes) {
     c->complete += bytes;
     s->held += bytes;
     s->held_complete += bytes;
-    if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
-        h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
+    server_check_budget(s);
     return 0;
 }
 
@@ -697,8 +697,7 @@ void server_set_limits(Server *s, const Config *c) {
     s->ctx.http2.idle_timeout.timeout = s->idle_ms;
     s->max_conns = c->max_connections;
     s->max_held = c->max_held_bytes;
-    if (s->held > s->max_held && !h2o_timeout_is_linked(&s->budget_entry))
-        h2o_timeout_link(s->loop, &s->budget_timeout, &s->budget_entry);
+    server_check_budget(s);
     if (!s->paused && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
