@@ -106,15 +106,15 @@ static uint64_t raise_nofile_limit(void) {
 /* The memory budget (config.h) against the cgroup's limit: said at start, a warning when it does not fit. */
 static void log_memory_budget(const Config *c) {
     uint64_t needed = config_memory_needed(c, c->max_connections), mib = UINT64_C(1) << 20;
+    bool over = needed > c->memory_limit;
 
     if (c->memory_limit == 0)
         return;
-    log_event(needed > c->memory_limit ? LOG_WARNING : LOG_INFO,
-              &(LogFields){ .message_id = needed > c->memory_limit ? SQ_MSG_MEMORY_BUDGET : NULL },
+    log_event(over ? LOG_WARNING : LOG_INFO, &(LogFields){ .message_id = over ? SQ_MSG_MEMORY_BUDGET : NULL },
               "Memory budget: max-held-bytes %" PRIu64 " MiB + %" PRIu64 " connections x %" PRIu64 " KiB + %" PRIu64
               " MiB = %" PRIu64 " MiB, %s the cgroup's limit of %" PRIu64 " MiB",
               c->max_held_bytes / mib, c->max_connections, CONFIG_CONN_BYTES / 1024, CONFIG_BASE_BYTES / mib,
-              needed / mib, needed > c->memory_limit ? "OVER" : "within", c->memory_limit / mib);
+              needed / mib, over ? "OVER" : "within", c->memory_limit / mib);
 }
 
 /* Whether any ZeroMQ endpoint of the front end needs network sockets (tcp://). */
