@@ -697,7 +697,6 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
 static bool receive(Fanout *f, int k) {
     bool any = false;
 
-    read_monitor(f, k);
     for (;;) {
         zmq_msg_t id, body;
 
