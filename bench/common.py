@@ -236,9 +236,11 @@ class Server:
         self.procs = []
         self.logfile = open(os.path.join(workdir, "log"), "w")
 
-    def spawn(self, argv, env=None):
+    def spawn(self, argv, env=None, what=None):
+        """Starts argv; what names it in messages (default: the program, argv[0])."""
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.logfile,
                              stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        p.what = what or os.path.basename(argv[0])
         self.procs.append(p)
         return p
 
@@ -250,7 +252,7 @@ class Server:
         """A description of the first process that exited, or None."""
         for p in self.procs:
             if p.poll() is not None:
-                return f"{os.path.basename(p.args[0])} (pid {p.pid}) {exit_text(p.returncode)}"
+                return f"{p.what} (pid {p.pid}) {exit_text(p.returncode)}"
         return None
 
     def log_tail(self, lines=30):
@@ -296,7 +298,7 @@ class Server:
                 p.send_signal(signal.SIGCONT)
                 p.terminate()
             else:
-                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                problems.append(f"{self.name}: {p.what} (pid {p.pid}) "
                                 f"had stopped before SIGTERM: {exit_text(p.returncode)}")
         for p in reversed(self.procs):
             try:
@@ -304,11 +306,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                problems.append(f"{self.name}: {p.what} (pid {p.pid}) "
                                 "ignored SIGTERM, killed")
                 continue
             if p.returncode != 0 and not any(f"(pid {p.pid})" in x for x in problems):
-                problems.append(f"{self.name}: {os.path.basename(p.args[0])} (pid {p.pid}) "
+                problems.append(f"{self.name}: {p.what} (pid {p.pid}) "
                                 f"on SIGTERM {exit_text(p.returncode)}")
         self.procs = []
         self.logfile.close()
@@ -335,7 +337,7 @@ def spawn_notified(server, argv, what):
     path = os.path.join(server.workdir, f"notify-{len(server.procs)}")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(path)
-        p = server.spawn(argv, env=dict(os.environ, NOTIFY_SOCKET=path))
+        p = server.spawn(argv, env=dict(os.environ, NOTIFY_SOCKET=path), what=what)
         try:
             wait_ready(notify, p, f"{server.name}: {what}")
         except StartError as e:
@@ -344,24 +346,40 @@ def spawn_notified(server, argv, what):
     return p
 
 
+def unit_scheduling():
+    """The command that starts a process as the packaged units do (CPUSchedulingPolicy=, the same
+    in both units, which test_packaging checks): read from units/, so the bench cannot drift."""
+    policies = set()
+    for unit in ("sqdiff-httpd.service", "sqdiff-worker@.service"):
+        with open(os.path.join(REPO, "units", unit)) as f:
+            policies |= {line.split("=", 1)[1].strip() for line in f if line.startswith("CPUSchedulingPolicy=")}
+    if not policies:
+        return []
+    if len(policies) > 1 or not policies <= {"batch", "other", "idle"}:
+        raise SystemExit(f"units/: CPUSchedulingPolicy= {sorted(policies)}: the bench knows one of batch, other, idle")
+    return ["chrt", f"--{policies.pop()}", "0"]
+
+
 def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(), worker_options=(),
-                 httpd_options=()):
+                 httpd_options=(), cpus=None):
     """sqdiff in `local` mode (front end only) or `workers` mode (front end + one sum and one
-    square worker), each process ready (READY=1), answering probe_path with expected. options
-    go to every process, worker_options to the workers after them (the later setting wins),
-    httpd_options to the front end after them."""
+    square worker), each process ready (READY=1), answering probe_path with expected, scheduled
+    as the units schedule it (unit_scheduling()) and, with cpus ("0", as CPUAffinity=), on those
+    CPUs only. options go to every process, worker_options to the workers after them (the later
+    setting wins), httpd_options to the front end after them."""
     server = Server(name, workdir)
+    prefix = unit_scheduling() + (["taskset", "-c", cpus] if cpus is not None else [])
     try:
         rundir = os.path.join(workdir, "run")
         os.mkdir(rundir)
         common = ["--config", "/dev/null", "--runtime-dir", rundir, *options]
         server.port = free_port()
-        spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-httpd"),
+        spawn_notified(server, [*prefix, sqdiff_binary(build_dir, "sqdiff-httpd"),
                                 "--listen", f"127.0.0.1:{server.port}", f"--mode={mode}",
                                 *common, *httpd_options], "sqdiff-httpd")
         if mode == "workers":
             for kind in ("sum", "square"):
-                spawn_notified(server, [sqdiff_binary(build_dir, "sqdiff-worker"),
+                spawn_notified(server, [*prefix, sqdiff_binary(build_dir, "sqdiff-worker"),
                                         f"--kind={kind}", *common, *worker_options], f"{kind} worker")
         server.wait_answer(probe_path, expected)
         return server

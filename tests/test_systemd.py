@@ -184,6 +184,20 @@ def test_daemons_run_sandboxed(sd):
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, unit
 
 
+
+def test_every_thread_runs_sched_batch(sd):
+    """CPUSchedulingPolicy=batch (the units say why): every thread of the three daemons, ZeroMQ's
+    I/O threads too, which inherit it and set it back as they start."""
+    sd.get("/?n=1")
+    pids = {"sqdiff-httpd.service": sd.box.host_pid(int(prop(sd, "sqdiff-httpd.service", "MainPID")))}
+    for kind in ("sum", "square"):
+        pids[f"sqdiff-worker@{kind}.service"] = sd.worker_pids(kind)[0]
+    for unit, pid in pids.items():
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(tids) >= 2, f"{unit}: ZeroMQ's I/O thread missing"
+        policies = {tid: os.sched_getscheduler(tid) for tid in tids}
+        assert set(policies.values()) == {os.SCHED_BATCH}, (unit, policies)
+
 @pytest.mark.skipif(TARGET == "host", reason="reconfigures a unit: not on a live machine")
 def test_units_deny_resources_and_only_our_filter_lets_zeromq_start(sd):
     """The units deny @resources (SystemCallFilter=~@resources); libzmq's threads' one call of
