@@ -61,7 +61,7 @@ check-prose: deps
 
 # C formatting per .clang-format (clang-format 14, Debian 12's), without changing a file; to fix:
 # clang-format-14 -i FILE... (see .clang-format).
-C_SOURCES = $(wildcard src/*/*.c src/*/*.h fuzz/*.c fuzz/*.h)
+C_SOURCES = $(wildcard src/*/*.c src/*/*.h fuzz/*.c fuzz/*.h bench/*.c)
 format-check: deps
 	clang-format-14 --dry-run -Werror $(C_SOURCES)
 

@@ -23,10 +23,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "metrics", "logged", "workers", "curve", "nginx")
+SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "nginx")
 LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
-          "workers": "sqdiff workers",
+          "workers": "sqdiff workers", "onecpu": "sqdiff workers, one CPU",
           "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
+ONE_CPU = "0"  # the README's drop-in, "One CPU for the whole suite": CPUAffinity=0
 SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
@@ -53,10 +54,11 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,metrics,logged,workers,curve,nginx (logged: local "
+                    help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,nginx (logged: local "
                          "mode with log-requests = yes; metrics: local "
                          "mode with its /metrics listener scraped every second during the load; curve: "
-                         "workers mode with the workers over tcp:// on loopback with CURVE)")
+                         "workers mode with the workers over tcp:// on loopback with CURVE; onecpu: workers "
+                         "mode with the whole suite on CPU 0)")
     ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
                     help="nginx worker_processes (default: the number of cores)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
@@ -83,6 +85,9 @@ def start_server(name, args, expected):
                                        args.nginx_workers)
     if name == "metrics":
         return common.start_with_retry(common.start_sqdiff_metrics, LABELS[name], args.build_dir, PATH, expected)
+    if name == "onecpu":  # the whole suite on one CPU, as the README's drop-in puts it
+        return common.start_with_retry(functools.partial(common.start_sqdiff, cpus=ONE_CPU),
+                                       LABELS[name], args.build_dir, "workers", PATH, expected)
     if name == "curve":
         return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
     if name == "logged":  # log-requests = yes: an access-log line per request, to stderr here (a file)
@@ -265,6 +270,11 @@ def markdown(meta, summary, args):
                 f"| {'—' if cpu is None else f'{cpu:.1f} µs'} | {fmt_ratio(med(v, 'cpu_us_per_req'))} "
                 f"| {'—' if rss is None else f'{rss / 1024:.1f} MiB'} | {fmt_ratio(med(v, 'rss_kib'))} "
                 f"| {s['non2xx']} | {s['socket_errors']} |")
+    rt = summary.get("zmq-pingpong")
+    if rt and rt["p50_us"]:
+        lines += ["", f"One libzmq ipc round trip alone (`zmq-pingpong`, ROUTER and DEALER in two processes, "
+                      f"once per round): p50 {fmt_time_us(med(rt, 'p50_us'))}, p99 {fmt_time_us(med(rt, 'p99_us'))}, "
+                      f"CPU {med(rt, 'cpu_us_per_round_trip'):.1f} µs per round trip."]
     lines += targets(summary)
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
@@ -299,6 +309,7 @@ def targets(summary):
             rows.append(f"| {server} mode: front end RSS under 50-connection load ≤ 20 MiB "
                         f"| {rss / 1024:.1f} MiB | {'met' if rss <= FRONTEND_RSS_MAX_KIB else 'NOT met'} |")
     rows += metrics_target(summary)
+    rows += distribution_targets(summary)
     if not rows:
         return []
     return ["", "## Targets", "", "| target | measured (median) | |", "|---|--:|---|"] + rows
@@ -317,16 +328,66 @@ def metrics_target(summary):
             f"| {on['rps']['median']:,.0f} (×{ratio:.3f}) | {'met' if met else 'NOT met'} |"]
 
 
+# Distribution nearly free (issue 21): workers mode against local mode in the same run, as
+# ratios of the medians: (connections, metric, bound, description).
+DISTRIBUTION = (
+    (50, "cpu_us_per_req", ("<=", 1.5), "CPU per request at 50 connections ≤ 1.5× local mode's"),
+    (50, "rps", (">=", 0.75), "requests/s at 50 connections ≥ 0.75× local mode's"),
+    (1, "cpu_us_per_req", ("<=", 4.0), "CPU per request at 1 connection ≤ 4× local mode's"),
+)
+ROUND_TRIP_SLACK_US = 20
+
+
+def distribution_targets(summary):
+    """Workers mode (and the whole suite on one CPU) against local mode: DISTRIBUTION, the p50 at
+    1 connection against local mode's plus one libzmq round trip, tcp+CURVE against ipc."""
+    rows, local = [], summary.get("local", {})
+    rt = med(summary["zmq-pingpong"], "p50_us") if summary.get("zmq-pingpong") else None
+    for server in ("workers", "onecpu"):
+        mine = summary.get(server)
+        if not mine or not local:
+            continue
+        for conns, metric, (op, bound), text in DISTRIBUTION:
+            a, b = med(mine.get(str(conns), {}), metric), med(local.get(str(conns), {}), metric)
+            if a is not None and b:
+                ratio = a / b
+                met = ratio >= bound if op == ">=" else ratio <= bound
+                rows.append(f"| {LABELS[server]}: {text} | ×{ratio:.2f} | {'met' if met else 'NOT met'} |")
+        a, b = med(mine.get("1", {}), "p50_us"), med(local.get("1", {}), "p50_us")
+        if a is not None and b is not None and rt is not None:
+            bound = b + rt + ROUND_TRIP_SLACK_US
+            rows.append(f"| {LABELS[server]}: p50 at 1 connection ≤ local mode's + one libzmq round trip + "
+                        f"{ROUND_TRIP_SLACK_US} µs ({b:.0f} + {rt:.0f} + {ROUND_TRIP_SLACK_US} = {bound:.0f} µs) "
+                        f"| {fmt_time_us(a)} | {'met' if a <= bound else 'NOT met'} |")
+    curve, ipc = summary.get("curve", {}).get("50"), summary.get("workers", {}).get("50")
+    if curve and ipc:
+        r = med(curve, "rps") / med(ipc, "rps")
+        rows.append(f"| tcp+CURVE: requests/s at 50 connections within 10 % of ipc's | ×{r:.2f} "
+                    f"| {'met' if r >= 0.9 else 'NOT met'} |")
+    return rows
+
+
 # ---------------------------------------------------------------- main
+
+def zmq_round_trip(build_dir):
+    """One run of bench/zmq-pingpong: libzmq's ipc round trip between two processes, alone."""
+    out = subprocess.run([os.path.join(build_dir, "zmq-pingpong")], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    return json.loads(out)
+
 
 def run_rounds(servers, args, expected):
     if args.warmup:
         for name in args.servers:
             log(f"warm-up: {LABELS[name]}, {max(args.connections)} connections, {args.warmup} s")
             run_wrk(servers[name].port, max(args.connections), args.threads, args.warmup)
-    runs = []
+    runs, probes = [], []
     progress = common.Progress(args.rounds * len(args.connections) * len(args.servers), args.progress)
     for rnd in range(1, args.rounds + 1):
+        probe = zmq_round_trip(args.build_dir)
+        probes.append({"round": rnd, **probe})
+        log(f"round {rnd}/{args.rounds}, libzmq ipc round trip: p50 {probe['p50_us']:.1f} µs, "
+            f"cpu {probe['cpu_us_per_round_trip']:.1f} µs")
         for conns in args.connections:
             for name in args.servers:
                 progress.step(len(runs), f"round {rnd}/{args.rounds}, {conns} conn, {LABELS[name]}")
@@ -338,7 +399,7 @@ def run_rounds(servers, args, expected):
                     f"cpu/req {rec['cpu_us_per_req'] or 0:6.1f} µs  errors "
                     f"{rec['non2xx'] + sum(rec['socket_errors'].values())}")
     progress.done()
-    return runs
+    return runs, probes
 
 
 def main():
@@ -364,16 +425,17 @@ def main():
             servers[name] = start_server(name, args, expected)
             log(f"{LABELS[name]}: port {servers[name].port}, pids {sorted(servers[name].pids())}, "
                 "answer verified")
-        runs = run_rounds(servers, args, expected)
+        runs, probes = run_rounds(servers, args, expected)
     finally:
         meta["stop_problems"] = common.stop_servers(list(servers.values()))
     meta["loadavg_end"] = os.getloadavg()
     add_ratios(runs)
     summary = summarize(runs, args.servers, args.connections)
+    summary["zmq-pingpong"] = {m: stats(p[m] for p in probes) for m in ("p50_us", "p99_us", "cpu_us_per_round_trip")}
     md = markdown(meta, summary, args)
     print(md, end="")
-    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs})
-    bad = sum(s["non2xx"] + s["socket_errors"] for per in summary.values() for s in per.values())
+    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes})
+    bad = sum(s["non2xx"] + s["socket_errors"] for name in args.servers for s in summary[name].values())
     if bad:
         log(f"error: {bad} non-2xx responses or socket errors: the figures are not valid")
         return 1

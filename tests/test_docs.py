@@ -225,6 +225,22 @@ def both_front_ends(hosts):
     assert box.systemctl("is-active", "sqdiff-httpd.service", "sqdiff-httpd-fe2.service").split() == ["active"] * 2
 
 
+def suite_on_one_cpu(hosts):
+    """The README's "One CPU for the whole suite": every thread of the three daemons (ZeroMQ's
+    too) on CPU 0, a batch task as the units say, and the suite still answers (on the port the
+    README moved it to)."""
+    box = hosts.boxes["solo"]
+    r = box.run(["curl", "-s", "http://127.0.0.1:8081/?n=1&n=2&n=3"], check=False, timeout=30)
+    assert r.stdout and json.loads(r.stdout) == answer([1, 2, 3]), (r.stdout, r.stderr)
+    for unit in ("sqdiff-httpd.service", "sqdiff-worker@sum.service", "sqdiff-worker@square.service"):
+        pid = box.host_pid(int(box.show(unit, "MainPID")["MainPID"]))
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(tids) >= 2, f"{unit}: ZeroMQ's I/O thread missing"
+        for tid in tids:
+            assert os.sched_getaffinity(tid) == {0}, (unit, tid, os.sched_getaffinity(tid))
+            assert os.sched_getscheduler(tid) == os.SCHED_BATCH, (unit, tid)
+
+
 # --- the scenarios --------------------------------------------------------------------------------
 
 @needs_deb
@@ -264,7 +280,7 @@ def test_readme_procedures_as_documented():
         box = hosts.boxes["solo"]
         assert box.run(["curl", "-s", "http://127.0.0.1:8080/?n=2"]).stdout == json.dumps(
             answer([2]), separators=(",", ":")), "the suite serves before the procedures"
-        skipped = run_scenario([README], "readme", hosts, {})
+        skipped = run_scenario([README], "readme", hosts, {"suite-on-one-cpu": suite_on_one_cpu})
         print("not run:", *skipped, sep="\n  ")
     finally:
         hosts.close()
