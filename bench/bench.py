@@ -23,10 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "nginx")
+SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "proxy", "nginx")
 LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
           "workers": "sqdiff workers", "onecpu": "sqdiff workers, one CPU",
-          "curve": "sqdiff tcp+CURVE", "nginx": "nginx"}
+          "curve": "sqdiff tcp+CURVE", "proxy": "nginx → sqdiff local", "nginx": "nginx"}
+H2_SERVERS = ("local", "workers", "onecpu")  # also measured over HTTP/2 (h2load), against local mode
+H2_STREAMS = 10  # h2load -m: streams at once per connection
+H2_CONNECTIONS = 50
 ONE_CPU = "0"  # the README's drop-in, "One CPU for the whole suite": CPUAffinity=0
 SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
@@ -54,11 +57,13 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,nginx (logged: local "
+                    help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,proxy,nginx (logged: local "
                          "mode with log-requests = yes; metrics: local "
                          "mode with its /metrics listener scraped every second during the load; curve: "
                          "workers mode with the workers over tcp:// on loopback with CURVE; onecpu: workers "
-                         "mode with the whole suite on CPU 0)")
+                         "mode with the whole suite on CPU 0; proxy: nginx proxying to sqdiff's local mode)")
+    ap.add_argument("--no-h2", dest="h2", action="store_false",
+                    help="skip the HTTP/2 runs (h2load) of local,workers,onecpu")
     ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
                     help="nginx worker_processes (default: the number of cores)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
@@ -88,6 +93,9 @@ def start_server(name, args, expected):
     if name == "onecpu":  # the whole suite on one CPU, as the README's drop-in puts it
         return common.start_with_retry(functools.partial(common.start_sqdiff, cpus=ONE_CPU),
                                        LABELS[name], args.build_dir, "workers", PATH, expected)
+    if name == "proxy":
+        return common.start_with_retry(common.start_nginx_proxy, LABELS[name], args.build_dir, PATH, expected,
+                                       args.nginx_workers)
     if name == "curve":
         return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
     if name == "logged":  # log-requests = yes: an access-log line per request, to stderr here (a file)
@@ -139,6 +147,32 @@ def run_wrk(port, conns, threads, duration):
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
     return r.stdout
+
+
+def run_h2load(port, duration):
+    """h2load over cleartext HTTP/2 (prior knowledge): H2_CONNECTIONS connections, H2_STREAMS
+    streams each, for duration s. Its figures: req/s, requests done, failed, non-2xx."""
+    argv = ["h2load", "-t1", f"-c{H2_CONNECTIONS}", f"-m{H2_STREAMS}", "-D", str(duration),
+            f"http://127.0.0.1:{port}{PATH}"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", r.stdout)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed", r.stdout)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", r.stdout)
+    if r.returncode != 0 or not rps or not done or not codes:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return {"rps": float(rps.group(1)), "requests": int(done.group(1)), "failed": int(done.group(3)),
+            "non2xx": sum(int(codes.group(i)) for i in (2, 3, 4))}
+
+
+def measure_h2(name, server, args, expected):
+    """One h2load run against one server, its CPU per request as measure()'s; then its answer is checked."""
+    before = common.cpu_ticks([p.pid for p in server.procs])
+    rec = {"server": name, **run_h2load(server.port, args.duration)}
+    after = common.cpu_ticks([p.pid for p in server.procs])
+    server.check_alive()
+    rec["cpu_us_per_req"] = common.cpu_seconds_between(before, after) * 1e6 / rec["requests"] if rec["requests"] else None
+    server.verify(PATH, expected)
+    return rec
 
 
 class Scraper:
@@ -270,6 +304,7 @@ def markdown(meta, summary, args):
                 f"| {'—' if cpu is None else f'{cpu:.1f} µs'} | {fmt_ratio(med(v, 'cpu_us_per_req'))} "
                 f"| {'—' if rss is None else f'{rss / 1024:.1f} MiB'} | {fmt_ratio(med(v, 'rss_kib'))} "
                 f"| {s['non2xx']} | {s['socket_errors']} |")
+    lines += h2_markdown(summary.get("h2", {}))
     rt = summary.get("zmq-pingpong")
     if rt and rt["p50_us"]:
         lines += ["", f"One libzmq ipc round trip alone (`zmq-pingpong`, ROUTER and DEALER in two processes, "
@@ -279,6 +314,27 @@ def markdown(meta, summary, args):
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
     return "\n".join(lines) + "\n"
+
+
+def h2_markdown(h2):
+    """The HTTP/2 runs: a table, each server against local mode (ratios of the medians)."""
+    if not h2:
+        return []
+    local = h2.get("local")
+    lines = ["", f"## HTTP/2: {H2_CONNECTIONS} connections × {H2_STREAMS} streams", "",
+             f"`h2load -t1 -c{H2_CONNECTIONS} -m{H2_STREAMS}` over cleartext HTTP/2 (prior knowledge), the same URL, "
+             "in each round after the HTTP/1.1 runs; ×local is the ratio of the medians.", "",
+             "| server | req/s | min–max | ×local | CPU/req | ×local | failed or non-2xx |",
+             "|---|--:|--:|--:|--:|--:|--:|"]
+    for name, h in h2.items():
+        rps, cpu = h["rps"], med(h, "cpu_us_per_req")
+        r_rps = rps["median"] / local["rps"]["median"] if local and local["rps"] else None
+        lcpu = med(local, "cpu_us_per_req") if local else None
+        r_cpu = cpu / lcpu if cpu is not None and lcpu else None
+        lines.append(f"| {LABELS[name]} | {rps['median']:,.0f} | {rps['min']:,.0f}–{rps['max']:,.0f} "
+                     f"| {'—' if r_rps is None else f'×{r_rps:.2f}'} | {'—' if cpu is None else f'{cpu:.1f} µs'} "
+                     f"| {'—' if r_cpu is None else f'×{r_cpu:.2f}'} | {h['errors']} |")
+    return lines
 
 
 # The speed sqdiff is held to: (server, connections, metric, bound, description).
@@ -359,6 +415,12 @@ def distribution_targets(summary):
             rows.append(f"| {LABELS[server]}: p50 at 1 connection ≤ local mode's + one libzmq round trip + "
                         f"{ROUND_TRIP_SLACK_US} µs ({b:.0f} + {rt:.0f} + {ROUND_TRIP_SLACK_US} = {bound:.0f} µs) "
                         f"| {fmt_time_us(a)} | {'met' if a <= bound else 'NOT met'} |")
+    h2 = summary.get("h2", {})
+    for server in ("workers", "onecpu"):
+        if server in h2 and "local" in h2:
+            r = h2[server]["rps"]["median"] / h2["local"]["rps"]["median"]
+            rows.append(f"| {LABELS[server]}: HTTP/2 requests/s ({H2_CONNECTIONS} × {H2_STREAMS} streams) ≥ 0.8× "
+                        f"local mode's | ×{r:.2f} | {'met' if r >= 0.8 else 'NOT met'} |")
     curve, ipc = summary.get("curve", {}).get("50"), summary.get("workers", {}).get("50")
     if curve and ipc:
         r = med(curve, "rps") / med(ipc, "rps")
@@ -376,13 +438,18 @@ def zmq_round_trip(build_dir):
     return json.loads(out)
 
 
+def h2_servers(args):
+    return [n for n in args.servers if n in H2_SERVERS] if args.h2 else []
+
+
 def run_rounds(servers, args, expected):
     if args.warmup:
         for name in args.servers:
             log(f"warm-up: {LABELS[name]}, {max(args.connections)} connections, {args.warmup} s")
             run_wrk(servers[name].port, max(args.connections), args.threads, args.warmup)
-    runs, probes = [], []
-    progress = common.Progress(args.rounds * len(args.connections) * len(args.servers), args.progress)
+    runs, probes, h2runs = [], [], []
+    steps_per_round = len(args.connections) * len(args.servers) + len(h2_servers(args))
+    progress = common.Progress(args.rounds * steps_per_round, args.progress)
     for rnd in range(1, args.rounds + 1):
         probe = zmq_round_trip(args.build_dir)
         probes.append({"round": rnd, **probe})
@@ -390,7 +457,7 @@ def run_rounds(servers, args, expected):
             f"cpu {probe['cpu_us_per_round_trip']:.1f} µs")
         for conns in args.connections:
             for name in args.servers:
-                progress.step(len(runs), f"round {rnd}/{args.rounds}, {conns} conn, {LABELS[name]}")
+                progress.step(len(runs) + len(h2runs), f"round {rnd}/{args.rounds}, {conns} conn, {LABELS[name]}")
                 rec = measure(name, servers[name], conns, args, expected)
                 rec["round"] = rnd
                 runs.append(rec)
@@ -398,14 +465,22 @@ def run_rounds(servers, args, expected):
                     f"{rec['rps']:>10,.0f} req/s  p99 {fmt_time_us(rec['p99_us']):>9}  "
                     f"cpu/req {rec['cpu_us_per_req'] or 0:6.1f} µs  errors "
                     f"{rec['non2xx'] + sum(rec['socket_errors'].values())}")
+        for name in h2_servers(args):
+            progress.step(len(runs) + len(h2runs), f"round {rnd}/{args.rounds}, HTTP/2, {LABELS[name]}")
+            rec = measure_h2(name, servers[name], args, expected)
+            rec["round"] = rnd
+            h2runs.append(rec)
+            log(f"round {rnd}/{args.rounds}, HTTP/2, {LABELS[name]:<14} {rec['rps']:>10,.0f} req/s  "
+                f"cpu/req {rec['cpu_us_per_req'] or 0:6.1f} µs  errors {rec['failed'] + rec['non2xx']}")
     progress.done()
-    return runs, probes
+    return runs, probes, h2runs
 
 
 def main():
     common.exit_on_sigterm()
     args = parse_args()
-    common.ensure_packages(["wrk"] + (["nginx-light"] if "nginx" in args.servers else []))
+    common.ensure_packages(["wrk"] + (["nginx-light"] if {"nginx", "proxy"} & set(args.servers) else [])
+                           + (["nghttp2-client"] if h2_servers(args) else []))
     if not args.no_build:
         common.build_sqdiff(args.build_dir)
     expected = expected_body(NUMBERS)
@@ -425,17 +500,23 @@ def main():
             servers[name] = start_server(name, args, expected)
             log(f"{LABELS[name]}: port {servers[name].port}, pids {sorted(servers[name].pids())}, "
                 "answer verified")
-        runs, probes = run_rounds(servers, args, expected)
+        runs, probes, h2runs = run_rounds(servers, args, expected)
     finally:
         meta["stop_problems"] = common.stop_servers(list(servers.values()))
     meta["loadavg_end"] = os.getloadavg()
     add_ratios(runs)
     summary = summarize(runs, args.servers, args.connections)
     summary["zmq-pingpong"] = {m: stats(p[m] for p in probes) for m in ("p50_us", "p99_us", "cpu_us_per_round_trip")}
+    summary["h2"] = {name: {"rps": stats(r["rps"] for r in h2runs if r["server"] == name),
+                            "cpu_us_per_req": stats(r["cpu_us_per_req"] for r in h2runs if r["server"] == name),
+                            "errors": sum(r["failed"] + r["non2xx"] for r in h2runs if r["server"] == name)}
+                     for name in h2_servers(args)}
     md = markdown(meta, summary, args)
     print(md, end="")
-    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes})
+    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes,
+                                                "h2runs": h2runs})
     bad = sum(s["non2xx"] + s["socket_errors"] for name in args.servers for s in summary[name].values())
+    bad += sum(h["errors"] for h in summary["h2"].values())
     if bad:
         log(f"error: {bad} non-2xx responses or socket errors: the figures are not valid")
         return 1

@@ -418,9 +418,23 @@ def start_sqdiff_curve(workdir, name, build_dir, probe_path, expected):
                         worker_options=(f"--curve-secret-key={keys}/worker.secret",))
 
 
-def nginx_config(workdir, port, body, workers):
+def nginx_config(workdir, port, body, workers, upstream=None):
+    """nginx answering / with body, or, with upstream (a port), proxying / to it over keep-alive
+    connections (HTTP/1.1, the Connection header cleared), the usual front-end/back-end split."""
     # the body goes in an nginx single-quoted string: nothing in it may need escaping
     assert not set(body.decode()) & set("'\\$"), body
+    if upstream is None:
+        upstream_block, location = "", f"""default_type application/json;
+            return 200 '{body.decode()}';"""
+    else:
+        upstream_block = f"""upstream backend {{
+        server 127.0.0.1:{upstream};
+        keepalive 64;
+        keepalive_requests 10000000;
+    }}"""
+        location = """proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";"""
     return f"""daemon off;
 master_process on;
 worker_processes {workers};
@@ -438,25 +452,26 @@ http {{
     fastcgi_temp_path {workdir}/fastcgi;
     uwsgi_temp_path {workdir}/uwsgi;
     scgi_temp_path {workdir}/scgi;
+    {upstream_block}
     server {{
         listen 127.0.0.1:{port};
         location = / {{
-            default_type application/json;
-            return 200 '{body.decode()}';
+            {location}
         }}
     }}
 }}
 """
 
 
-def start_nginx(workdir, name, probe_path, expected, workers):
-    """Debian's nginx (master + `workers` workers) answering / with the fixed body expected."""
+def start_nginx(workdir, name, probe_path, expected, workers, upstream=None):
+    """Debian's nginx (master + `workers` workers) answering / with the fixed body expected, or
+    proxying it to the port upstream."""
     server = Server(name, workdir)
     try:
         server.port = free_port()
         conf = os.path.join(workdir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(nginx_config(workdir, server.port, expected, workers))
+            f.write(nginx_config(workdir, server.port, expected, workers, upstream))
         server.spawn(["/usr/sbin/nginx", "-p", workdir + "/", "-e", f"{workdir}/error.log",
                       "-c", conf])
         try:
@@ -469,6 +484,23 @@ def start_nginx(workdir, name, probe_path, expected, workers):
         for problem in server.stop():
             log(problem)
         raise
+
+
+def start_nginx_proxy(workdir, name, build_dir, probe_path, expected, workers):
+    """nginx proxying to sqdiff in local mode: one server of both, the processes of both (sqdiff's
+    first: it is the back end; stop() ends nginx first)."""
+    backend_dir = os.path.join(workdir, "backend")
+    os.mkdir(backend_dir)
+    backend = start_sqdiff(backend_dir, name, build_dir, "local", probe_path, expected)
+    try:
+        server = start_nginx(workdir, name, probe_path, expected, workers, upstream=backend.port)
+    except BaseException:
+        for problem in backend.stop():
+            log(problem)
+        raise
+    server.procs = backend.procs + server.procs
+    backend.logfile.close()  # its processes keep their own descriptor of it
+    return server
 
 
 def start_with_retry(start, *args, attempts=3):
