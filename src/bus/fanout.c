@@ -87,6 +87,7 @@ struct Fanout {
     usec_t hedge_not_before; /* no other worker or no share left at the last look: not again before this */
     uint64_t redispatched[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
+    usec_t reply_usec; /* when the message being read (on_reply) came: one clock read for its batch */
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
     FanoutCallbacks cb;
@@ -319,7 +320,7 @@ static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
 void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k, uint64_t worker) {
     if (!(job->out & (1u << k)))
         return;
-    hedge_replied(&f->hedge[k], now_usec(CLOCK_MONOTONIC) - job->sent_usec[k]);
+    hedge_replied(&f->hedge[k], f->reply_usec - job->sent_usec[k]);
     if (job->hedge[k])
         hedge_settled(&f->hedge[k], job->id, worker == job->hedge[k]);
     out_unlink(f, job, k);
@@ -680,6 +681,7 @@ static void handle(Fanout *f, int k, zmq_msg_t *id, zmq_msg_t *body) {
     if (r <= 0) {
         p = peers_find(&f->peers[k], zmq_msg_data(id), zmq_msg_size(id));
         /* a bad grant is logged as a bad reply */
+        f->reply_usec = now_usec(CLOCK_MONOTONIC);
         f->cb.on_reply(data, len, (WireKind)k, p ? p->serial : 0, f->cb.userdata);
         return;
     }

@@ -120,7 +120,7 @@ void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, siz
 /* A reply of kind k for job id arrived (whether or not its request still waits). */
 void fanout_settle(Fanout *f, WireKind k, uint64_t id);
 /* The reply of kind k to job (its request still waits), from `worker` (on_reply's): it is no
- * longer out. */
+ * longer out. Only from on_reply: its reply time is when that message was read. */
 void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k, uint64_t worker);
 
 /*
