@@ -16,6 +16,8 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,10 @@
 typedef struct HoldMark {
     h2o_linklist_t link;
     h2o_req_t *req;
-    Conn *conn;     /* outlives its requests (on_hold_dispose) */
-    uint64_t bytes; /* of the memory budget, while held */
+    Conn *conn;                  /* outlives its requests (on_hold_dispose) */
+    uint64_t bytes;              /* of the memory budget, while held */
+    void (*dispose)(void *data); /* the caller's, for its data */
+    max_align_t data[];          /* the caller's (server_hold()): one allocation for both */
 } HoldMark;
 
 typedef struct ServerHandler {
@@ -391,10 +395,13 @@ static void hold_unlink(Server *s, HoldMark *m) {
     s->held_complete -= m->bytes;
 }
 
-/* Freed unanswered: the client went away. (Before the socket closes, so its Conn still exists.) */
+/* The request is freed: answered, or (still linked) unanswered, the client gone. (Before the
+ * socket closes, so its Conn still exists.) */
 static void on_hold_dispose(void *p) {
     HoldMark *m = p;
 
+    if (m->dispose)
+        m->dispose(m->data);
     if (h2o_linklist_is_linked(&m->link))
         hold_unlink(H2O_STRUCT_FROM_MEMBER(Server, ctx, m->req->conn->ctx), m);
 }
@@ -404,27 +411,37 @@ static void on_hold_dispose(void *p) {
  * body's (HTTP/1.1: the connection's input buffer; HTTP/2: h2o's body buffer, which doubles).
  * Only complete requests can keep it out: the bytes of unfinished ones make room for it, their
  * connections closed by on_budget, so a client sending much cannot make others' requests fail. */
-int server_hold(ServerRequest *r, uint64_t bytes) {
+void *server_hold(ServerRequest *r, uint64_t bytes, size_t size, void (*dispose)(void *data), int *ret_error) {
     h2o_req_t *req = (h2o_req_t *)r;
     Server *s = H2O_STRUCT_FROM_MEMBER(Server, ctx, req->conn->ctx);
     Conn *c = conn_of(req);
     HoldMark *m;
 
-    if (!c)
-        return 0;
-    bytes += SERVER_REQUEST_BYTES + (c->http2 ? 2 * (uint64_t)req->entity.len : conn_buffer_bytes(c->sock->input));
-    if (s->held_complete + bytes > s->max_held)
-        return -ENOBUFS;
-    if (!(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_hold_dispose)))
-        return -ENOMEM;
-    *m = (HoldMark){ .req = req, .conn = c, .bytes = bytes };
-    h2o_linklist_insert(&c->holds, &m->link);
-    s->n_holds++;
-    c->complete += bytes;
-    s->held += bytes;
-    s->held_complete += bytes;
-    server_check_budget(s);
-    return 0;
+    if (c) {
+        bytes += SERVER_REQUEST_BYTES + (c->http2 ? 2 * (uint64_t)req->entity.len : conn_buffer_bytes(c->sock->input));
+        if (s->held_complete + bytes > s->max_held) {
+            *ret_error = -ENOBUFS;
+            return NULL;
+        }
+    }
+    if (size > SIZE_MAX - sizeof(*m) || !(m = h2o_mem_alloc_shared(&req->pool, sizeof(*m) + size, on_hold_dispose))) {
+        *ret_error = -ENOMEM;
+        return NULL;
+    }
+    memset(m, 0, sizeof(*m) + size);
+    m->dispose = dispose;
+    if (c) {
+        m->req = req;
+        m->conn = c;
+        m->bytes = bytes;
+        h2o_linklist_insert(&c->holds, &m->link);
+        s->n_holds++;
+        c->complete += bytes;
+        s->held += bytes;
+        s->held_complete += bytes;
+        server_check_budget(s);
+    }
+    return m->data;
 }
 
 uint64_t server_held_bytes(Server *s) {

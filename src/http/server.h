@@ -179,10 +179,13 @@ int server_listen(const char *address, int *ret_fd);
  * For a request that will be answered in a later pass of the loop, holding `bytes` of the
  * caller's for it (its jobs) until then. HTTP/1.1: the connection stays polled (no
  * epoll_ctl pair per request) and reads at most SERVER_HOLD_INPUT_MAX bytes ahead; end of
- * stream makes the answer the last one. -ENOBUFS when the memory budget (max-held-bytes)
- * has no room for it, -ENOMEM: then it is not held, and the caller answers it now.
+ * stream makes the answer the last one. Returns `size` zeroed bytes of the caller's that live
+ * as long as the request, as server_request_alloc() with `dispose` (called when the request is
+ * freed) gives, in the same allocation as the hold. NULL with *ret_error -ENOBUFS when the
+ * memory budget (max-held-bytes) has no room for it, -ENOMEM: then it is not held, and the
+ * caller answers it now.
  */
-int server_hold(ServerRequest *req, uint64_t bytes);
+void *server_hold(ServerRequest *req, uint64_t bytes, size_t size, void (*dispose)(void *data), int *ret_error);
 
 /* Bytes held now for requests not answered yet, complete or not (the memory budget). */
 uint64_t server_held_bytes(Server *s);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Request flow. A pending request's state lives in memory that lives as long
- * as the request (server_request_alloc) with a dispose callback, so when the
+ * as the request (server_hold, with the hold) with a dispose callback, so when the
  * request is freed (answered, or the client went away) the entry leaves the
  * pending table with it: nothing dangles.
  * Ids are the wall-clock time of start-up in nanoseconds plus a counter, so
@@ -111,21 +111,18 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
         return;
     }
 
-    r = server_request_alloc(req, sizeof(*r), on_request_dispose);
-    job = !r ? NULL : size <= JOB_IN_POOL_MAX ? server_request_alloc(req, size, NULL) : malloc(size);
-    if (!job) {
-        send_error(f, req, 500, "out of memory");
-        return;
-    }
-    k = server_hold(req, size);
-    if (k < 0) {
-        if (size > JOB_IN_POOL_MAX)
-            free(job);
+    r = server_hold(req, size, sizeof(*r), on_request_dispose, &k);
+    if (!r) {
         if (k == -ENOBUFS)
             log_warning_ratelimited(&f->rl_failed, &(LogFields){ .message_id = SQ_MSG_REQUEST_FAILED, .status = 503 },
                                     "Refused a request: the front end holds max-held-bytes for requests");
         send_error(f, req, k == -ENOBUFS ? 503 : 500,
                    k == -ENOBUFS ? "the server holds all it may for requests, try again shortly" : "out of memory");
+        return;
+    }
+    job = size <= JOB_IN_POOL_MAX ? server_request_alloc(req, size, NULL) : malloc(size);
+    if (!job) {
+        send_error(f, req, 500, "out of memory");
         return;
     }
     r->req = req;
