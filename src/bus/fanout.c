@@ -3,8 +3,9 @@
  * ZeroMQ signals readiness through ZMQ_FD, which is edge-like: it only says
  * that the socket's state may have changed, and is reset whenever the socket
  * processes its commands, sends included. So every wake-up of a jobs socket
- * receives until EAGAIN, and fanout_flush() ends by receiving whatever came
- * while it sent (pump()). Jobs are sent with ZMQ_DONTWAIT, so the loop never
+ * receives until EAGAIN, and after sending, fanout_flush() receives whatever came
+ * while it sent (pump()); a timer's send (hedging) is followed by the loop's next
+ * fanout_flush(), which reads the sockets then. Jobs are sent with ZMQ_DONTWAIT, so the loop never
  * blocks, and with ZMQ_ROUTER_MANDATORY, so a job addressed to a worker that is
  * gone is refused (EHOSTUNREACH) instead of vanishing: it stays queued here.
  *
@@ -88,6 +89,7 @@ struct Fanout {
     uint64_t redispatched[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
     usec_t reply_usec; /* when the message being read (on_reply) came: one clock read for its batch */
+    bool undrained;    /* a job was sent since the jobs sockets were last read to EAGAIN (pump()) */
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
     FanoutCallbacks cb;
@@ -306,6 +308,7 @@ static void take_counters(Fanout *f, int k, Peer *p, WireGrant *grant) {
 static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
     zmq_msg_t copy;
 
+    f->undrained = true; /* pump() reads the sockets after this */
     if (zmq_send(f->jobs[k], p->id, p->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -errno;
     zmq_msg_init(&copy);
@@ -816,21 +819,29 @@ static int on_hedge_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /*
- * Sends and receives until both are done: sending resets ZMQ_FD, so what came meanwhile is
- * read here. True if anything was received.
+ * Sends what can go and receives until both are done. A send may process a socket's commands,
+ * which resets ZMQ_FD, so after one (f->undrained) the sockets are read to EAGAIN here; so they
+ * are when ZMQ_FD woke us (woken). Otherwise nothing can be waiting unseen: the last read went
+ * to EAGAIN, and whatever came since has signalled ZMQ_FD again. True if anything was received.
  */
-static bool pump(Fanout *f) {
+static bool pump(Fanout *f, bool woken) {
     bool any = false;
 
     if (f->pumping)
         return false; /* a callback of receive() flushed: the loop below goes on anyway */
     f->pumping = true;
-    for (bool again = true; again;) {
-        again = false;
+    for (;;) {
+        bool got = false;
+
         send_all(f);
+        if (!woken && !f->undrained)
+            break;
+        woken = f->undrained = false;
         for (int k = 0; k < _WIRE_KIND_MAX; k++)
-            again |= receive(f, k);
-        any |= again;
+            got |= receive(f, k);
+        if (!got)
+            break;
+        any = true; /* grants may let more go */
     }
     f->pumping = false;
     hedge_arm(f);
@@ -838,11 +849,11 @@ static bool pump(Fanout *f) {
 }
 
 bool fanout_flush(Fanout *f) {
-    return pump(f);
+    return pump(f, false);
 }
 
 static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    pump(userdata);
+    pump(userdata, true);
     return 0;
 }
 
@@ -851,7 +862,7 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
 
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         read_monitor(f, k);
-    pump(f); /* a worker gone may have left jobs for others */
+    pump(f, false); /* a worker gone may have left jobs for others */
     return 0;
 }
 

@@ -124,8 +124,9 @@ void fanout_settle(Fanout *f, WireKind k, uint64_t id);
 void fanout_settle_job(Fanout *f, FanoutJob *job, WireKind k, uint64_t worker);
 
 /*
- * Sends what is queued, in batches, as far as workers can take it now; then receives what
- * came meanwhile (sending hides it from ZMQ_FD). True if that handed the callbacks anything.
+ * Sends what is queued, in batches, as far as workers can take it now; if it sent anything
+ * (here or from a timer since), then receives what came meanwhile (sending hides it from
+ * ZMQ_FD). True if that handed the callbacks anything.
  */
 bool fanout_flush(Fanout *f);
 
