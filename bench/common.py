@@ -347,8 +347,8 @@ def spawn_notified(server, argv, what):
 
 
 def unit_scheduling():
-    """The command that starts a process as the packaged units do (CPUSchedulingPolicy=, the same
-    in both units, which test_packaging checks): read from units/, so the bench cannot drift."""
+    """The command that starts a process as the packaged units do (CPUSchedulingPolicy=): read from
+    units/, so the bench cannot drift; the bench refuses to run when the two units differ."""
     policies = set()
     for unit in ("sqdiff-httpd.service", "sqdiff-worker@.service"):
         with open(os.path.join(REPO, "units", unit)) as f:
