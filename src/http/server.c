@@ -466,9 +466,9 @@ static void release_hold(h2o_req_t *req) {
     }
 }
 
-void *server_request_alloc(ServerRequest *r, size_t size, void (*dispose)(void *p)) {
+void *server_request_alloc(ServerRequest *r, size_t size) {
     h2o_req_t *req = (h2o_req_t *)r;
-    void *p = dispose ? h2o_mem_alloc_shared(&req->pool, size, dispose) : h2o_mem_alloc_pool(&req->pool, size);
+    void *p = h2o_mem_alloc_pool(&req->pool, size);
 
     if (p)
         memset(p, 0, size);

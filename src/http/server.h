@@ -41,7 +41,7 @@
  * server_send_error(), exactly once, now or in a later pass of the loop. Once
  * answered it may be freed at any moment: touch nothing of it (nor memory from
  * server_request_alloc()) afterwards. A request never answered is freed when
- * its client goes away; the dispose callback of server_request_alloc() says so.
+ * its client goes away; the dispose callback of server_hold() says so.
  */
 
 #include <h2o.h>
@@ -180,22 +180,18 @@ int server_listen(const char *address, int *ret_fd);
  * caller's for it (its jobs) until then. HTTP/1.1: the connection stays polled (no
  * epoll_ctl pair per request) and reads at most SERVER_HOLD_INPUT_MAX bytes ahead; end of
  * stream makes the answer the last one. Returns `size` zeroed bytes of the caller's that live
- * as long as the request, as server_request_alloc() with `dispose` (called when the request is
- * freed) gives, in the same allocation as the hold. NULL with *ret_error -ENOBUFS when the
- * memory budget (max-held-bytes) has no room for it, -ENOMEM: then it is not held, and the
- * caller answers it now.
+ * as long as the request, in the same allocation as the hold; `dispose` (may be NULL) runs on
+ * them when the request is freed: after its answer left, or when its client went away. NULL
+ * with *ret_error -ENOBUFS when the memory budget (max-held-bytes) has no room for it,
+ * -ENOMEM: then it is not held, and the caller answers it now.
  */
 void *server_hold(ServerRequest *req, uint64_t bytes, size_t size, void (*dispose)(void *data), int *ret_error);
 
 /* Bytes held now for requests not answered yet, complete or not (the memory budget). */
 uint64_t server_held_bytes(Server *s);
 
-/*
- * Memory that lives exactly as long as the request, zeroed. dispose (may be NULL)
- * runs when the request is freed: after its answer left, or when its client went
- * away. NULL when out of memory.
- */
-void *server_request_alloc(ServerRequest *req, size_t size, void (*dispose)(void *p));
+/* Memory that lives exactly as long as the request, zeroed. NULL when out of memory. */
+void *server_request_alloc(ServerRequest *req, size_t size);
 
 /* Answers with a JSON body (copied). extra_header/value may be NULL. */
 void server_send(ServerRequest *req, int status, const char *body, size_t len, const char *extra_header,

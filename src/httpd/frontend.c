@@ -120,7 +120,7 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
                    k == -ENOBUFS ? "the server holds all it may for requests, try again shortly" : "out of memory");
         return;
     }
-    job = size <= JOB_IN_POOL_MAX ? server_request_alloc(req, size, NULL) : malloc(size);
+    job = size <= JOB_IN_POOL_MAX ? server_request_alloc(req, size) : malloc(size);
     if (!job) {
         send_error(f, req, 500, "out of memory");
         return;
@@ -141,7 +141,7 @@ static void fan_out(Frontend *f, ServerRequest *req, uint64_t id, const NumList 
 /* A query string or a form body: the parser decodes in place, so it gets a copy. */
 static int parse_form(ServerRequest *req, const char *form, size_t len, NumList *l,
                       char err[static REQUEST_ERROR_MAX]) {
-    char *q = len ? server_request_alloc(req, len, NULL) : NULL;
+    char *q = len ? server_request_alloc(req, len) : NULL;
 
     if (len && !q)
         return -ENOMEM;
