@@ -169,12 +169,17 @@ def proc_status(pid):
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
-def test_daemons_run_sandboxed(sd):
+def daemon_pids(sd):
+    """The host PID of each of the three daemons, by unit, once a request has started them all."""
     sd.get("/?n=1")
     pids = {"sqdiff-httpd.service": sd.box.host_pid(int(prop(sd, "sqdiff-httpd.service", "MainPID")))}
     for kind in ("sum", "square"):
         pids[f"sqdiff-worker@{kind}.service"] = sd.worker_pids(kind)[0]
-    for unit, pid in pids.items():
+    return pids
+
+
+def test_daemons_run_sandboxed(sd):
+    for unit, pid in daemon_pids(sd).items():
         st = proc_status(pid)
         # Every thread's filter: tests/test_sandbox.py.
         assert st["Seccomp"].strip() == "2", unit
@@ -184,15 +189,10 @@ def test_daemons_run_sandboxed(sd):
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, unit
 
 
-
 def test_every_thread_runs_sched_batch(sd):
     """CPUSchedulingPolicy=batch (the units say why): every thread of the three daemons, ZeroMQ's
     I/O threads too, which inherit it and set it back as they start."""
-    sd.get("/?n=1")
-    pids = {"sqdiff-httpd.service": sd.box.host_pid(int(prop(sd, "sqdiff-httpd.service", "MainPID")))}
-    for kind in ("sum", "square"):
-        pids[f"sqdiff-worker@{kind}.service"] = sd.worker_pids(kind)[0]
-    for unit, pid in pids.items():
+    for unit, pid in daemon_pids(sd).items():
         tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
         assert len(tids) >= 2, f"{unit}: ZeroMQ's I/O thread missing"
         policies = {tid: os.sched_getscheduler(tid) for tid in tids}
