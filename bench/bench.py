@@ -349,6 +349,11 @@ TARGETS = (
 FRONTEND_RSS_MAX_KIB = 20 * 1024
 
 
+def verdict(ratio, op, bound):
+    """A target's word: whether ratio is op (">=" or "<=") bound."""
+    return "met" if (ratio >= bound if op == ">=" else ratio <= bound) else "NOT met"
+
+
 def targets(summary):
     """The targets this run measured, each with the median ratio and whether it is met."""
     rows = []
@@ -356,8 +361,7 @@ def targets(summary):
         s = summary.get(server, {}).get(str(conns))
         ratio = med(s["vs_nginx"], metric) if s else None
         if ratio is not None:
-            met = ratio >= bound if op == ">=" else ratio <= bound
-            rows.append(f"| {text} | {fmt_ratio(ratio)} | {'met' if met else 'NOT met'} |")
+            rows.append(f"| {text} | {fmt_ratio(ratio)} | {verdict(ratio, op, bound)} |")
     for server in ("local", "workers"):
         s = summary.get(server, {}).get("50")
         rss = med(s, "frontend_rss_kib") if s else None
@@ -406,9 +410,7 @@ def distribution_targets(summary):
         for conns, metric, (op, bound), text in DISTRIBUTION:
             a, b = med(mine.get(str(conns), {}), metric), med(local.get(str(conns), {}), metric)
             if a is not None and b:
-                ratio = a / b
-                met = ratio >= bound if op == ">=" else ratio <= bound
-                rows.append(f"| {LABELS[server]}: {text} | ×{ratio:.2f} | {'met' if met else 'NOT met'} |")
+                rows.append(f"| {LABELS[server]}: {text} | ×{a / b:.2f} | {verdict(a / b, op, bound)} |")
         a, b = med(mine.get("1", {}), "p50_us"), med(local.get("1", {}), "p50_us")
         if a is not None and b is not None and rt is not None:
             bound = b + rt + ROUND_TRIP_SLACK_US
