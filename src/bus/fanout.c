@@ -751,7 +751,6 @@ static void hedge_arm(Fanout *f) {
 
     for (int k = 0; k < _WIRE_KIND_MAX; k++) {
         FanoutJob *job;
-
         usec_t due;
 
         if (f->peers[k].n < 2 || !(job = oldest_unhedged(f, k)))
