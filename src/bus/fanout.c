@@ -366,7 +366,7 @@ static size_t fair_share(Fanout *f, int i) {
 static void send_all(Fanout *f) {
     bool blocked[_WIRE_KIND_MAX] = { false };
     size_t share[_WIRE_KIND_MAX];
-    usec_t now = now_usec(CLOCK_MONOTONIC);
+    usec_t now = 0; /* read once, at the first message sent: most calls send nothing */
 
     for (int i = 0; i < _WIRE_KIND_MAX; i++)
         share[i] = fair_share(f, i);
@@ -419,6 +419,8 @@ static void send_all(Fanout *f) {
             f->jobs_sent[i] += n;
             f->batches_sent[i]++;
             hedge_sent(&f->hedge[i], n);
+            if (!now)
+                now = now_usec(CLOCK_MONOTONIC);
             for (size_t j = 0; j < n; j++) {
                 FanoutJob *job = f->head[i];
 
