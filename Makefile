@@ -14,7 +14,8 @@ DEPS := build-essential clang pkg-config meson ninja-build \
 	libh2o-evloop-dev libzmq3-dev libjson-c-dev libsystemd-dev libseccomp-dev libinih-dev libgmp-dev \
 	python3 python3-pytest python3-zmq python3-hpack curl procps systemd systemd-container util-linux scdoc \
 	git man-db libssl-dev dpkg-dev debhelper lintian rpm rpmlint prometheus \
-	clang-format-14 shellcheck python3-pyflakes iproute2 haproxy
+	clang-format-14 shellcheck python3-pyflakes iproute2 haproxy \
+	openssl testssl.sh
 
 SAN_ENV := SQDIFF_SECCOMP=0 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -90,6 +91,7 @@ test: check-prose format-check lint build build-asan build-clang
 	$(SAN_ENV) SQDIFF_BUILDDIR=$(BUILD_ASAN) SQDIFF_TARGET=process $(PYTEST) -q tests/ \
 		--ignore=tests/test_sdbox.py --ignore=tests/test_packaging.py
 	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=process $(PYTEST) -q tests/test_sandbox.py
+	SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=process $(PYTEST) -q tests/test_tls.py -k costs
 	deb=$$(packaging/build-deb.sh $(PACKAGES) | tail -n 1) && \
 	SQDIFF_DEB=$$deb SQDIFF_BUILDDIR=$(BUILD) SQDIFF_TARGET=systemd $(PYTEST) -q tests/
 

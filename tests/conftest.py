@@ -14,6 +14,7 @@ SQDIFF_TARGET selects what the tests run against:
            or boot containers are not collected.
 """
 
+import contextlib
 import os
 import sys
 
@@ -76,17 +77,23 @@ def builddir():
 
 # --- the attack tests' suites (tests/test_attacks.py) -------------------------------------------
 
-def _attack_suite(extra_config):
-    """A suite whose front end's RSS says what it holds: under ASan, freed memory would stay in
-    the allocator's quarantine (256 MB by default) and read as growth."""
+@contextlib.contextmanager
+def lean_asan():
+    """Daemons started within have an RSS that says what they hold: under ASan, freed memory
+    would stay in the allocator's quarantine (256 MB by default) and read as growth."""
     saved = os.environ.get("ASAN_OPTIONS")
     if saved is not None:
         os.environ["ASAN_OPTIONS"] = saved + ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
     try:
-        return make_suite(extra_config=extra_config)
+        yield
     finally:
         if saved is not None:
             os.environ["ASAN_OPTIONS"] = saved
+
+
+def _attack_suite(extra_config):
+    with lean_asan():
+        return make_suite(extra_config=extra_config)
 
 
 @pytest.fixture(scope="session")

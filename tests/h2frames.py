@@ -7,6 +7,7 @@ the server's header blocks are decoded with python3-hpack when a test needs them
 """
 
 import socket
+import ssl
 import struct
 import time
 
@@ -111,12 +112,15 @@ class H2Conn:
     """A raw HTTP/2 connection. send() never raises on a closed connection (it sets closed);
     poll() reads what the server sent, answers its SETTINGS, and notes GOAWAY, EOF, RST."""
 
-    def __init__(self, port, timeout=5, sndbuf=None, **client_settings):
+    def __init__(self, port, timeout=5, sndbuf=None, tls=None, **client_settings):
+        # tls: an ssl.SSLContext: HTTP/2 over TLS, chosen by ALPN ("h2"), to an HTTPS port.
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if sndbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.closed = False  # EOF or reset seen, or a send failed
         self.goaway = None  # (last stream id, error code) once a GOAWAY came
@@ -163,7 +167,7 @@ class H2Conn:
             self.sock.settimeout(max(left, 0.0) if left > 0 else 0.0)
             try:
                 chunk = self.sock.recv(1 << 20)
-            except (BlockingIOError, socket.timeout):
+            except (BlockingIOError, socket.timeout, ssl.SSLWantReadError):
                 break
             except OSError:
                 self.closed = True

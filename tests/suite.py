@@ -244,8 +244,11 @@ class ProcessSuite(Suite):
     # ["square"] hold what they sent (the front end's always: status() reads STATUS= there).
     WATCHDOG_USEC = 1000000
 
-    def __init__(self, builddir, mode="workers", extra_config="", notify=False):
+    def __init__(self, builddir, mode="workers", extra_config="", notify=False, tls=None):
+        # tls: (certificate file, key file): a third socket, named "https" as
+        # sqdiff-httpd-tls.socket names it, at self.tls_port.
         self.notify = notify
+        self.tls = tls
         self.notifications = {}
         self.builddir = builddir
         self.worker_binary = os.path.join(builddir, "src", "sqdiff-worker")
@@ -255,7 +258,10 @@ class ProcessSuite(Suite):
         self.config = os.path.join(self.tmp, "sqdiff.conf")
         with open(self.config, "w") as f:
             f.write(f"[httpd]\nmode = {mode}\n{extra_config}\n")
+            if tls:
+                f.write(f"tls-certificate = {tls[0]}\ntls-key = {tls[1]}\n")
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -277,10 +283,11 @@ class ProcessSuite(Suite):
         if self.notify:
             passenv += ["-E", f"WATCHDOG_USEC={self.WATCHDOG_USEC}"]
         seen = self.notifications["httpd"].count()
+        https = ["-l", f"127.0.0.1:{self.tls_port}"] if self.tls else []
         self.httpd = subprocess.Popen(
-            # Two sockets, named as the socket units name them: HTTP, and metrics.
+            # Two sockets, named as the socket units name them: HTTP, and metrics (and HTTPS).
             ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "-l", f"127.0.0.1:{self.metrics_port}",
-             "--fdname=http:metrics", *passenv,
+             *https, "--fdname=http:metrics" + (":https" if self.tls else ""), *passenv,
              os.path.join(self.builddir, "src", "sqdiff-httpd"),
              "--config", self.config, "--runtime-dir", self.runtime_dir],
             stdout=self.log, stderr=subprocess.STDOUT)

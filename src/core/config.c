@@ -79,9 +79,19 @@ static const ConfigKey keys[] = {
         "most bytes held at once for requests not yet answered (heads, bodies, jobs); past it new requests get "
         "503 and the connection holding the most of an unfinished request is closed",
         true),
+    KEY("httpd", "tls-certificate", T_STRING, tls_certificate, 0, 0, "none",
+        "HTTPS: certificate chain file (PEM, leaf first); a relative name is read from $CREDENTIALS_DIRECTORY; "
+        "read again at every reload",
+        true),
+    KEY("httpd", "tls-key", T_STRING, tls_key, 0, 0, "none",
+        "HTTPS: the certificate's private key file (PEM); a relative name is read from $CREDENTIALS_DIRECTORY", true),
     KEY("httpd", "curve-allowed-keys", T_STRING, curve_allowed_keys, 0, 0, "/etc/sqdiff/workers.d",
         "with curve-secret-key: directory of the public key files of the workers admitted", false),
 };
+
+uint64_t config_conn_bytes(const Config *c) {
+    return c->tls_certificate ? CONFIG_TLS_CONN_BYTES : CONFIG_CONN_BYTES;
+}
 
 uint64_t config_max_connections(const Config *c, uint64_t nofile) {
     uint64_t headroom = CONFIG_FD_HEADROOM + (c->mode == SQ_MODE_WORKERS ? CONFIG_FD_WORKERS : 0);
@@ -91,7 +101,7 @@ uint64_t config_max_connections(const Config *c, uint64_t nofile) {
         return c->max_connections;
     n = nofile > 2 * headroom ? nofile - headroom : nofile > 2 ? nofile / 2 : 1;
     if (c->memory_limit > 0) {
-        uint64_t room = c->memory_limit > fixed ? (c->memory_limit - fixed) / CONFIG_CONN_BYTES : 0;
+        uint64_t room = c->memory_limit > fixed ? (c->memory_limit - fixed) / config_conn_bytes(c) : 0;
 
         if (room < 16)
             room = 16;
@@ -102,7 +112,7 @@ uint64_t config_max_connections(const Config *c, uint64_t nofile) {
 }
 
 uint64_t config_memory_needed(const Config *c, uint64_t max_conns) {
-    return c->max_held_bytes + max_conns * CONFIG_CONN_BYTES + CONFIG_BASE_BYTES;
+    return c->max_held_bytes + max_conns * config_conn_bytes(c) + CONFIG_BASE_BYTES;
 }
 
 static const char *const mode_names[] = {
@@ -308,6 +318,8 @@ void config_done(Config *c) {
     free(c->curve_secret_key);
     free(c->curve_server_public_key);
     free(c->curve_allowed_keys);
+    free(c->tls_certificate);
+    free(c->tls_key);
     free(c->runtime_dir);
     *c = (Config){ 0 };
 }
@@ -419,6 +431,11 @@ int config_finish(Config *c, const char *env_runtime_dir, char *err, size_t errl
         c->curve_allowed_keys = strdup("/etc/sqdiff/workers.d");
         if (!c->curve_allowed_keys)
             return -ENOMEM;
+    }
+    if (!c->tls_certificate != !c->tls_key) {
+        snprintf(err, errlen, "%s is set without %s: HTTPS needs both", c->tls_key ? "tls-key" : "tls-certificate",
+                 c->tls_key ? "tls-certificate" : "tls-key");
+        return -EINVAL;
     }
     if (c->max_numbers > SQACC_MAX_COUNT) {
         snprintf(err, errlen, "max-numbers: more than %" PRIu64 " cannot be summed exactly", SQACC_MAX_COUNT);

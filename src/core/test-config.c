@@ -139,6 +139,12 @@ TEST(max_connections_fit_the_memory_limit) {
     ASSERT_EQ(c.max_held_bytes, UINT64_C(160) << 20);
     ASSERT_EQ(config_max_connections(&c, 65536), ((UINT64_C(256) - 160 - 48) << 20) / 4096);
     ASSERT_LE(config_memory_needed(&c, config_max_connections(&c, 65536)), c.memory_limit);
+    /* HTTPS on: every connection counts CONFIG_TLS_CONN_BYTES, and the sum still fits. */
+    ASSERT_EQ(config_set(&c, "tls-certificate", "tls.crt", err, sizeof(err)), 0);
+    ASSERT_EQ(config_max_connections(&c, 65536), ((UINT64_C(256) - 160 - 48) << 20) / CONFIG_TLS_CONN_BYTES);
+    ASSERT_LE(config_memory_needed(&c, config_max_connections(&c, 65536)), c.memory_limit);
+    free(c.tls_certificate);
+    c.tls_certificate = NULL;
     /* The descriptors bind first when there are few. */
     ASSERT_EQ(config_max_connections(&c, 4096), 4096 - 64 - 512);
     /* A limit with no room left still lets a few in, and says so through config_memory_needed(). */

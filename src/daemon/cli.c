@@ -25,7 +25,7 @@
 /* Blocks this large get a mapping of their own, unmapped when freed (pin_mmap_threshold). */
 #define CLI_MMAP_THRESHOLD (1024 * 1024)
 
-enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_METRICS_LISTEN, OPT_SET };
+enum { OPT_CHECK = 0x100, OPT_RUNTIME_DIR, OPT_VERSION, OPT_METRICS_LISTEN, OPT_LISTEN_TLS, OPT_SET };
 
 static void help(CliProgram prog, FILE *f) {
     if (prog == CLI_HTTPD)
@@ -35,6 +35,9 @@ static void help(CliProgram prog, FILE *f) {
                    "Listens on the sockets passed by systemd, or on --listen.\n\n"
                    "  -l --listen=ADDR:PORT    listen here when not socket-activated (repeatable;\n"
                    "                           IPv6 as [::1]:8080)\n"
+                   "     --listen-tls=ADDR:PORT\n"
+                   "                           listen for HTTPS here (repeatable; needs tls-certificate\n"
+                   "                           and tls-key)\n"
                    "     --metrics-listen=ADDR:PORT\n"
                    "                           serve Prometheus metrics at /metrics here (repeatable;\n"
                    "                           keep it on loopback)\n");
@@ -107,6 +110,7 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
         { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
         { "listen", required_argument, NULL, 'l' },
         { "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+        { "listen-tls", required_argument, NULL, OPT_LISTEN_TLS },
         { "kind", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
@@ -142,9 +146,10 @@ int cli_parse(CliProgram prog, int argc, char **argv, CliOptions *o) {
             runtime_dir = optarg;
             break;
         case 'l':
+        case OPT_LISTEN_TLS:
         case OPT_METRICS_LISTEN: {
-            char ***list = c == 'l' ? &o->listen : &o->metrics_listen, **l;
-            size_t *n = c == 'l' ? &o->n_listen : &o->n_metrics_listen;
+            char ***list = c == 'l' ? &o->listen : c == OPT_LISTEN_TLS ? &o->listen_tls : &o->metrics_listen, **l;
+            size_t *n = c == 'l' ? &o->n_listen : c == OPT_LISTEN_TLS ? &o->n_listen_tls : &o->n_metrics_listen;
 
             if (prog != CLI_HTTPD)
                 goto unknown;
@@ -229,6 +234,8 @@ void cli_done(CliOptions *o) {
     o->listen = NULL;
     free(o->metrics_listen);
     o->metrics_listen = NULL;
+    free(o->listen_tls);
+    o->listen_tls = NULL;
 }
 
 /*

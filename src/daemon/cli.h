@@ -4,7 +4,7 @@
 /*
  * Command line of both daemons: --config FILE, --check, --runtime-dir DIR,
  * --help, --version, --KEY=VALUE for every setting, plus per-program options
- * (sqdiff-httpd: --listen and --metrics-listen ADDR:PORT; sqdiff-worker: --kind sum|square).
+ * (sqdiff-httpd: --listen, --listen-tls and --metrics-listen ADDR:PORT; sqdiff-worker: --kind sum|square).
  * Reads the config file, applies the overrides and finishes the Config.
  * Errors are printed to stderr here, since nothing else can report them yet.
  */
@@ -29,6 +29,8 @@ typedef struct CliOptions {
     size_t n_listen;
     char **metrics_listen; /* httpd: --metrics-listen values */
     size_t n_metrics_listen;
+    char **listen_tls; /* httpd: --listen-tls values */
+    size_t n_listen_tls;
     WireKind kind; /* worker: _WIRE_KIND_INVALID if not given */
     int argc;      /* the command line, for a reload (reload.h) */
     char **argv;

@@ -16,6 +16,7 @@
 #include "chunked.h"
 #include "h2o-private.h"
 #include "server.h"
+#include "tls.h"
 
 typedef enum Http1State {
     HTTP1_HEAD,     /* reading a request head (or idle between requests) */
@@ -48,12 +49,15 @@ typedef struct Conn {
         uint64_t since_ms;
     } unfinished[SERVER_STREAMS_UNFINISHED_MAX];
     bool http2, closing, metrics;
+    bool tls, handshaking; /* an HTTPS connection; its TLS handshake not done yet */
+    SSL_CTX *tls_ctx;      /* the context it was accepted under: a reference of its own */
 
     /* HTTP/1.1 (http1.c); unused once the connection is HTTP/2. */
     struct {
         h2o_conn_t super;
         h2o_ostream_t ostream;
         h2o_timeout_entry_t timeout;
+        h2o_timeout_entry_t kick; /* TLS: records already read, taken in the loop's next pass */
         Http1State state;
         size_t head_len, req_size; /* of the current request, at the start of sock->input */
         size_t content_length;     /* SIZE_MAX: chunked */
@@ -73,7 +77,8 @@ struct Server {
     h2o_accept_ctx_t accept_ctx;
     h2o_evloop_t *loop;
     h2o_socket_t **listeners;
-    bool *listener_metrics;
+    bool *listener_metrics, *listener_tls;
+    Tls *tls; /* the HTTPS listeners' context: NULL without any */
     size_t n_listeners;
     ServerCallbacks cb;
     ServerStats stats;

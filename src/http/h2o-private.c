@@ -4,8 +4,14 @@
 #include "h2o-private.h"
 
 #include <h2o/http2.h>
+#include <errno.h>
+#include <h2o/cache.h>
 #include <h2o/http2_internal.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
+#include <unistd.h>
 
 #if H2O_VERSION_MAJOR != 2 || H2O_VERSION_MINOR != 2
 #error "h2o-private.c was written against libh2o 2.2: check every function here against the new version"
@@ -57,4 +63,84 @@ void h2o_private_hook_http2_frames(h2o_socket_t *sock, H2oFrameHook *hook) {
         return;
     hook->original = (void (*)(void))conn->_read_expect;
     conn->_read_expect = hooked_read_expect;
+}
+
+/*
+ * lib/common/socket.c's struct st_h2o_socket_ssl_t of libh2o 2.2.5 as Debian builds it
+ * (OpenSSL, no picotls), as far as the ciphertext read; h2o_private_tls_check() tells
+ * whether a socket's state reads back as it should.
+ */
+struct st_h2o_socket_ssl_t {
+    SSL_CTX *ssl_ctx;
+    SSL *ossl;
+    int *did_write_in_read; /* set around SSL_read(): h2o's BIO refuses to write then */
+    size_t record_overhead;
+    struct {
+        h2o_socket_cb cb;
+        union {
+            struct {
+                struct {
+                    int state;
+                    SSL_SESSION *session_data;
+                } async_resumption;
+            } server;
+            struct {
+                char *server_name;
+                h2o_cache_t *session_cache;
+                h2o_iovec_t session_cache_key;
+                h2o_cache_hashcode_t session_cache_key_hash;
+            } client;
+        };
+    } handshake;
+    struct {
+        h2o_buffer_t *encrypted; /* h2o's BIO reads OpenSSL's input from here */
+    } input;
+};
+
+/* A record's header and tag, and then some: ciphertext read per plaintext byte asked for.
+ * A record longer than that is read in more passes, its bytes kept until it is whole. */
+#define TLS_READ_SLACK 512
+
+bool h2o_private_tls_check(h2o_socket_t *sock, SSL_CTX *ctx) {
+    return sock->ssl && sock->ssl->ssl_ctx == ctx && sock->ssl->ossl && SSL_get_SSL_CTX(sock->ssl->ossl) == ctx &&
+           sock->ssl->handshake.cb == NULL && sock->ssl->input.encrypted;
+}
+
+bool h2o_private_tls_pending(h2o_socket_t *sock) {
+    return sock->ssl && (sock->ssl->input.encrypted->size > 0 || SSL_pending(sock->ssl->ossl) > 0);
+}
+
+ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool from_socket) {
+    struct st_h2o_socket_ssl_t *ssl = sock->ssl;
+
+    for (;;) {
+        int did_write = 0, n, e;
+        h2o_iovec_t buf;
+        ssize_t got;
+
+        ERR_clear_error();
+        ssl->did_write_in_read = &did_write;
+        n = SSL_read(ssl->ossl, dst, len > INT_MAX ? INT_MAX : (int)len);
+        ssl->did_write_in_read = NULL;
+        if (did_write)
+            return -EPROTO; /* renegotiation (refused), or a key update asked of us */
+        if (n > 0)
+            return n;
+        e = SSL_get_error(ssl->ossl, n);
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        if (e != SSL_ERROR_WANT_READ)
+            return -EPROTO;
+        if (!from_socket)
+            return -EAGAIN;
+        buf = h2o_buffer_reserve(&ssl->input.encrypted, len + TLS_READ_SLACK);
+        if (!buf.base)
+            return -ENOMEM;
+        got = read(h2o_socket_get_fd(sock), buf.base, len + TLS_READ_SLACK);
+        if (got == 0)
+            return 0;
+        if (got < 0)
+            return errno == EINTR ? -EAGAIN : -errno;
+        ssl->input.encrypted->size += (size_t)got;
+    }
 }

@@ -5,12 +5,15 @@
  * What sqdiff relies on of libh2o 2.2.5 beyond its documented API, in one
  * place, so that a new libh2o is checked here and nowhere else:
  *   - the HTTP/2 connection's frame reader, hooked to meet the budget;
+ *   - a TLS socket's state (the OpenSSL connection, the ciphertext read), so that
+ *     HTTP/1.1 over TLS reads within its budget as it does in cleartext;
  *   - picohttpparser, which libh2o carries and exports (phr_*) but whose header
  *     Debian's libh2o-dev does not ship: declared here as picohttpparser's
  *     header of h2o 2.2.5 (deps/picohttpparser) declares them.
  */
 
 #include <h2o.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +44,20 @@ typedef struct H2oFrameHook {
  * the caller's connection state) for as long as the socket lives.
  */
 void h2o_private_hook_http2_frames(h2o_socket_t *sock, H2oFrameHook *hook);
+
+/*
+ * TLS connections after the handshake, read by the caller rather than by h2o (the socket in
+ * h2o_socket_dont_read()): decrypts at most len bytes into dst from what h2o's TLS layer
+ * holds. With from_socket, reads more ciphertext from the socket when OpenSSL needs it, about
+ * len bytes at a time (a record is kept until it is whole: 16 KiB at most). Returns the bytes (> 0); 0 at the end of
+ * the stream (close_notify, or TCP's end); -EAGAIN when no whole record is there yet; -EPROTO
+ * for a record OpenSSL refuses or a renegotiation; another -errno of read().
+ */
+ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool from_socket);
+/* Whether TLS holds bytes read from the socket and not decrypted and taken yet. */
+bool h2o_private_tls_pending(h2o_socket_t *sock);
+/* Whether sock's TLS state is what this file takes it to be: its context is ctx. */
+bool h2o_private_tls_check(h2o_socket_t *sock, SSL_CTX *ctx);
 
 /* picohttpparser (h2o 2.2.5's deps/picohttpparser/picohttpparser.h). */
 struct phr_header {

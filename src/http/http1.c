@@ -80,6 +80,8 @@ static void charge(Conn *c) {
 static void close_now(Conn *c) {
     if (h2o_timeout_is_linked(&c->h1.timeout))
         h2o_timeout_unlink(&c->h1.timeout);
+    if (h2o_timeout_is_linked(&c->h1.kick))
+        h2o_timeout_unlink(&c->h1.kick);
     h2o_dispose_request(&c->h1.req);
     free(c->h1.ahead);
     c->h1.ahead = NULL;
@@ -166,16 +168,39 @@ static size_t input_cap(const Conn *c) {
  * client sent all it will: a half-close, or a close); -errno when the client is gone (a reset). */
 #define READ_END 1
 static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
-    ssize_t n = read(h2o_socket_get_fd(c->sock), dst, room);
+    ssize_t n = 0;
+    size_t got = 0;
 
-    if (n > 0) {
-        *ret_n = (size_t)n;
+    if (!c->tls) {
+        n = read(h2o_socket_get_fd(c->sock), dst, room);
+        got = n > 0 ? (size_t)n : 0;
+        n = n < 0 ? -errno : n;
+    } else
+        /* Fills the room: a short read then means the socket has no whole record more. The
+         * end of the stream or an error after some bytes is told by the next read. */
+        while (got < room && (n = h2o_private_tls_read(c->sock, dst + got, room - got, true)) > 0)
+            got += (size_t)n;
+    *ret_n = got;
+    if (got > 0 || n == -EAGAIN || n == -EINTR)
         return 0;
-    }
-    *ret_n = 0;
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    return n == 0 ? READ_END : -errno;
+    return n == 0 ? READ_END : (int)n;
+}
+
+/* TLS may hold whole records read from the socket already, which no poll would report:
+ * they are taken in the loop's next pass. */
+static void on_kick(h2o_timeout_entry_t *entry) {
+    Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, h1.kick, entry);
+
+    if (h2o_socket_is_reading(c->sock))
+        on_readable(c->sock, NULL);
+}
+
+/* Polls the socket for the next bytes (on_readable). */
+static void resume_reading(Conn *c) {
+    if (!h2o_socket_is_reading(c->sock))
+        h2o_socket_read_start(c->sock, on_readable);
+    if (c->tls && h2o_private_tls_pending(c->sock) && !h2o_timeout_is_linked(&c->h1.kick))
+        h2o_timeout_link(c->server->loop, &c->server->ctx.zero_timeout, &c->h1.kick);
 }
 
 /* Whether requests wait behind the one h2o has: read ahead, or buffered past it. */
@@ -389,8 +414,8 @@ static void process(Conn *c) {
     c->h1.state = HTTP1_HANDLING;
     charge(c);
     /* Reading goes on (into the read-ahead) while h2o has the request; the socket stays polled. */
-    if (!h2o_socket_is_reading(c->sock) && !c->h1.peer_done)
-        h2o_socket_read_start(c->sock, on_readable);
+    if (!c->h1.peer_done)
+        resume_reading(c);
     if (c->sock->input->size - c->h1.req_size >= SERVER_HOLD_INPUT_MAX)
         read_ahead(c); /* the budget is full already: learn of end of stream from TCP */
     h2o_process_request(req);
@@ -404,7 +429,7 @@ static void on_continue_written(h2o_socket_t *sock, const char *err) {
         return;
     }
     c->h1.state = HTTP1_BODY;
-    h2o_socket_read_start(sock, on_readable);
+    resume_reading(c);
     handle_input(c);
 }
 
@@ -466,6 +491,8 @@ static void handle_input(Conn *c) {
             if (h2o_timeout_is_linked(&c->h1.timeout))
                 h2o_timeout_unlink(&c->h1.timeout);
             h2o_dispose_request(&c->h1.req);
+            if (h2o_timeout_is_linked(&c->h1.kick))
+                h2o_timeout_unlink(&c->h1.kick);
             if (!http2_take_over(c))
                 h2o_socket_close(c->sock); /* its request disposed of already; frees c */
         }
@@ -545,8 +572,7 @@ static void on_written(h2o_socket_t *sock, const char *err) {
     c->h1.ahead = NULL;
     start_request(c);
     charge(c);
-    if (!h2o_socket_is_reading(sock))
-        h2o_socket_read_start(sock, on_readable);
+    resume_reading(c);
     handle_input(c);
 }
 
@@ -657,8 +683,13 @@ void http1_accept(Conn *c) {
     c->h1.super.callbacks = &callbacks;
     c->h1.ostream.do_send = do_send;
     c->h1.timeout.cb = on_timeout;
+    c->h1.kick.cb = on_kick;
     c->sock->data = c;
     h2o_socket_dont_read(c->sock, 1); /* every read is ours, within the budget */
     start_request(c);
-    h2o_socket_read_start(c->sock, on_readable);
+    resume_reading(c);
+    if (c->sock->input->size > 0) { /* TLS: a request that came with the handshake's last flight */
+        charge(c);
+        handle_input(c);
+    }
 }

@@ -7,6 +7,7 @@
 
 #include "http2.h"
 
+#include <errno.h>
 #include <h2o/http2.h>
 
 #include "h2o-private.h"
@@ -137,17 +138,41 @@ static int check_headers(void *userdata, h2o_req_t *req, const char **ret_why) {
     return -1;
 }
 
-bool http2_take_over(Conn *c) {
+/* h2o takes the connection, with what sock->input holds: the preface, perhaps frames after it. */
+static bool accept_buffered(Conn *c) {
     c->http2 = true;
     c->hook.check = check_frame;
     c->hook.headers = check_headers;
     c->hook.userdata = c;
-    if (c->sock->input->size < PREFACE_SIZE || check_buffered_frames(c) < 0)
+    if (c->sock->input->size > PREFACE_SIZE && check_buffered_frames(c) < 0)
         return false;
-    h2o_socket_read_stop(c->sock);
-    h2o_socket_dont_read(c->sock, 0);
     h2o_http2_accept(&c->server->accept_ctx, c->sock, c->h1.super.connected_at);
     /* Every frame from here on meets check_frame() before h2o reads it. */
     h2o_private_hook_http2_frames(c->sock, &c->hook);
     return true;
+}
+
+bool http2_take_over(Conn *c) {
+    if (c->sock->input->size < PREFACE_SIZE)
+        return false;
+    h2o_socket_read_stop(c->sock);
+    h2o_socket_dont_read(c->sock, 0);
+    if (c->tls) /* records read and not decrypted: h2o reads only what comes after them */
+        for (;;) {
+            h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, 4096);
+            ssize_t n = buf.base ? h2o_private_tls_read(c->sock, buf.base, buf.len, false) : -ENOMEM;
+
+            if (n == -EAGAIN)
+                break;
+            if (n <= 0)
+                return false;
+            c->sock->input->size += (size_t)n;
+        }
+    return accept_buffered(c);
+}
+
+void http2_accept_tls(Conn *c) {
+    c->h1.super.connected_at = *h2o_get_timestamp(&c->server->ctx, NULL, NULL);
+    if (!accept_buffered(c))
+        h2o_socket_close(c->sock); /* frees c (server.c: on_conn_close) */
 }

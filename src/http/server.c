@@ -123,6 +123,7 @@ static void on_conn_close(void *data) {
 
     h2o_linklist_unlink(&c->link);
     s->held -= c->incomplete + c->complete;
+    SSL_CTX_free(c->tls_ctx);
     free(c);
     s->n_conns--;
     if (metrics) {
@@ -135,11 +136,35 @@ static void on_conn_close(void *data) {
     }
 }
 
-static bool listener_is_metrics(Server *s, h2o_socket_t *listener) {
-    for (size_t i = 0; i < s->n_listeners; i++)
-        if (s->listeners[i] == listener)
-            return s->listener_metrics[i];
-    return false;
+static size_t listener_index(Server *s, h2o_socket_t *listener) {
+    size_t i = 0;
+
+    while (i < s->n_listeners && s->listeners[i] != listener)
+        i++;
+    return i;
+}
+
+/* A TLS handshake over: the connection goes on as ALPN chose, or closes. */
+static void on_handshake(h2o_socket_t *sock, const char *err) {
+    Conn *c = sock->on_close.data;
+    h2o_iovec_t proto;
+    char why[160];
+
+    c->handshaking = false;
+    if (!err && !h2o_private_tls_check(sock, c->tls_ctx))
+        err = "TLS state not as libh2o 2.2.5 keeps it";
+    if (err) {
+        snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
+        server_report(c->server, SERVER_EVENT_TLS_FAILED, why);
+        h2o_socket_close(sock); /* frees c (on_conn_close) */
+        return;
+    }
+    c->last_request_ms = h2o_now(c->server->loop);
+    proto = h2o_socket_ssl_get_selected_protocol(sock);
+    if (h2o_memis(proto.base, proto.len, H2O_STRLIT("h2")))
+        http2_accept_tls(c);
+    else
+        http1_accept(c);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
@@ -147,7 +172,9 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     h2o_socket_t *sock;
     Conn *c;
 
-    bool metrics = listener_is_metrics(s, listener);
+    size_t i = listener_index(s, listener);
+    bool metrics = i < s->n_listeners && s->listener_metrics[i];
+    bool tls = i < s->n_listeners && s->listener_tls[i];
 
     if (err)
         return;
@@ -155,6 +182,8 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         set_listening(s, true, false);
         return;
     }
+    if (tls && !s->tls)
+        return; /* server_set_tls() says: never, once the loop runs */
     if (!metrics && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
@@ -192,7 +221,13 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     h2o_linklist_insert(&s->conns, &c->link);
     s->n_conns++;
     s->n_metrics += metrics;
-    http1_accept(c);
+    if (tls) {
+        c->tls = c->handshaking = true;
+        c->tls_ctx = tls_ssl_ctx(s->tls);
+        SSL_CTX_up_ref(c->tls_ctx);
+        h2o_socket_ssl_handshake(sock, c->tls_ctx, NULL, on_handshake);
+    } else
+        http1_accept(c);
     if (metrics && s->n_metrics >= SERVER_METRICS_CONNS_MAX)
         set_listening(s, true, false);
     else if (!metrics && public_conns(s) >= s->max_conns) {
@@ -222,7 +257,9 @@ static void on_sweep(h2o_timeout_entry_t *entry) {
         if (c->closing || !h2o_linklist_is_empty(&c->holds) || now - c->last_request_ms < s->idle_ms)
             continue;
         /* Idle HTTP/1 readers are h2o's (its request timeout); stuck writers and HTTP/2 are ours. */
-        if (c->http2 || h2o_socket_is_writing(c->sock))
+        if (c->handshaking)
+            conn_abort(c, SERVER_EVENT_CLOSED_IDLE, "TLS handshake not done within idle-timeout");
+        else if (c->http2 || h2o_socket_is_writing(c->sock))
             conn_abort(c, SERVER_EVENT_CLOSED_IDLE,
                        c->http2 ? "no request completed for idle-timeout" : "answers not drained for idle-timeout");
     }
@@ -688,13 +725,15 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
 
     s->listeners = calloc(n_fds, sizeof(*s->listeners));
     s->listener_metrics = calloc(n_fds, sizeof(*s->listener_metrics));
-    if ((!s->listeners || !s->listener_metrics) && n_fds > 0)
+    s->listener_tls = calloc(n_fds, sizeof(*s->listener_tls));
+    if ((!s->listeners || !s->listener_metrics || !s->listener_tls) && n_fds > 0)
         return -ENOMEM;
     for (size_t i = 0; i < n_fds; i++) {
         int flags = fcntl(ls[i].fd, F_GETFL);
         if (flags < 0 || fcntl(ls[i].fd, F_SETFL, flags | O_NONBLOCK) < 0)
             return negative_errno();
         s->listener_metrics[i] = ls[i].metrics;
+        s->listener_tls[i] = ls[i].tls;
         s->listeners[i] = h2o_evloop_socket_create(loop, ls[i].fd, H2O_SOCKET_FLAG_DONT_READ);
         s->listeners[i]->data = s;
         h2o_socket_read_start(s->listeners[i], on_accept);
@@ -720,6 +759,15 @@ void server_set_limits(Server *s, const Config *c) {
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
     } else if (s->paused && public_conns(s) < s->max_conns)
         set_accepting(s, true);
+}
+
+void server_set_tls(Server *s, Tls *t) {
+    tls_free(s->tls);
+    s->tls = t;
+}
+
+Tls *server_tls(Server *s) {
+    return s->tls;
 }
 
 void server_stop_accepting(Server *s) {
@@ -766,6 +814,8 @@ Server *server_free(Server *s) {
         return NULL;
     free(s->listeners);
     free(s->listener_metrics);
+    free(s->listener_tls);
+    tls_free(s->tls);
     if (s->context_ready) {
         if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);

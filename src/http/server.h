@@ -5,7 +5,10 @@
  * The HTTP edge: HTTP/1.1 (keep-alive, pipelining) and HTTP/2 (prior knowledge)
  * on listening sockets handed in (from systemd or server_listen()), served by
  * libh2o (HTTP/1.1 by http1.c on h2o's request API), which nothing outside
- * server*.c and h2o-private.c sees. Every request
+ * server*.c and h2o-private.c sees. HTTPS listeners (ServerListener.tls) take a
+ * TLS handshake first (tls.h), then HTTP/2 or HTTP/1.1 as ALPN chose, under the same
+ * budget: a handshake counts as a connection from its accept, and one not done
+ * within idle-timeout is cut. Every request
  * for "/" goes to one handler as a ServerRequest; other paths get 404 here.
  *
  * The budget. Every byte a client sends costs memory, CPU or time, so each
@@ -51,6 +54,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "tls.h"
 
 /* Read ahead on an HTTP/1.1 connection while its request waits. */
 #define SERVER_HOLD_INPUT_MAX (64 * 1024)
@@ -111,6 +115,7 @@ typedef enum ServerEvent {
     SERVER_EVENT_CLOSED_BUDGET, /* HTTP/2 header list, body bytes or empty frames over budget */
     SERVER_EVENT_BAD_FRAMING,   /* HTTP/1.1 message framing refused (400) */
     SERVER_EVENT_CLOSED_MEMORY, /* max-held-bytes reached: the connection holding the most of an unfinished request */
+    SERVER_EVENT_TLS_FAILED,    /* a TLS handshake refused or broken off */
     _SERVER_EVENT_MAX,
 } ServerEvent;
 
@@ -134,6 +139,7 @@ typedef struct ServerCallbacks {
 typedef struct ServerListener {
     int fd;
     bool metrics;
+    bool tls; /* HTTPS: TLS first (server_set_tls()), then HTTP/2 or HTTP/1.1 as ALPN says */
 } ServerListener;
 
 /* What the server counts, for metrics. Scrapes are not counted. */
@@ -162,6 +168,13 @@ DEFINE_FREEP(Server, server_free)
  * Open connections keep what they have; what they send from now on meets the new limits.
  */
 void server_set_limits(Server *s, const Config *c);
+
+/* The HTTPS listeners' TLS context from now on: takes t, and drops the one before (connections
+ * opened under it keep it to their end). A server with TLS listeners needs one before its
+ * loop runs. */
+void server_set_tls(Server *s, Tls *t);
+/* The TLS context in force, or NULL. */
+Tls *server_tls(Server *s);
 
 /* Stops accepting (the listening sockets stay with whoever passed them); later answers close their connection. */
 void server_stop_accepting(Server *s);

@@ -76,6 +76,7 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
         { SERVER_EVENT_CLOSED_BUDGET, "sqdiff_http_connections_closed_total", "over-budget" },
         { SERVER_EVENT_BAD_FRAMING, "sqdiff_http_connections_closed_total", "bad-framing" },
         { SERVER_EVENT_CLOSED_MEMORY, "sqdiff_http_connections_closed_total", "memory-budget" },
+        { SERVER_EVENT_TLS_FAILED, "sqdiff_http_connections_closed_total", "tls-handshake" },
         { SERVER_EVENT_PAUSED_AT_CAP, "sqdiff_http_accept_paused_total", "connection-cap" },
         { SERVER_EVENT_PAUSED_NO_FDS, "sqdiff_http_accept_paused_total", "no-descriptors" },
     };

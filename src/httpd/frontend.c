@@ -491,10 +491,30 @@ bool frontend_idle(Frontend *f) {
     return server_idle(f->server);
 }
 
+/* The HTTPS certificate of tls-certificate and tls-key, read anew and in force for the
+ * connections that come next; the one before hands on its ticket keys. */
+static int load_tls(Frontend *f, char *err, size_t errlen) {
+    Tls *t = NULL;
+    char what[512];
+    int r = tls_new(f->config->tls_certificate, f->config->tls_key, server_tls(f->server), &t, err, errlen);
+
+    if (r < 0)
+        return r;
+    tls_describe(t, what, sizeof(what));
+    server_set_tls(f->server, t);
+    log_event(LOG_INFO, &(LogFields){ .message_id = SQ_MSG_RELOADED }, "HTTPS certificate in force: %s", what);
+    return 0;
+}
+
 void frontend_reconfigure(Frontend *f) {
+    char err[CONFIG_ERROR_MAX];
+
     f->pending.max = f->config->max_pending;
     if (f->server)
         server_set_limits(f->server, f->config);
+    if (f->server && f->config->tls_certificate && load_tls(f, err, sizeof(err)) < 0)
+        log_event(LOG_ERR, &(LogFields){ .message_id = SQ_MSG_CONFIG_REFUSED, .reason = err },
+                  "HTTPS certificate not reloaded: %s; the one in force stays", err);
     if (f->fanout)
         fanout_reread_allow_list(f->fanout);
     /* The reaper's next wake-up is a reaper-interval from its last, whichever: on_reaper() sets it. */
@@ -607,6 +627,13 @@ int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, s
                    &f->server);
     if (r < 0)
         return r;
+    if (c->tls_certificate) {
+        char err[CONFIG_ERROR_MAX];
+
+        r = load_tls(f, err, sizeof(err));
+        if (r < 0)
+            return log_error_errno(r, "Failed to load the HTTPS certificate: %s", err);
+    }
 
     *ret = TAKE_PTR(f);
     return 0;

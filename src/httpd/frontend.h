@@ -23,14 +23,16 @@
 
 typedef struct Frontend Frontend;
 
-/* listeners: the public HTTP sockets and any metrics ones (served GET /metrics). */
+/* listeners: the public HTTP and HTTPS sockets and any metrics ones (served GET /metrics).
+ * With tls-certificate set, its certificate is loaded (a failure is logged and returned). */
 int frontend_new(Loop *loop, const Config *c, const ServerListener *listeners, size_t n_listeners, Frontend **ret);
 Frontend *frontend_free(Frontend *f);
 DEFINE_FREEP(Frontend, frontend_free)
 
 void frontend_shutdown(Frontend *f);
 
-/* The live settings of its configuration changed (a reload): limits, timeouts, the allow-list read again. */
+/* The live settings of its configuration changed (a reload): limits, timeouts, the allow-list
+ * and the HTTPS certificate read again (one refused is logged, and the one before stays). */
 void frontend_reconfigure(Frontend *f);
 
 /* True when no client connection is open. */

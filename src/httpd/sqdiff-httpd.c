@@ -45,24 +45,44 @@ static void free_names(char **names) {
     free(names);
 }
 
+/* Whether the front end listens for HTTPS: set once its sockets are known, for the reloads' check. */
+static bool https_listening;
+
+static bool is_named(char **names, int i, const char *name) {
+    return names && names[i] && strcmp(names[i], name) == 0;
+}
+
+/* Whether systemd passes a socket named name (the environment is left for collect_listeners()). */
+static bool systemd_passes(const char *name) {
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(0, &names);
+    bool found = false;
+
+    for (int i = 0; i < n && !found; i++)
+        found = is_named(names, i, name);
+    free_names(names);
+    return found;
+}
+
 /*
- * The sockets from systemd (named by FileDescriptorName=: "metrics" serves /metrics, any
- * other name is HTTP), or those of --listen; plus those of --metrics-listen.
+ * The sockets from systemd (named by FileDescriptorName=: "metrics" serves /metrics, "https"
+ * HTTPS, any other name is HTTP), or those of --listen and --listen-tls; plus those of
+ * --metrics-listen.
  */
 static int collect_listeners(const CliOptions *o, ServerListener **ret, size_t *ret_n) {
     char **names = NULL;
     int n = sd_listen_fds_with_names(1, &names), r;
-    size_t total, k = 0;
+    size_t by_hand = n > 0 ? 0 : o->n_listen + o->n_listen_tls, total, k = 0;
     ServerListener *ls;
 
     if (n < 0)
         return log_error_errno(n, "Failed to get the sockets passed by systemd: %m");
-    if (n == 0 && o->n_listen == 0) {
+    if (n == 0 && by_hand == 0) {
         free_names(names);
-        return log_error_errno(EINVAL,
-                               "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen ADDR:PORT");
+        return log_error_errno(EINVAL, "No sockets to listen on: start sqdiff-httpd.socket, or pass --listen "
+                                       "ADDR:PORT or --listen-tls ADDR:PORT");
     }
-    total = (n > 0 ? (size_t)n : o->n_listen) + o->n_metrics_listen;
+    total = (n > 0 ? (size_t)n : by_hand) + o->n_metrics_listen;
     ls = calloc(total, sizeof(*ls));
     if (!ls) {
         free_names(names);
@@ -70,11 +90,14 @@ static int collect_listeners(const CliOptions *o, ServerListener **ret, size_t *
     }
     for (int i = 0; i < n; i++)
         ls[k++] = (ServerListener){ .fd = SD_LISTEN_FDS_START + i,
-                                    .metrics = names && names[i] && strcmp(names[i], "metrics") == 0 };
+                                    .metrics = is_named(names, i, "metrics"),
+                                    .tls = is_named(names, i, "https") };
     free_names(names);
-    for (size_t i = 0; i < (n > 0 ? 0 : o->n_listen) + o->n_metrics_listen; i++) {
-        bool metrics = n > 0 || i >= o->n_listen;
-        const char *address = metrics ? o->metrics_listen[n > 0 ? i : i - o->n_listen] : o->listen[i];
+    for (size_t i = 0; i < by_hand + o->n_metrics_listen; i++) {
+        bool tls = i >= o->n_listen && i < by_hand, metrics = i >= by_hand;
+        const char *address = metrics ? o->metrics_listen[i - by_hand]
+                              : tls   ? o->listen_tls[i - o->n_listen]
+                                      : o->listen[i];
 
         r = server_listen(address, &ls[k].fd);
         if (r < 0) {
@@ -82,8 +105,11 @@ static int collect_listeners(const CliOptions *o, ServerListener **ret, size_t *
             free(ls);
             return log_error_errno(r, "Failed to listen on \"%s\": %m", address);
         }
+        ls[k].tls = tls;
         ls[k++].metrics = metrics;
     }
+    for (size_t i = 0; i < k; i++)
+        https_listening = https_listening || ls[i].tls;
     *ret = ls;
     *ret_n = k;
     return 0;
@@ -113,7 +139,7 @@ static void log_memory_budget(const Config *c) {
     log_event(over ? LOG_WARNING : LOG_INFO, &(LogFields){ .message_id = over ? SQ_MSG_MEMORY_BUDGET : NULL },
               "Memory budget: max-held-bytes %" PRIu64 " MiB + %" PRIu64 " connections x %" PRIu64 " KiB + %" PRIu64
               " MiB = %" PRIu64 " MiB, %s the cgroup's limit of %" PRIu64 " MiB",
-              c->max_held_bytes / mib, c->max_connections, CONFIG_CONN_BYTES / 1024, CONFIG_BASE_BYTES / mib,
+              c->max_held_bytes / mib, c->max_connections, config_conn_bytes(c) / 1024, CONFIG_BASE_BYTES / mib,
               needed / mib, over ? "OVER" : "within", c->memory_limit / mib);
 }
 
@@ -237,9 +263,38 @@ static int run(CliOptions *o) {
     return 0;
 }
 
-/* Before start and with --check: the transport's key files and allow-list, as set-up will read them. */
+/* HTTPS: the certificate and key load, and match; listeners for HTTPS have them. */
+static int check_tls(const CliOptions *o, char *err, size_t errlen) {
+    bool https = https_listening || o->n_listen_tls > 0 || systemd_passes("https");
+    _cleanup_(tls_freep) Tls *t = NULL;
+    int r;
+
+    if (!o->config.tls_certificate) {
+        if (!https)
+            return 0;
+        snprintf(err, errlen, "HTTPS sockets (sqdiff-httpd-tls.socket, --listen-tls) need tls-certificate and tls-key");
+        return -EINVAL;
+    }
+    r = tls_new(o->config.tls_certificate, o->config.tls_key, NULL, &t, err, errlen);
+    if (r == -ENOKEY && !https) { /* --check by hand: the unit's credentials are not here */
+        char why[CONFIG_ERROR_MAX];
+
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "note: %s: not checked", why);
+        return 1;
+    }
+    return r;
+}
+
+/* Before start, at a reload and with --check: the transport's key files and allow-list, and the
+ * HTTPS certificate, as set-up will read them. */
 static int check(const CliOptions *o, char *err, size_t errlen) {
-    return o->config.mode == SQ_MODE_WORKERS ? transport_check(&o->config, false, err, errlen) : 0;
+    int r = check_tls(o, err, errlen), note = r;
+
+    if (r < 0 || o->config.mode != SQ_MODE_WORKERS)
+        return r;
+    r = transport_check(&o->config, false, err, errlen);
+    return r != 0 ? r : note;
 }
 
 int main(int argc, char **argv) {
