@@ -69,7 +69,7 @@ format-check: deps
 # The shell scripts (shellcheck) and the Python of tests/, bench/ and tools/ (pyflakes).
 SHELL_SCRIPTS = .ci/run packaging/build-deb.sh packaging/build-rpm.sh packaging/copy-source.sh \
 	packaging/debian/sqdiff.postinst packaging/debian/sqdiff.postrm packaging/debian/sqdiff.prerm \
-	packaging/debian/tests/smoke
+	packaging/debian/tests/smoke units/libexec/refresh-credentials
 PYTHON_SOURCES = $(wildcard tests/*.py bench/*.py tools/*.py) tools/check-prose tools/check-layers tools/sqdiff-box
 lint: deps
 	shellcheck $(SHELL_SCRIPTS)

@@ -217,6 +217,23 @@ def haproxy_serves_while_a_front_end_restarts(hosts):
     print(f"haproxy: {len(results)} requests, all answered exactly, while fe1 restarted")
 
 
+def haproxy_certificate(hosts):
+    """The client host's certificate for HAProxy, from a CA it trusts: chain then key, one file."""
+    box = hosts.boxes["client"]
+    issue_certificate(box, 7)
+    box.run(["sh", "-ec", f"mkdir -p /etc/haproxy/certs && cat {LIVE}/fullchain.pem {LIVE}/privkey.pem > "
+                          "/etc/haproxy/certs/sqdiff.pem && chmod 0600 /etc/haproxy/certs/sqdiff.pem"])
+
+
+def haproxy_serves_https(hosts):
+    box = hosts.boxes["client"]
+    for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
+        r = box.run(["curl", "-s", flag, "-w", "\\n%{http_version}", "https://sqdiff.example.org/?n=1&n=2&n=3"],
+                    check=False, timeout=30)
+        body, got = r.stdout.rsplit("\n", 1) if "\n" in r.stdout else (r.stdout, "")
+        assert json.loads(body or "null") == answer([1, 2, 3]) and got == version, (flag, r.stdout, r.stderr)
+
+
 def both_front_ends(hosts):
     box = hosts.boxes["solo"]
     for port in (8080, 8081):
@@ -241,6 +258,100 @@ def suite_on_one_cpu(hosts):
             assert os.sched_getscheduler(tid) == os.SCHED_BATCH, (unit, tid)
 
 
+# The README's HTTPS: a certificate where certbot leaves it, from a CA of the test's own that the
+# box trusts, for a name that is the box's loopback.
+LIVE = "/etc/letsencrypt/live/sqdiff.example.org"
+HTTPS_LOAD = """
+import json, socket, ssl, subprocess, sys, threading, time
+ctx = ssl.create_default_context()
+ctx.set_alpn_protocols(["http/1.1"])
+stop, failures, serials, done = threading.Event(), [], set(), [0]
+def serial(s):
+    der = s.getpeercert(binary_form=True)
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                         capture_output=True).stdout.decode()
+    return out.strip().split("=", 1)[1]
+def load():
+    while not stop.is_set():
+        try:
+            with ctx.wrap_socket(socket.create_connection(("sqdiff.example.org", 8443), timeout=10),
+                                 server_hostname="sqdiff.example.org") as s:
+                serials.add(serial(s))
+                s.sendall(b"GET /?n=1&n=2&n=3 HTTP/1.1\\r\\nHost: sqdiff.example.org\\r\\nConnection: close\\r\\n\\r\\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                assert data.endswith(b'{"sum":14,"square":36,"diff":22}'), data
+                done[0] += 1
+        except Exception as e:
+            failures.append(repr(e))
+threads = [threading.Thread(target=load) for _ in range(2)]
+for t in threads:
+    t.start()
+print("started", flush=True)
+sys.stdin.readline()
+stop.set()
+for t in threads:
+    t.join()
+print(json.dumps({"failures": failures, "serials": sorted(serials), "done": done[0]}), flush=True)
+"""
+
+
+def issue_certificate(box, serial):
+    """As certbot would leave it: the chain world-readable, the key root's alone (0600)."""
+    script = f"""
+        set -e
+        mkdir -p /root/ca {LIVE}
+        cd /root/ca
+        [ -f ca.key ] || {{
+            openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+            openssl req -x509 -new -key ca.key -subj '/CN=sqdiff docs test CA' -days 30 -out ca.pem
+            cp ca.pem /usr/local/share/ca-certificates/sqdiff-docs-test.crt
+            update-ca-certificates >/dev/null
+            echo '127.0.0.1 sqdiff.example.org' >> /etc/hosts
+        }}
+        printf 'subjectAltName=DNS:sqdiff.example.org\nextendedKeyUsage=serverAuth\n' > ext.cnf
+        openssl ecparam -name prime256v1 -genkey -noout -out key.pem
+        openssl req -new -key key.pem -subj /CN=sqdiff.example.org -out req.csr
+        openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -set_serial {serial} -days 30 \
+            -extfile ext.cnf -out cert.pem 2>/dev/null
+        install -m 0644 cert.pem {LIVE}/fullchain.pem
+        install -m 0600 key.pem {LIVE}/privkey.pem
+    """
+    box.run(["sh", "-ec", script])
+
+
+def certificate_from_a_ca(hosts):
+    issue_certificate(hosts.boxes["solo"], 0x1001)
+
+
+def renewed_by_certbot(hosts):
+    """The load of new connections starts (it runs through the reload), then certbot renews."""
+    box = hosts.boxes["solo"]
+    hosts.load = box.popen(["python3", "-c", HTTPS_LOAD])
+    assert hosts.load.stdout.readline().strip() == "started"
+    time.sleep(1)
+    issue_certificate(box, 0x2002)
+
+
+def new_connections_get_the_renewed_certificate(hosts):
+    """New connections see the renewed serial, no request failed across the reload, and the key
+    is not readable by the front end's user where certbot left it."""
+    box = hosts.boxes["solo"]
+    time.sleep(2)
+    out, _ = hosts.load.communicate("stop\n", timeout=60)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["failures"] == [] and result["done"] > 0, result
+    assert result["serials"] == ["1001", "2002"], result
+    r = box.run(["setpriv", "--reuid=sqdiff-httpd", "--regid=sqdiff", "--clear-groups", "cat", f"{LIVE}/privkey.pem"],
+                check=False)
+    assert r.returncode != 0, "the front end's user reads the key outside its credentials"
+    assert box.show("sqdiff-httpd.service", "LimitCORE")["LimitCORE"] == "0"
+
+
 # --- the scenarios --------------------------------------------------------------------------------
 
 @needs_deb
@@ -256,6 +367,8 @@ def test_scale_out_as_documented():
             "worker-b-turned-away": worker_b_turned_away,
             "worker-b-back": worker_b_back,
             "haproxy-serves-while-a-front-end-restarts": haproxy_serves_while_a_front_end_restarts,
+            "haproxy-certificate": haproxy_certificate,
+            "haproxy-serves-https": haproxy_serves_https,
         })
     finally:
         hosts.close()
@@ -283,6 +396,25 @@ def test_readme_procedures_as_documented():
         skipped = run_scenario([README], "readme", hosts, {"suite-on-one-cpu": suite_on_one_cpu})
         print("not run:", *skipped, sep="\n  ")
     finally:
+        hosts.close()
+
+
+@needs_deb
+def test_readme_https_as_documented():
+    """The README's HTTPS: the certificate as credentials, the socket, HTTP/1.1 and HTTP/2 over
+    TLS, and a renewal reloaded under load with no request lost."""
+    hosts = Hosts({"solo": 31}, with_package=("solo",))
+    try:
+        skipped = run_scenario([README], "https", hosts, {
+            "certificate-from-a-ca": certificate_from_a_ca,
+            "renewed-by-certbot": renewed_by_certbot,
+            "new-connections-get-the-renewed-certificate": new_connections_get_the_renewed_certificate,
+        })
+        print("not run:", *skipped, sep="\n  ")
+    finally:
+        load = getattr(hosts, "load", None)
+        if load and load.poll() is None:
+            load.kill()
         hosts.close()
 
 
