@@ -110,7 +110,7 @@ bool h2o_private_tls_pending(h2o_socket_t *sock) {
     return sock->ssl && (sock->ssl->input.encrypted->size > 0 || SSL_pending(sock->ssl->ossl) > 0);
 }
 
-ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool from_socket) {
+ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool *drained) {
     struct st_h2o_socket_ssl_t *ssl = sock->ssl;
 
     for (;;) {
@@ -131,7 +131,7 @@ ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool fro
             return 0;
         if (e != SSL_ERROR_WANT_READ)
             return -EPROTO;
-        if (!from_socket)
+        if (*drained)
             return -EAGAIN;
         buf = h2o_buffer_reserve(&ssl->input.encrypted, len + TLS_READ_SLACK);
         if (!buf.base)
@@ -139,8 +139,11 @@ ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool fro
         got = read(h2o_socket_get_fd(sock), buf.base, len + TLS_READ_SLACK);
         if (got == 0)
             return 0;
-        if (got < 0)
+        if (got < 0) {
+            *drained = true;
             return errno == EINTR ? -EAGAIN : -errno;
+        }
+        *drained = (size_t)got < len + TLS_READ_SLACK; /* spares the read that would say EAGAIN */
         ssl->input.encrypted->size += (size_t)got;
     }
 }

@@ -48,12 +48,14 @@ void h2o_private_hook_http2_frames(h2o_socket_t *sock, H2oFrameHook *hook);
 /*
  * TLS connections after the handshake, read by the caller rather than by h2o (the socket in
  * h2o_socket_dont_read()): decrypts at most len bytes into dst from what h2o's TLS layer
- * holds. With from_socket, reads more ciphertext from the socket when OpenSSL needs it, about
- * len bytes at a time (a record is kept until it is whole: 16 KiB at most). Returns the bytes (> 0); 0 at the end of
- * the stream (close_notify, or TCP's end); -EAGAIN when no whole record is there yet; -EPROTO
- * for a record OpenSSL refuses or a renegotiation; another -errno of read().
+ * holds. Unless *drained, reads more ciphertext from the socket when OpenSSL needs it, about len
+ * bytes at a time (a record is kept until it is whole: 16 KiB at most), and sets *drained when
+ * the socket gave less than asked: the caller's next calls then spare the read that would
+ * say EAGAIN. Returns the bytes (> 0); 0 at the end of the stream (close_notify, or TCP's
+ * end); -EAGAIN when no whole record is there yet; -EPROTO for a record OpenSSL refuses or a
+ * renegotiation; another -errno of read().
  */
-ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool from_socket);
+ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool *drained);
 /* Whether TLS holds bytes read from the socket and not decrypted and taken yet. */
 bool h2o_private_tls_pending(h2o_socket_t *sock);
 /* Whether sock's TLS state is what this file takes it to be: its context is ctx. */

@@ -170,6 +170,7 @@ static size_t input_cap(const Conn *c) {
 static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
     ssize_t n = 0;
     size_t got = 0;
+    bool drained = false;
 
     if (!c->tls) {
         n = read(h2o_socket_get_fd(c->sock), dst, room);
@@ -178,7 +179,7 @@ static int read_into(Conn *c, char *dst, size_t room, size_t *ret_n) {
     } else
         /* Fills the room: a short read then means the socket has no whole record more. The
          * end of the stream or an error after some bytes is told by the next read. */
-        while (got < room && (n = h2o_private_tls_read(c->sock, dst + got, room - got, true)) > 0)
+        while (got < room && (n = h2o_private_tls_read(c->sock, dst + got, room - got, &drained)) > 0)
             got += (size_t)n;
     *ret_n = got;
     if (got > 0 || n == -EAGAIN || n == -EINTR)

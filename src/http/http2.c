@@ -158,9 +158,9 @@ bool http2_take_over(Conn *c) {
     h2o_socket_read_stop(c->sock);
     h2o_socket_dont_read(c->sock, 0);
     if (c->tls) /* records read and not decrypted: h2o reads only what comes after them */
-        for (;;) {
+        for (bool drained = true;;) {
             h2o_iovec_t buf = h2o_buffer_reserve(&c->sock->input, 4096);
-            ssize_t n = buf.base ? h2o_private_tls_read(c->sock, buf.base, buf.len, false) : -ENOMEM;
+            ssize_t n = buf.base ? h2o_private_tls_read(c->sock, buf.base, buf.len, &drained) : -ENOMEM;
 
             if (n == -EAGAIN)
                 break;
