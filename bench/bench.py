@@ -140,20 +140,20 @@ def parse_wrk(out):
     }
 
 
-def run_wrk(port, conns, threads, duration):
+def run_wrk(port, conns, threads, duration, scheme="http", headers=()):
     argv = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
-            f"http://127.0.0.1:{port}{PATH}"]
+            *(a for h in headers for a in ("-H", h)), f"{scheme}://127.0.0.1:{port}{PATH}"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
     return r.stdout
 
 
-def run_h2load(port, duration):
-    """h2load over cleartext HTTP/2 (prior knowledge): H2_CONNECTIONS connections, H2_STREAMS
-    streams each, for duration s. Its figures: req/s, requests done, failed, non-2xx."""
+def run_h2load(port, duration, scheme="http"):
+    """h2load over HTTP/2 (cleartext: prior knowledge; https: ALPN): H2_CONNECTIONS connections,
+    H2_STREAMS streams each, for duration s. Its figures: req/s, requests done, failed, non-2xx."""
     argv = ["h2load", "-t1", f"-c{H2_CONNECTIONS}", f"-m{H2_STREAMS}", "-D", str(duration),
-            f"http://127.0.0.1:{port}{PATH}"]
+            f"{scheme}://127.0.0.1:{port}{PATH}"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", r.stdout)
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed", r.stdout)

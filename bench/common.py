@@ -418,9 +418,10 @@ def start_sqdiff_curve(workdir, name, build_dir, probe_path, expected):
                         worker_options=(f"--curve-secret-key={keys}/worker.secret",))
 
 
-def nginx_config(workdir, port, body, workers, upstream=None):
+def nginx_config(workdir, port, body, workers, upstream=None, tls=None):
     """nginx answering / with body, or, with upstream (a port), proxying / to it over keep-alive
-    connections (HTTP/1.1, the Connection header cleared), the usual front-end/back-end split."""
+    connections (HTTP/1.1, the Connection header cleared), the usual front-end/back-end split.
+    tls: (certificate, key): HTTPS and HTTP/2 by ALPN, TLS 1.2 and 1.3, Mozilla's intermediate groups."""
     # the body goes in an nginx single-quoted string: nothing in it may need escaping
     assert not set(body.decode()) & set("'\\$"), body
     if upstream is None:
@@ -435,6 +436,12 @@ def nginx_config(workdir, port, body, workers, upstream=None):
         location = """proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";"""
+    listen_tls = "" if tls is None else f""" ssl http2;
+        ssl_certificate {tls[0]};
+        ssl_certificate_key {tls[1]};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ecdh_curve X25519:prime256v1:secp384r1;
+        ssl_session_tickets on"""
     return f"""daemon off;
 master_process on;
 worker_processes {workers};
@@ -454,7 +461,7 @@ http {{
     scgi_temp_path {workdir}/scgi;
     {upstream_block}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_tls};
         location = / {{
             {location}
         }}
