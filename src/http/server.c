@@ -155,7 +155,8 @@ static void on_handshake(h2o_socket_t *sock, const char *err) {
         err = "TLS state not as libh2o 2.2.5 keeps it";
     if (err) {
         snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
-        server_report(c->server, SERVER_EVENT_TLS_FAILED, why);
+        if (!c->closing) /* not cut by the sweep, which said why */
+            server_report(c->server, SERVER_EVENT_TLS_FAILED, why);
         h2o_socket_close(sock); /* frees c (on_conn_close) */
         return;
     }
@@ -182,8 +183,10 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         set_listening(s, true, false);
         return;
     }
-    if (tls && !s->tls)
-        return; /* server_set_tls() says: never, once the loop runs */
+    if (tls && !s->tls) { /* server_set_tls() says: never, once the loop runs */
+        h2o_socket_read_stop(listener);
+        return;
+    }
     if (!metrics && public_conns(s) >= s->max_conns) {
         set_accepting(s, false);
         server_report(s, SERVER_EVENT_PAUSED_AT_CAP, "max-connections reached");
