@@ -33,6 +33,7 @@ from expected import answer
 from mdblocks import read_steps
 from netns import Net
 from suite import wait_for
+from tlsca import TestCA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRONTENDS = ("fe1", "fe2")
@@ -648,18 +649,23 @@ def test_a_cut_link_costs_no_request(cluster):
     assert len(failed) <= 2 * 4, f"{len(failed)} of 100 failed with w2 stopped: w1 does not serve again"
 
 
-def haproxy_cfg():
-    """docs/scale-out.md's HAProxy configuration, its addresses made the namespaces' ones."""
+def haproxy_cfg(tmp):
+    """docs/scale-out.md's HAProxy configuration, its addresses made the namespaces' ones and its
+    certificate (chain, then key, in one file) one of a CA made in tmp."""
     page = os.path.join(os.path.dirname(HERE), "docs", "scale-out.md")
     step = next(s for s in read_steps(page) if s.kind == "file" and s.path == "/etc/haproxy/haproxy.cfg")
-    return step.text.replace("198.51.100.", "198.18.0.")
+    cert, key = TestCA(os.path.join(tmp, "ca")).issue("haproxy", 7)
+    pem = os.path.join(tmp, "haproxy.pem")
+    with open(pem, "w") as out, open(cert) as c, open(key) as k:
+        out.write(c.read() + k.read())
+    return step.text.replace("198.51.100.", "198.18.0.").replace("/etc/haproxy/certs/sqdiff.pem", pem)
 
 
 def test_haproxy_answers_everything_while_a_frontend_restarts(cluster):
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     cfg = os.path.join(cluster.tmp, "haproxy.cfg")
     with open(cfg, "w") as f:
-        f.write(haproxy_cfg())
+        f.write(haproxy_cfg(cluster.tmp))
     r = subprocess.run([haproxy, "-c", "-f", cfg], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stdout + r.stderr
     cluster.net["cl"].popen([haproxy, "-db", "-f", cfg], stdout=cluster.log("haproxy"))
