@@ -175,6 +175,21 @@ def test_tls13_and_session_resumption(ca, https):
         assert s.version() == "TLSv1.3"
 
 
+def test_a_resumed_tls13_connection_gets_a_fresh_ticket(ca, https):
+    """TLS 1.3 clients use a ticket once (RFC 8446, C.4; OpenSSL's do): a connection that resumed
+    must bring a new ticket, or the next one is a full handshake again."""
+    ctx = ca.client_context(["http/1.1"])
+    session, ids = None, []
+    for _ in range(4):
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", https.tls_port), timeout=10),
+                             server_hostname="localhost", session=session) as s:
+            assert s.version() == "TLSv1.3" and s.session_reused == (session is not None)
+            http1_over(s, "/?n=1")  # the tickets come before the answer
+            session = s.session
+            ids.append(session.id)
+    assert len(set(ids)) == len(ids), "a resumed connection brought no new ticket"
+
+
 # --- the budget --------------------------------------------------------------------------------
 
 def test_a_stalled_handshake_is_cut_at_idle_timeout(https):

@@ -128,7 +128,9 @@ static int on_ticket(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_
             return 0;
         if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 || ticket_mac(hctx, k->hmac) < 0)
             return -1;
-        return i == 0 ? 1 : 2;
+        /* A TLS 1.3 client uses a ticket once: without a fresh one, its next connection would be
+         * a full handshake again. TLS 1.2 keeps its ticket until the key is the previous one. */
+        return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
     }
     return 0;
 }
