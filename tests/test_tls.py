@@ -180,6 +180,8 @@ def test_a_resumed_tls13_connection_gets_a_fresh_ticket(ca, https):
     must bring a new ticket, or the next one is a full handshake again."""
     ctx = ca.client_context(["http/1.1"])
     session, ids = None, []
+    new = metric(https, "sqdiff_tls_handshakes_total", '{session="new"}')
+    resumed = metric(https, "sqdiff_tls_handshakes_total", '{session="resumed"}')
     for _ in range(4):
         with ctx.wrap_socket(socket.create_connection(("127.0.0.1", https.tls_port), timeout=10),
                              server_hostname="localhost", session=session) as s:
@@ -188,6 +190,8 @@ def test_a_resumed_tls13_connection_gets_a_fresh_ticket(ca, https):
             session = s.session
             ids.append(session.id)
     assert len(set(ids)) == len(ids), "a resumed connection brought no new ticket"
+    assert metric(https, "sqdiff_tls_handshakes_total", '{session="new"}') == new + 1
+    assert metric(https, "sqdiff_tls_handshakes_total", '{session="resumed"}') == resumed + 3
 
 
 # --- the budget --------------------------------------------------------------------------------

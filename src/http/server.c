@@ -161,6 +161,7 @@ static void on_handshake(h2o_socket_t *sock, const char *err) {
         return;
     }
     c->last_request_ms = h2o_now(c->server->loop);
+    c->server->stats.tls_handshakes[h2o_socket_get_ssl_session_reused(sock) == 1]++;
     proto = h2o_socket_ssl_get_selected_protocol(sock);
     if (h2o_memis(proto.base, proto.len, H2O_STRLIT("h2")))
         http2_accept_tls(c);

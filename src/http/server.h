@@ -152,6 +152,7 @@ typedef struct ServerStats {
     uint64_t duration_counts[SERVER_DURATION_BUCKETS + 1];
     uint64_t duration_sum_usec;
     uint64_t events[_SERVER_EVENT_MAX];
+    uint64_t tls_handshakes[2]; /* done: [0] a new session, [1] one resumed (a ticket) */
 } ServerStats;
 /* The histogram's upper bounds: 50 us to 2.5 s, then +Inf. */
 extern const uint64_t server_duration_bounds_usec[SERVER_DURATION_BUCKETS];

@@ -109,6 +109,12 @@ static void write_http(const FrontendMetricsInput *in, MetricsText *m) {
         metrics_sample(m, events[i].name, (const char *const[]){ "reason", events[i].reason, NULL },
                        in->server->events[events[i].ev]);
     }
+    metrics_family(m, "sqdiff_tls_handshakes_total", METRICS_COUNTER,
+                   "HTTPS handshakes done, by session: new (a full handshake) or resumed (a ticket).");
+    metrics_sample(m, "sqdiff_tls_handshakes_total", (const char *const[]){ "session", "new", NULL },
+                   in->server->tls_handshakes[0]);
+    metrics_sample(m, "sqdiff_tls_handshakes_total", (const char *const[]){ "session", "resumed", NULL },
+                   in->server->tls_handshakes[1]);
 }
 
 static void write_requests(const FrontendMetricsInput *in, MetricsText *m) {
