@@ -138,7 +138,7 @@ stop:
 # The side-by-side benchmark against nginx and the request-size benchmark (bench/README.md),
 # then their pictures (bench/plot.py). Run it on an otherwise idle machine.
 bench: deps
-	@for p in wrk nginx-light h2o nghttp2-client python3-matplotlib; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
+	@for p in wrk nginx-light h2o nghttp2-client mongrel2-core python3-matplotlib; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/size.py

@@ -23,10 +23,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import fmt_ratio, fmt_time_us, log  # noqa: E402
 
-SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "proxy", "nginx")
+SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "proxy", "mongrel2", "nginx")
 LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
           "workers": "sqdiff workers", "onecpu": "sqdiff workers, one CPU",
-          "curve": "sqdiff tcp+CURVE", "proxy": "nginx → sqdiff local", "nginx": "nginx"}
+          "curve": "sqdiff tcp+CURVE", "proxy": "nginx → sqdiff local", "mongrel2": "Mongrel2 + C handler",
+          "nginx": "nginx"}
 H2_SERVERS = ("local", "workers", "onecpu")  # also measured over HTTP/2 (h2load), against local mode
 H2_STREAMS = 10  # h2load -m: streams at once per connection
 H2_CONNECTIONS = 50
@@ -57,7 +58,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(SERVERS),
-                    help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,proxy,nginx (logged: local "
+                    help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,proxy,mongrel2,nginx "
+                         "(mongrel2: Mongrel2 with bench/m2-handler.c over ipc; logged: local "
                          "mode with log-requests = yes; metrics: local "
                          "mode with its /metrics listener scraped every second during the load; curve: "
                          "workers mode with the workers over tcp:// on loopback with CURVE; onecpu: workers "
@@ -96,6 +98,8 @@ def start_server(name, args, expected):
     if name == "proxy":
         return common.start_with_retry(common.start_nginx_proxy, LABELS[name], args.build_dir, PATH, expected,
                                        args.nginx_workers)
+    if name == "mongrel2":
+        return common.start_with_retry(common.start_mongrel2, LABELS[name], args.build_dir, PATH, expected)
     if name == "curve":
         return common.start_with_retry(common.start_sqdiff_curve, LABELS[name], args.build_dir, PATH, expected)
     if name == "logged":  # log-requests = yes: an access-log line per request, to stderr here (a file)
@@ -482,6 +486,7 @@ def main():
     common.exit_on_sigterm()
     args = parse_args()
     common.ensure_packages(["wrk"] + (["nginx-light"] if {"nginx", "proxy"} & set(args.servers) else [])
+                           + (["mongrel2-core"] if "mongrel2" in args.servers else [])
                            + (["nghttp2-client"] if h2_servers(args) else []))
     if not args.no_build:
         common.build_sqdiff(args.build_dir)

@@ -510,6 +510,37 @@ def start_nginx_proxy(workdir, name, build_dir, probe_path, expected, workers):
     return server
 
 
+def start_mongrel2(workdir, name, build_dir, probe_path, expected):
+    """Debian's Mongrel2 (one process, its own ZeroMQ I/O thread) with bench/m2-handler, a C
+    handler of ours, over ipc: the other way to put ZeroMQ between HTTP and the computation."""
+    server = Server(name, workdir)
+    try:
+        server.port = free_port()
+        for d in ("run", "logs", "tmp"):
+            os.mkdir(os.path.join(workdir, d))
+        conf, db = os.path.join(workdir, "m2.conf"), os.path.join(workdir, "config.sqlite")
+        with open(conf, "w") as f:
+            f.write(f"""sq = Handler(send_spec='ipc://run/send', send_ident='34f9ceee-cd52-4b7f-b197-88bf2f0ec378',
+             recv_spec='ipc://run/recv', recv_ident='')
+main = Server(uuid="f400bf85-4538-4f7a-8908-67e313d515c2", access_log="/logs/access.log",
+              error_log="/logs/error.log", chroot="{workdir}/", default_host="localhost", name="bench",
+              pid_file="/run/mongrel2.pid", bind_addr="127.0.0.1", port={server.port},
+              hosts=[Host(name="localhost", routes={{'/': sq}})])
+settings = {{"zeromq.threads": 1, "server.daemonize": 0}}
+servers = [main]
+""")
+        subprocess.run(["m2sh", "load", "-config", conf, "-db", db], check=True, capture_output=True, timeout=30)
+        server.spawn(["/usr/bin/mongrel2", db, "f400bf85-4538-4f7a-8908-67e313d515c2"])
+        server.spawn([os.path.join(build_dir, "m2-handler"), f"ipc://{workdir}/run/send",
+                      f"ipc://{workdir}/run/recv"], what="m2-handler")
+        server.wait_answer(probe_path, expected)
+        return server
+    except BaseException:
+        for problem in server.stop():
+            log(problem)
+        raise
+
+
 def start_with_retry(start, *args, attempts=3):
     """start(workdir, *args): a fresh temp workdir each try, since a free port may be taken
     between choosing it and binding it. The server owns the workdir (stop_servers removes it)."""
