@@ -27,9 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, "bench", "results")
 LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
           "workers": "sqdiff workers", "onecpu": "sqdiff workers, one CPU",
-          "curve": "sqdiff tcp+CURVE", "proxy": "nginx → sqdiff local", "nginx": "nginx"}
+          "curve": "sqdiff tcp+CURVE", "proxy": "nginx → sqdiff local", "mongrel2": "Mongrel2 + C handler",
+          "nginx": "nginx"}
 # The same colour for a server in every picture; nginx is the grey reference.
-COLOURS = {"local": "#1f77b4", "metrics": "#17becf", "logged": "#9467bd", "workers": "#d62728", "onecpu": "#8c564b", "curve": "#ff7f0e", "proxy": "#bcbd22", "nginx": "#7f7f7f"}
+COLOURS = {"local": "#1f77b4", "metrics": "#17becf", "logged": "#9467bd", "workers": "#d62728", "onecpu": "#8c564b", "curve": "#ff7f0e", "proxy": "#bcbd22", "mongrel2": "#e377c2", "nginx": "#7f7f7f"}
 PERCENTILES = ("p50_us", "p75_us", "p90_us", "p99_us")
 FORMATS = ("png", "svg")
 ticker = None   # matplotlib.ticker, once imported
