@@ -23,7 +23,7 @@
 
 #define REPLY_MAX 512
 
-static void die(const char *what) {
+_Noreturn static void die(const char *what) {
     fprintf(stderr, "m2-handler: %s: %s\n", what, zmq_strerror(errno));
     exit(EXIT_FAILURE);
 }
@@ -89,7 +89,7 @@ static const char *netstring(const char **p, const char *end, size_t *ret_len) {
 }
 
 int main(int argc, char **argv) {
-    void *ctx = zmq_ctx_new(), *in, *out;
+    void *ctx = zmq_ctx_new(), *in = NULL, *out = NULL;
     static char msg[1 << 16], reply[REPLY_MAX + 256];
 
     if (argc != 3) {
