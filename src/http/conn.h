@@ -77,8 +77,8 @@ struct Server {
     h2o_accept_ctx_t accept_ctx;
     h2o_evloop_t *loop;
     h2o_socket_t **listeners;
-    bool *listener_metrics, *listener_tls;
-    Tls *tls; /* the HTTPS listeners' context: NULL without any */
+    ServerListener *listener_kinds; /* what each of listeners is: metrics, HTTPS */
+    Tls *tls;                       /* the HTTPS listeners' context: NULL without any */
     size_t n_listeners;
     ServerCallbacks cb;
     ServerStats stats;

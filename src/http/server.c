@@ -99,7 +99,7 @@ static void set_listening(Server *s, bool metrics, bool on) {
         return;
     *paused = !on;
     for (size_t i = 0; i < s->n_listeners; i++) {
-        if (s->listener_metrics[i] != metrics)
+        if (s->listener_kinds[i].metrics != metrics)
             continue;
         if (on)
             h2o_socket_read_start(s->listeners[i], on_accept);
@@ -136,12 +136,12 @@ static void on_conn_close(void *data) {
     }
 }
 
-static size_t listener_index(Server *s, h2o_socket_t *listener) {
-    size_t i = 0;
-
-    while (i < s->n_listeners && s->listeners[i] != listener)
-        i++;
-    return i;
+/* What listener is: the ServerListener it was made from (fd aside). */
+static ServerListener listener_kind(Server *s, h2o_socket_t *listener) {
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i] == listener)
+            return s->listener_kinds[i];
+    return (ServerListener){ .fd = -1 };
 }
 
 /* A TLS handshake over: the connection goes on as ALPN chose, or closes. */
@@ -174,9 +174,8 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     h2o_socket_t *sock;
     Conn *c;
 
-    size_t i = listener_index(s, listener);
-    bool metrics = i < s->n_listeners && s->listener_metrics[i];
-    bool tls = i < s->n_listeners && s->listener_tls[i];
+    ServerListener kind = listener_kind(s, listener);
+    bool metrics = kind.metrics, tls = kind.tls;
 
     if (err)
         return;
@@ -728,16 +727,14 @@ int server_new(h2o_evloop_t *loop, const Config *c, const ServerListener *ls, si
     s->budget_entry.cb = on_budget;
 
     s->listeners = calloc(n_fds, sizeof(*s->listeners));
-    s->listener_metrics = calloc(n_fds, sizeof(*s->listener_metrics));
-    s->listener_tls = calloc(n_fds, sizeof(*s->listener_tls));
-    if ((!s->listeners || !s->listener_metrics || !s->listener_tls) && n_fds > 0)
+    s->listener_kinds = calloc(n_fds, sizeof(*s->listener_kinds));
+    if ((!s->listeners || !s->listener_kinds) && n_fds > 0)
         return -ENOMEM;
     for (size_t i = 0; i < n_fds; i++) {
         int flags = fcntl(ls[i].fd, F_GETFL);
         if (flags < 0 || fcntl(ls[i].fd, F_SETFL, flags | O_NONBLOCK) < 0)
             return negative_errno();
-        s->listener_metrics[i] = ls[i].metrics;
-        s->listener_tls[i] = ls[i].tls;
+        s->listener_kinds[i] = ls[i];
         s->listeners[i] = h2o_evloop_socket_create(loop, ls[i].fd, H2O_SOCKET_FLAG_DONT_READ);
         s->listeners[i]->data = s;
         h2o_socket_read_start(s->listeners[i], on_accept);
@@ -817,8 +814,7 @@ Server *server_free(Server *s) {
     if (s->context_ready && !server_idle(s))
         return NULL;
     free(s->listeners);
-    free(s->listener_metrics);
-    free(s->listener_tls);
+    free(s->listener_kinds);
     tls_free(s->tls);
     if (s->context_ready) {
         if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
