@@ -4,6 +4,7 @@
 Progress goes to stderr; only the result tables go to stdout.
 """
 
+import contextlib
 import datetime
 import http.client
 import json
@@ -276,18 +277,22 @@ class Server:
         if problem:
             raise StartError(f"{self.name} answers {method} {path[:80]}: {problem}")
 
-    def wait_answer(self, path, expected, timeout=15):
-        """Polls until the server answers path right."""
+    def wait_until(self, check, timeout=15):
+        """Polls check(), which raises unless the server answers right, until it passes."""
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
             try:
-                self.verify(path, expected)
+                check()
                 return
             except (OSError, http.client.HTTPException, StartError) as e:
                 if time.monotonic() > deadline:
                     raise StartError(f"{self.name} never answered right: {e}\n{self.log_tail()}")
             time.sleep(0.1)
+
+    def wait_answer(self, path, expected, timeout=15):
+        """Polls until the server answers path right."""
+        self.wait_until(lambda: self.verify(path, expected), timeout)
 
     def stop(self):
         """SIGTERM (SIGKILL after 10 s) to each process we started, last started first.
@@ -315,6 +320,18 @@ class Server:
         self.procs = []
         self.logfile.close()
         return problems
+
+
+@contextlib.contextmanager
+def stopped_on_failure(server):
+    """Yields server; if the block fails or is interrupted, stops what it started (logging the
+    problems) and re-raises: a start that fails leaves no process behind."""
+    try:
+        yield server
+    except BaseException:
+        for problem in server.stop():
+            log(problem)
+        raise
 
 
 def wait_ready(notify, proc, what, timeout=15):
@@ -367,9 +384,8 @@ def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(
     as the units schedule it (unit_scheduling()) and, with cpus ("0", as CPUAffinity=), on those
     CPUs only. options go to every process, worker_options to the workers after them (the later
     setting wins), httpd_options to the front end after them."""
-    server = Server(name, workdir)
     prefix = unit_scheduling() + (["taskset", "-c", cpus] if cpus is not None else [])
-    try:
+    with stopped_on_failure(Server(name, workdir)) as server:
         rundir = os.path.join(workdir, "run")
         os.mkdir(rundir)
         common = ["--config", "/dev/null", "--runtime-dir", rundir, *options]
@@ -383,10 +399,6 @@ def start_sqdiff(workdir, name, build_dir, mode, probe_path, expected, options=(
                                         f"--kind={kind}", *common, *worker_options], f"{kind} worker")
         server.wait_answer(probe_path, expected)
         return server
-    except BaseException:
-        for problem in server.stop():
-            log(problem)
-        raise
 
 
 def start_sqdiff_metrics(workdir, name, build_dir, probe_path, expected):
@@ -473,8 +485,7 @@ http {{
 def start_nginx(workdir, name, probe_path, expected, workers, upstream=None):
     """Debian's nginx (master + `workers` workers) answering / with the fixed body expected, or
     proxying it to the port upstream."""
-    server = Server(name, workdir)
-    try:
+    with stopped_on_failure(Server(name, workdir)) as server:
         server.port = free_port()
         conf = os.path.join(workdir, "nginx.conf")
         with open(conf, "w") as f:
@@ -487,10 +498,6 @@ def start_nginx(workdir, name, probe_path, expected, workers, upstream=None):
             with open(f"{workdir}/error.log", errors="replace") as f:
                 raise StartError(f"{e}\n{f.read()[-2000:]}") from None
         return server
-    except BaseException:
-        for problem in server.stop():
-            log(problem)
-        raise
 
 
 def start_nginx_proxy(workdir, name, build_dir, probe_path, expected, workers):
@@ -499,12 +506,8 @@ def start_nginx_proxy(workdir, name, build_dir, probe_path, expected, workers):
     backend_dir = os.path.join(workdir, "backend")
     os.mkdir(backend_dir)
     backend = start_sqdiff(backend_dir, name, build_dir, "local", probe_path, expected)
-    try:
+    with stopped_on_failure(backend):
         server = start_nginx(workdir, name, probe_path, expected, workers, upstream=backend.port)
-    except BaseException:
-        for problem in backend.stop():
-            log(problem)
-        raise
     server.procs = backend.procs + server.procs
     backend.logfile.close()  # its processes keep their own descriptor of it
     return server
@@ -513,8 +516,7 @@ def start_nginx_proxy(workdir, name, build_dir, probe_path, expected, workers):
 def start_mongrel2(workdir, name, build_dir, probe_path, expected):
     """Debian's Mongrel2 (one process, its own ZeroMQ I/O thread) with bench/m2-handler, a C
     handler of ours, over ipc: the other way to put ZeroMQ between HTTP and the computation."""
-    server = Server(name, workdir)
-    try:
+    with stopped_on_failure(Server(name, workdir)) as server:
         server.port = free_port()
         for d in ("run", "logs", "tmp"):
             os.mkdir(os.path.join(workdir, d))
@@ -535,10 +537,6 @@ servers = [main]
                       f"ipc://{workdir}/run/recv"], what="m2-handler")
         server.wait_answer(probe_path, expected)
         return server
-    except BaseException:
-        for problem in server.stop():
-            log(problem)
-        raise
 
 
 def start_with_retry(start, *args, attempts=3):

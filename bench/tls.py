@@ -12,6 +12,7 @@ bench/results/tls.md and tls.json. See bench/README.md.
 """
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -22,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -117,18 +117,6 @@ hosts:
     return server
 
 
-def wait_https(server, ca, expected):
-    deadline = time.monotonic() + 15
-    while True:
-        server.check_alive()
-        try:
-            return check_https(server, ca, expected)
-        except (OSError, common.StartError, http.client.HTTPException):
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
-
-
 def run_s_time(port, duration):
     """Full handshakes, one at a time, each a new session (openssl s_time -new): connections/s."""
     argv = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(duration)]
@@ -194,7 +182,7 @@ def main():
             else:
                 start = start_nginx if name == "nginx" else start_h2o
                 servers[name] = start(workdir, LABELS[name], args, cert, key, expected)
-            wait_https(servers[name], ca, expected)
+            servers[name].wait_until(functools.partial(check_https, servers[name], ca, expected))
         results = {}
         for r in range(args.rounds):
             for load in LOADS:
