@@ -927,22 +927,32 @@ def test_an_open_connection_costs_no_more_than_the_budget_counts(suite, protocol
     """The memory budget counts CONFIG_CONN_BYTES per open connection beside what it holds:
     1,000 idle connections (HTTP/2 ones past their SETTINGS) grow the front end's RSS by less."""
     n = 1000
-    base = metric(suite, "sqdiff_http_connections")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * n)), hard))
+
+    def connect():
+        sock = socket.create_connection(("127.0.0.1", suite.port), timeout=5)
+        if protocol == "h2":
+            sock.sendall(h2.PREFACE + h2.settings(ENABLE_PUSH=0))
+        return sock
+    per_conn = rss_per_open_connection(suite, n, connect)
+    assert per_conn <= config_constant("CONFIG_CONN_BYTES"), \
+        f"an idle {protocol} connection costs {per_conn} bytes, the budget counts " \
+        f"{config_constant('CONFIG_CONN_BYTES')}"
+
+
+def rss_per_open_connection(suite, n, connect):
+    """The front end's RSS growth per connection, in bytes, with n connections opened by connect()
+    and held open until the front end counts them all (sqdiff_http_connections); closed after."""
+    base = metric(suite, "sqdiff_http_connections")
     rss = RssWatch(frontend_pid(suite))
     conns = []
     try:
         for _ in range(n):
-            conns.append(socket.create_connection(("127.0.0.1", suite.port), timeout=5))
-            if protocol == "h2":
-                conns[-1].sendall(h2.PREFACE + h2.settings(ENABLE_PUSH=0))
+            conns.append(connect())
         wait_for(lambda: metric(suite, "sqdiff_http_connections") >= base + n, 20, f"{n} connections accepted")
         time.sleep(0.5)
-        per_conn = rss.sample() * 1024 // n
-        assert per_conn <= config_constant("CONFIG_CONN_BYTES"), \
-            f"an idle {protocol} connection costs {per_conn} bytes, the budget counts " \
-            f"{config_constant('CONFIG_CONN_BYTES')}"
+        return rss.sample() * 1024 // n
     finally:
         for c in conns:
             c.close()

@@ -25,7 +25,7 @@ import h2frames as h2
 from conftest import BUILDDIR, TARGET, lean_asan
 from expected import answer, query
 from suite import ProcessSuite, proc_rss_kib, wait_for
-from test_attacks import IDLE, MARGIN, config_constant, metric
+from test_attacks import IDLE, MARGIN, config_constant, metric, rss_per_open_connection
 from tlsca import TestCA, peer_serial
 
 pytestmark = pytest.mark.skipif(TARGET != "process", reason="the plain processes' HTTPS socket (the units': test_docs)")
@@ -240,28 +240,24 @@ def test_an_open_tls_connection_costs_no_more_than_the_budget_counts(ca, alpn):
     """The memory budget counts CONFIG_TLS_CONN_BYTES per connection when HTTPS is on: 300
     idle ones, each past its handshake (and a request, or HTTP/2's SETTINGS), grow the front
     end's RSS by less."""
-    s, n, conns = tls_suite(ca, name="costs"), 300, []
+    s = tls_suite(ca, name="costs")
+
+    def connect():
+        sock = tls_connect(ca, s, [alpn])
+        if alpn == "http/1.1":
+            http1_over(sock, "/?n=1")
+        else:
+            sock.sendall(h2.PREFACE + h2.settings(ENABLE_PUSH=0))
+        return sock
     try:
-        pid = s.frontend_pid() if s.get("/?n=1").status == 200 else None
         for _ in range(3):  # warm: the first connections' allocations are the process's, not theirs
             with tls_connect(ca, s, ["http/1.1"]) as c:
                 http1_over(c, "/?n=1")
-        before = proc_rss_kib(pid)
-        for _ in range(n):
-            conns.append(tls_connect(ca, s, [alpn]))
-            if alpn == "http/1.1":
-                http1_over(conns[-1], "/?n=1")
-            else:
-                conns[-1].sendall(h2.PREFACE + h2.settings(ENABLE_PUSH=0))
-        wait_for(lambda: metric(s, "sqdiff_http_connections") >= n + 1, 20, f"{n} TLS connections open")
-        time.sleep(0.5)
-        per_conn = (proc_rss_kib(pid) - before) * 1024 // n
+        per_conn = rss_per_open_connection(s, 300, connect)
         assert per_conn <= config_constant("CONFIG_TLS_CONN_BYTES"), \
             f"an idle TLS connection costs {per_conn} bytes, the budget counts " \
             f"{config_constant('CONFIG_TLS_CONN_BYTES')}"
     finally:
-        for c in conns:
-            c.close()
         s.close()
 
 
