@@ -3,9 +3,9 @@
 
 #include "h2o-private.h"
 
-#include <h2o/http2.h>
 #include <errno.h>
 #include <h2o/cache.h>
+#include <h2o/http2.h>
 #include <h2o/http2_internal.h>
 #include <limits.h>
 #include <openssl/err.h>

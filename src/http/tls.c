@@ -156,9 +156,9 @@ static int configure(SSL_CTX *ctx) {
         SSL_CTX_set_cipher_list(ctx, INTERMEDIATE_CIPHERS) != 1 ||
         SSL_CTX_set1_groups_list(ctx, INTERMEDIATE_GROUPS) != 1 || SSL_CTX_set_dh_auto(ctx, 1) != 1)
         return -EINVAL;
-    /* (Renegotiation asked by a client is refused by OpenSSL 3 unless allowed; this refuses ours too.) */
-    /* The server's order of the profile's ciphers (AES-GCM with ECDSA first): Mozilla leaves
-     * the choice to clients, testssl.sh rates that HIGH; all of them are strong. */
+    /* No renegotiation either way (OpenSSL 3 refuses a client's unless allowed; this refuses
+     * ours too). The server's order of the profile's ciphers (AES-GCM with ECDSA first):
+     * Mozilla leaves the choice to clients, testssl.sh rates that HIGH; all of them are strong. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Idle connections give their read and write buffers back (34 KiB each otherwise). */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
