@@ -32,6 +32,13 @@ H2_SERVERS = ("local", "workers", "onecpu")  # also measured over HTTP/2 (h2load
 H2_STREAMS = 10  # h2load -m: streams at once per connection
 H2_CONNECTIONS = 50
 ONE_CPU = "0"  # the README's drop-in, "One CPU for the whole suite": CPUAffinity=0
+# The load generator gets the last CPU and the servers the others (bench/README.md, "CPUs"): a
+# server woken by wrk on its own CPU answers several times faster than one woken across two, and
+# left to the scheduler the same server lands either way from round to round.
+CPUS = sorted(os.sched_getaffinity(0))
+LOAD_CPU = CPUS[-1]
+SERVER_CPUS = CPUS[:-1] or CPUS
+ON_LOAD_CPU = ["taskset", "-c", str(LOAD_CPU)]
 SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
@@ -57,17 +64,18 @@ def parse_args():
                          "is left to the server)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
-    ap.add_argument("--only", default=",".join(SERVERS),
+    ap.add_argument("--only", default=",".join(s for s in SERVERS if s != "onecpu" or len(SERVER_CPUS) > 1),
                     help="comma-separated subset of local,metrics,logged,workers,onecpu,curve,proxy,mongrel2,nginx "
                          "(mongrel2: Mongrel2 with bench/m2-handler.c over ipc; logged: local "
                          "mode with log-requests = yes; metrics: local "
                          "mode with its /metrics listener scraped every second during the load; curve: "
                          "workers mode with the workers over tcp:// on loopback with CURVE; onecpu: workers "
-                         "mode with the whole suite on CPU 0; proxy: nginx proxying to sqdiff's local mode)")
+                         "mode with the whole suite on CPU 0, by default only when the servers get more than one CPU, "
+                         "else it is the workers row again; proxy: nginx proxying to sqdiff's local mode)")
     ap.add_argument("--no-h2", dest="h2", action="store_false",
                     help="skip the HTTP/2 runs (h2load) of local,workers,onecpu")
-    ap.add_argument("--nginx-workers", type=int, default=os.cpu_count(),
-                    help="nginx worker_processes (default: the number of cores)")
+    ap.add_argument("--nginx-workers", type=int, default=len(SERVER_CPUS),
+                    help="nginx worker_processes (default: the number of CPUs the servers get)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
                     help="where the optimised sqdiff is built (default build-bench/)")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
@@ -145,7 +153,7 @@ def parse_wrk(out):
 
 
 def run_wrk(port, conns, threads, duration, scheme="http", headers=()):
-    argv = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
+    argv = [*ON_LOAD_CPU, "wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
             *(a for h in headers for a in ("-H", h)), f"{scheme}://127.0.0.1:{port}{PATH}"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if r.returncode != 0:
@@ -156,7 +164,7 @@ def run_wrk(port, conns, threads, duration, scheme="http", headers=()):
 def run_h2load(port, duration, scheme="http"):
     """h2load over HTTP/2 (cleartext: prior knowledge; https: ALPN): H2_CONNECTIONS connections,
     H2_STREAMS streams each, for duration s. Its figures: req/s, requests done, failed, non-2xx."""
-    argv = ["h2load", "-t1", f"-c{H2_CONNECTIONS}", f"-m{H2_STREAMS}", "-D", str(duration),
+    argv = [*ON_LOAD_CPU, "h2load", "-t1", f"-c{H2_CONNECTIONS}", f"-m{H2_STREAMS}", "-D", str(duration),
             f"{scheme}://127.0.0.1:{port}{PATH}"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", r.stdout)
@@ -283,7 +291,9 @@ def markdown(meta, summary, args):
         f"per server and connection count, interleaved ({', '.join(LABELS[s] for s in args.servers)}); "
         f"`wrk -t{args.threads} --latency` (never more threads than connections); "
         f"{meta['versions']['nginx']} with {args.nginx_workers} worker processes; "
-        f"{meta['versions']['wrk']}; {meta['versions']['sqdiff']}.",
+        f"{meta['versions']['wrk']}; {meta['versions']['sqdiff']}. The load generators run on CPU "
+        f"{meta['cpus']['load']}, every server on CPU {', '.join(map(str, meta['cpus']['servers']))} "
+        f"(bench/README.md, \"CPUs\").",
         "",
         "Figures are medians over the rounds. ×nginx is the median over the rounds of the ratio "
         "to nginx in the same round: above 1 is better for req/s, below 1 is better for the rest. "
@@ -314,6 +324,11 @@ def markdown(meta, summary, args):
         lines += ["", f"One libzmq ipc round trip alone (`zmq-pingpong`, ROUTER and DEALER in two processes, "
                       f"once per round): p50 {fmt_time_us(med(rt, 'p50_us'))}, p99 {fmt_time_us(med(rt, 'p99_us'))}, "
                       f"CPU {med(rt, 'cpu_us_per_round_trip'):.1f} µs per round trip."]
+    wake = meta["wake_probe"]
+    lines += ["", f"One thread waking another and back (`wake-probe`, two eventfds, once): on one CPU p50 "
+                  f"{fmt_time_us(wake['same_cpu']['p50_us'])} and {wake['same_cpu']['cpu_us_per_round_trip']:.1f} µs "
+                  f"of CPU per round trip; across CPUs {meta['cpus']['servers'][0]} and {meta['cpus']['load']} p50 "
+                  f"{fmt_time_us(wake['two_cpus']['p50_us'])} and {wake['two_cpus']['cpu_us_per_round_trip']:.1f} µs."]
     lines += targets(summary)
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
@@ -444,6 +459,14 @@ def zmq_round_trip(build_dir):
     return json.loads(out)
 
 
+def wake_costs(build_dir):
+    """One run of bench/wake-probe: a thread woken on the servers' CPU and across to the load
+    generator's, what every hand-over costs on this machine."""
+    out = subprocess.run([os.path.join(build_dir, "wake-probe"), str(SERVER_CPUS[0]), str(LOAD_CPU)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return json.loads(out)
+
+
 def h2_servers(args):
     return [n for n in args.servers if n in H2_SERVERS] if args.h2 else []
 
@@ -501,6 +524,10 @@ def main():
         "sqdiff": common.command_version([common.sqdiff_binary(args.build_dir, "sqdiff-httpd"),
                                           "--version"]),
     }
+    meta["cpus"] = {"load": LOAD_CPU, "servers": SERVER_CPUS}
+    os.sched_setaffinity(0, SERVER_CPUS)  # what the servers start inherits
+    meta["wake_probe"] = wake_costs(args.build_dir)
+    log(f"wake-up probe: {meta['wake_probe']}")
     servers = {}
     try:
         for name in args.servers:
