@@ -10,7 +10,9 @@
  * A request message is "UUID ID PATH LEN:HEADERS,LEN:BODY," with the headers as JSON (their
  * "QUERY" the query string); the reply is "UUID LEN:ID, " and the whole HTTP response. It
  * answers GET /?n=A&n=B... with {"sum":...,"square":...,"diff":...}, exact for lists whose sums
- * fit 128 bits (the bench's do); anything else gets 400.
+ * fit 128 bits (the bench's do); anything else gets 400. Messages of the server's own (path "@*",
+ * such as the notice that a connection closed) get no reply: an answer to a closed connection
+ * makes Mongrel2 send that notice again, and the two would trade them for ever.
  */
 
 #include <errno.h>
@@ -126,11 +128,11 @@ int main(int argc, char **argv) {
         if (!p)
             continue;
         id_len = (size_t)(p - id);
+        if (id_len == 0 || p + 1 >= end || p[1] == '@')
+            continue; /* a path of "@*": JSON from the server, such as a closed connection's notice */
         p = memchr(p + 1, ' ', (size_t)(end - p - 1)); /* past the path */
         if (!p || !(p++, headers = netstring(&p, end, &headers_len)))
             continue;
-        if (id_len == 0 || (id_len == 1 && id[0] == '@'))
-            continue; /* a disconnect notice, or JSON from the server */
         query = memmem(headers, headers_len, "\"QUERY\":\"", 9);
         query_len = 0;
         if (query) {
