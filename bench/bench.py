@@ -176,11 +176,17 @@ def run_h2load(port, duration, scheme="http"):
             "non2xx": sum(int(codes.group(i)) for i in (2, 3, 4))}
 
 
-def measure_h2(name, server, args, expected):
+def idle_roots(servers, name):
+    return [p.pid for other, s in servers.items() if other != name for p in s.procs]
+
+
+def measure_h2(name, servers, args, expected):
     """One h2load run against one server, its CPU per request as measure()'s; then its answer is checked."""
-    before = common.cpu_ticks([p.pid for p in server.procs])
+    server = servers[name]
+    before, idle_before = common.cpu_ticks([p.pid for p in server.procs]), common.cpu_ticks(idle_roots(servers, name))
     rec = {"server": name, **run_h2load(server.port, args.duration)}
     after = common.cpu_ticks([p.pid for p in server.procs])
+    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, common.cpu_ticks(idle_roots(servers, name)))
     server.check_alive()
     rec["cpu_us_per_req"] = common.cpu_seconds_between(before, after) * 1e6 / rec["requests"] if rec["requests"] else None
     server.verify(PATH, expected)
@@ -215,20 +221,24 @@ class Scraper:
         return self.pages
 
 
-def measure(name, server, conns, args, expected):
+def measure(name, servers, conns, args, expected):
     """One wrk run against one server: wrk's figures, the server's CPU time (all its
-    processes, /proc deltas) per request, its RSS after the run; then its answer is checked.
-    A server with a metrics listener is scraped meanwhile."""
+    processes, /proc deltas) per request, its RSS after the run, and the CPU time the other
+    servers took meanwhile, idle as they should be; then its answer is checked. A server with a
+    metrics listener is scraped meanwhile."""
+    server = servers[name]
     scraper = Scraper(server.metrics_port) if getattr(server, "metrics_port", None) else None
-    before = common.cpu_ticks([p.pid for p in server.procs])
+    before, idle_before = common.cpu_ticks([p.pid for p in server.procs]), common.cpu_ticks(idle_roots(servers, name))
     try:
         out = run_wrk(server.port, conns, args.threads, args.duration)
     finally:
         scrapes = scraper.stop() if scraper else None
     after = common.cpu_ticks([p.pid for p in server.procs])
+    idle_cpu_s = common.cpu_seconds_between(idle_before, common.cpu_ticks(idle_roots(servers, name)))
     server.check_alive()
     rec = {"server": name, "conns": conns, **parse_wrk(out)}
     rec["cpu_s"] = common.cpu_seconds_between(before, after)
+    rec["idle_cpu_s"] = idle_cpu_s
     rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
     rec["rss_kib"] = common.status_kib(list(after), "VmRSS")
     if name != "nginx":  # the front end is the first process started
@@ -329,6 +339,11 @@ def markdown(meta, summary, args):
                   f"{fmt_time_us(wake['same_cpu']['p50_us'])} and {wake['same_cpu']['cpu_us_per_round_trip']:.1f} µs "
                   f"of CPU per round trip; across CPUs {meta['cpus']['servers'][0]} and {meta['cpus']['load']} p50 "
                   f"{fmt_time_us(wake['two_cpus']['p50_us'])} and {wake['two_cpus']['cpu_us_per_round_trip']:.1f} µs."]
+    idle = summary.get("idle_cpu_s")
+    if idle:
+        lines += ["", f"The servers not under load took at most {idle['max']:.2f} s of CPU together during one "
+                      f"{args.duration} s run (while {LABELS[idle['during']]} was measured): they share the servers' "
+                      "CPUs, so a server busy when idle would slow every row measured beside it."]
     lines += targets(summary)
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
@@ -487,7 +502,7 @@ def run_rounds(servers, args, expected):
         for conns in args.connections:
             for name in args.servers:
                 progress.step(len(runs) + len(h2runs), f"round {rnd}/{args.rounds}, {conns} conn, {LABELS[name]}")
-                rec = measure(name, servers[name], conns, args, expected)
+                rec = measure(name, servers, conns, args, expected)
                 rec["round"] = rnd
                 runs.append(rec)
                 log(f"round {rnd}/{args.rounds}, {conns:>3} conn, {LABELS[name]:<14} "
@@ -496,7 +511,7 @@ def run_rounds(servers, args, expected):
                     f"{rec['non2xx'] + sum(rec['socket_errors'].values())}")
         for name in h2_servers(args):
             progress.step(len(runs) + len(h2runs), f"round {rnd}/{args.rounds}, HTTP/2, {LABELS[name]}")
-            rec = measure_h2(name, servers[name], args, expected)
+            rec = measure_h2(name, servers, args, expected)
             rec["round"] = rnd
             h2runs.append(rec)
             log(f"round {rnd}/{args.rounds}, HTTP/2, {LABELS[name]:<14} {rec['rps']:>10,.0f} req/s  "
@@ -545,6 +560,8 @@ def main():
                             "cpu_us_per_req": stats(r["cpu_us_per_req"] for r in h2runs if r["server"] == name),
                             "errors": sum(r["failed"] + r["non2xx"] for r in h2runs if r["server"] == name)}
                      for name in h2_servers(args)}
+    worst = max(runs + h2runs, key=lambda r: r["idle_cpu_s"], default=None)
+    summary["idle_cpu_s"] = {"max": worst["idle_cpu_s"], "during": worst["server"]} if worst else None
     md = markdown(meta, summary, args)
     print(md, end="")
     common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes,
