@@ -129,6 +129,56 @@ def test_keep_alive_and_pipelining_over_tls(ca, https):
             assert read_response(s) == ("HTTP/1.1 200 OK", answer([i, 2]))
 
 
+def tls_records(data):
+    """Whole TLS records at the start of data (the 5-byte header and what it counts), and the rest."""
+    records = []
+    while len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[3:5], "big"):
+        n = 5 + int.from_bytes(data[3:5], "big")
+        records.append(data[:n])
+        data = data[n:]
+    return records, data
+
+
+def test_an_answer_over_tls_is_one_record(ca, https):
+    """h2o writes each buffer it is given as a TLS record of its own: the head and the body of an
+    answer would be two records, two encryptions (the keep-alive load cost 6.8 µs of CPU per
+    request against nginx's 6.1). The client here sees the ciphertext: each answer must come out
+    of exactly one record (a TLS 1.3 session ticket is a record too, and gives no bytes)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ca.client_context(["http/1.1"]).wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", https.tls_port), timeout=10) as sock:
+        for _ in range(10):
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        sock.sendall(outgoing.read())
+        pending = b""
+        for i in range(5):
+            tls.write(f"GET {query([i, 3])} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+            sock.sendall(outgoing.read())
+            plain, carrying = b"", 0
+            while not plain.endswith(b"}"):  # the JSON body ends the answer
+                chunk = sock.recv(65536)
+                assert chunk, "connection closed before the answer"
+                records, pending = tls_records(pending + chunk)
+                for record in records:
+                    incoming.write(record)
+                    got = b""
+                    try:
+                        while True:
+                            got += tls.read(65536)
+                    except ssl.SSLWantReadError:
+                        pass
+                    carrying += bool(got)
+                    plain += got
+            head, body = plain.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 200 OK") and json.loads(body) == answer([i, 3])
+            assert carrying == 1, f"answer {i} came in {carrying} records"
+
+
 # --- protocols refused ---------------------------------------------------------------------------
 
 def old_client(version=None, ciphers=None, tls13=True):

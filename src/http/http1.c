@@ -38,6 +38,8 @@
 #define HEADERS_MAX 100
 /* Free room asked of h2o's input buffer before a read, as h2o's own reader asks. */
 #define READ_MIN 4096
+/* The most a TLS record carries (RFC 8446, 5.1): an answer up to this is written as one record. */
+#define TLS_RECORD_PAYLOAD_MAX 16384
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -649,6 +651,28 @@ static size_t write_head(char *buf, h2o_req_t *req) {
     return (size_t)(p - buf);
 }
 
+/*
+ * Over TLS, h2o writes each buffer as a record of its own (SSL_write per buffer), so the head
+ * and a small body would cost two records, two encryptions: joined into one buffer, an answer
+ * that fits a record goes out as one, as nginx sends it. Larger writes keep their buffers
+ * (h2o cuts them into records anyway). Returns the buffers left in vecs.
+ */
+static size_t one_record(h2o_req_t *req, h2o_iovec_t *vecs, size_t n) {
+    size_t total = 0;
+    char *joined, *p;
+
+    for (size_t i = 0; i < n; i++)
+        total += vecs[i].len;
+    if (n < 2 || total > TLS_RECORD_PAYLOAD_MAX)
+        return n;
+    joined = h2o_mem_alloc_pool(&req->pool, total);
+    p = joined;
+    for (size_t i = 0; i < n; i++)
+        p = put(p, vecs[i].base, vecs[i].len);
+    vecs[0] = h2o_iovec_init(joined, total);
+    return 1;
+}
+
 /* The end of h2o's filter chain: the bytes go out on the socket. */
 static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state) {
     Conn *c = H2O_STRUCT_FROM_MEMBER(Conn, h1.ostream, self);
@@ -668,6 +692,8 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         req->bytes_sent += bufs[i].len;
         vecs[n++] = bufs[i];
     }
+    if (c->sock->ssl)
+        n = one_record(req, vecs, n);
     h2o_socket_write(c->sock, vecs, n, h2o_send_state_is_in_progress(state) ? on_part_written : on_written);
 }
 
