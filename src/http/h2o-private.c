@@ -114,23 +114,28 @@ ssize_t h2o_private_tls_read(h2o_socket_t *sock, void *dst, size_t len, bool *dr
     struct st_h2o_socket_ssl_t *ssl = sock->ssl;
 
     for (;;) {
-        int did_write = 0, n, e;
         h2o_iovec_t buf;
         ssize_t got;
 
-        ERR_clear_error();
-        ssl->did_write_in_read = &did_write;
-        n = SSL_read(ssl->ossl, dst, len > INT_MAX ? INT_MAX : (int)len);
-        ssl->did_write_in_read = NULL;
-        if (did_write)
-            return -EPROTO; /* renegotiation (refused), or a key update asked of us */
-        if (n > 0)
-            return n;
-        e = SSL_get_error(ssl->ossl, n);
-        if (e == SSL_ERROR_ZERO_RETURN)
-            return 0;
-        if (e != SSL_ERROR_WANT_READ)
-            return -EPROTO;
+        /* OpenSSL is asked only when it has bytes to work on: with none it would only say
+         * WANT_READ, and that costs as much as a record (error queue, state checks). */
+        if (ssl->input.encrypted->size > 0 || SSL_has_pending(ssl->ossl)) {
+            int did_write = 0, n, e;
+
+            ERR_clear_error();
+            ssl->did_write_in_read = &did_write;
+            n = SSL_read(ssl->ossl, dst, len > INT_MAX ? INT_MAX : (int)len);
+            ssl->did_write_in_read = NULL;
+            if (did_write)
+                return -EPROTO; /* renegotiation (refused), or a key update asked of us */
+            if (n > 0)
+                return n;
+            e = SSL_get_error(ssl->ossl, n);
+            if (e == SSL_ERROR_ZERO_RETURN)
+                return 0;
+            if (e != SSL_ERROR_WANT_READ)
+                return -EPROTO;
+        }
         if (*drained)
             return -EAGAIN;
         buf = h2o_buffer_reserve(&ssl->input.encrypted, len + TLS_READ_SLACK);
