@@ -60,8 +60,8 @@ def parse_args():
     ap.add_argument("--connections", default="1,50",
                     help="comma-separated connection counts (default 1,50)")
     ap.add_argument("--threads", type=int, default=1,
-                    help="wrk threads, at most one per connection (default 1: the other core "
-                         "is left to the server)")
+                    help="wrk threads, at most one per connection, all on the load generator's CPU "
+                         "(default 1)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of unrecorded load per server before round 1 (default 1; 0: none)")
     ap.add_argument("--only", default=",".join(s for s in SERVERS if s != "onecpu" or len(SERVER_CPUS) > 1),
