@@ -21,7 +21,7 @@ import threading
 sys.dont_write_bytecode = True   # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from common import fmt_ratio, fmt_time_us, log  # noqa: E402
+from common import LOAD_CPU, ON_LOAD_CPU, SERVER_CPUS, fmt_cpus, fmt_ratio, fmt_time_us, log  # noqa: E402
 
 SERVERS = ("local", "metrics", "logged", "workers", "onecpu", "curve", "proxy", "mongrel2", "nginx")
 LABELS = {"local": "sqdiff local", "metrics": "sqdiff local, scraped", "logged": "sqdiff local, access log",
@@ -32,13 +32,6 @@ H2_SERVERS = ("local", "workers", "onecpu")  # also measured over HTTP/2 (h2load
 H2_STREAMS = 10  # h2load -m: streams at once per connection
 H2_CONNECTIONS = 50
 ONE_CPU = "0"  # the README's drop-in, "One CPU for the whole suite": CPUAffinity=0
-# The load generator gets the last CPU and the servers the others (bench/README.md, "CPUs"): a
-# server woken by wrk on its own CPU answers several times faster than one woken across two, and
-# left to the scheduler the same server lands either way from round to round.
-CPUS = sorted(os.sched_getaffinity(0))
-LOAD_CPU = CPUS[-1]
-SERVER_CPUS = CPUS[:-1] or CPUS
-ON_LOAD_CPU = ["taskset", "-c", str(LOAD_CPU)]
 SCRAPE_EVERY = 1.0  # seconds: Prometheus's default is 15 s; this is fifteen times as often
 NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
@@ -176,17 +169,21 @@ def run_h2load(port, duration, scheme="http"):
             "non2xx": sum(int(codes.group(i)) for i in (2, 3, 4))}
 
 
-def idle_roots(servers, name):
-    return [p.pid for other, s in servers.items() if other != name for p in s.procs]
+def cpu_ticks_split(servers, name):
+    """cpu_ticks() of server `name` and of all the others, from one reading of /proc."""
+    table = common.process_table()
+    return (common.cpu_ticks([p.pid for p in servers[name].procs], table),
+            common.cpu_ticks([p.pid for other, s in servers.items() if other != name for p in s.procs], table))
 
 
 def measure_h2(name, servers, args, expected):
-    """One h2load run against one server, its CPU per request as measure()'s; then its answer is checked."""
+    """One h2load run against one server, its CPU per request and the idle servers' CPU as
+    measure()'s; then its answer is checked."""
     server = servers[name]
-    before, idle_before = common.cpu_ticks([p.pid for p in server.procs]), common.cpu_ticks(idle_roots(servers, name))
+    before, idle_before = cpu_ticks_split(servers, name)
     rec = {"server": name, **run_h2load(server.port, args.duration)}
-    after = common.cpu_ticks([p.pid for p in server.procs])
-    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, common.cpu_ticks(idle_roots(servers, name)))
+    after, idle_after = cpu_ticks_split(servers, name)
+    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
     server.check_alive()
     rec["cpu_us_per_req"] = common.cpu_seconds_between(before, after) * 1e6 / rec["requests"] if rec["requests"] else None
     server.verify(PATH, expected)
@@ -228,17 +225,16 @@ def measure(name, servers, conns, args, expected):
     metrics listener is scraped meanwhile."""
     server = servers[name]
     scraper = Scraper(server.metrics_port) if getattr(server, "metrics_port", None) else None
-    before, idle_before = common.cpu_ticks([p.pid for p in server.procs]), common.cpu_ticks(idle_roots(servers, name))
+    before, idle_before = cpu_ticks_split(servers, name)
     try:
         out = run_wrk(server.port, conns, args.threads, args.duration)
     finally:
         scrapes = scraper.stop() if scraper else None
-    after = common.cpu_ticks([p.pid for p in server.procs])
-    idle_cpu_s = common.cpu_seconds_between(idle_before, common.cpu_ticks(idle_roots(servers, name)))
+    after, idle_after = cpu_ticks_split(servers, name)
     server.check_alive()
     rec = {"server": name, "conns": conns, **parse_wrk(out)}
     rec["cpu_s"] = common.cpu_seconds_between(before, after)
-    rec["idle_cpu_s"] = idle_cpu_s
+    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
     rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
     rec["rss_kib"] = common.status_kib(list(after), "VmRSS")
     if name != "nginx":  # the front end is the first process started
@@ -302,7 +298,7 @@ def markdown(meta, summary, args):
         f"`wrk -t{args.threads} --latency` (never more threads than connections); "
         f"{meta['versions']['nginx']} with {args.nginx_workers} worker processes; "
         f"{meta['versions']['wrk']}; {meta['versions']['sqdiff']}. The load generators run on CPU "
-        f"{meta['cpus']['load']}, every server on CPU {', '.join(map(str, meta['cpus']['servers']))} "
+        f"{meta['cpus']['load']}, every server on CPU {fmt_cpus(meta['cpus']['servers'])} "
         f"(bench/README.md, \"CPUs\").",
         "",
         "Figures are medians over the rounds. ×nginx is the median over the rounds of the ratio "
@@ -539,8 +535,7 @@ def main():
         "sqdiff": common.command_version([common.sqdiff_binary(args.build_dir, "sqdiff-httpd"),
                                           "--version"]),
     }
-    meta["cpus"] = {"load": LOAD_CPU, "servers": SERVER_CPUS}
-    os.sched_setaffinity(0, SERVER_CPUS)  # what the servers start inherits
+    meta["cpus"] = common.on_server_cpus()
     meta["wake_probe"] = wake_costs(args.build_dir)
     log(f"wake-up probe: {meta['wake_probe']}")
     servers = {}

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Shared by bench.py and size.py: build sqdiff, start and stop the servers, read /proc.
+"""Shared by bench.py, size.py and tls.py: where load and servers run, build sqdiff, start and
+stop the servers, read /proc.
 
 Progress goes to stderr; only the result tables go to stdout.
 """
@@ -22,6 +23,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, "bench", "results")
 DEFAULT_BUILD_DIR = os.path.join(REPO, "build-bench")   # git-ignored (/build*/)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The load generators get the last CPU and the servers the others (bench/README.md, "CPUs"): a
+# server woken by its load on its own CPU answers several times faster than one woken across two,
+# and left to the scheduler the same server lands either way from round to round.
+CPUS = sorted(os.sched_getaffinity(0))
+LOAD_CPU = CPUS[-1]
+SERVER_CPUS = CPUS[:-1] or CPUS
+ON_LOAD_CPU = ["taskset", "-c", str(LOAD_CPU)]
 
 
 def log(msg):
@@ -159,9 +167,21 @@ def descendants(roots, table):
     return found
 
 
-def cpu_ticks(roots):
-    """{pid: user+sys ticks} of roots and their descendants."""
-    table = process_table()
+def on_server_cpus():
+    """From now on this process, and every server it starts, runs on the servers' CPUs. Returns
+    where the load and the servers run, as the results record it (meta "cpus")."""
+    os.sched_setaffinity(0, SERVER_CPUS)
+    return {"load": LOAD_CPU, "servers": SERVER_CPUS}
+
+
+def fmt_cpus(cpus):
+    """A list of CPU numbers as the results write it: "0" or "0, 2"."""
+    return ", ".join(map(str, cpus))
+
+
+def cpu_ticks(roots, table=None):
+    """{pid: user+sys ticks} of roots and their descendants, in table (default: read now)."""
+    table = process_table() if table is None else table
     return {pid: table[pid][1] for pid in descendants(roots, table)}
 
 

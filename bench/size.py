@@ -18,9 +18,8 @@ import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402
 import common  # noqa: E402
-from common import fmt_time_us, log  # noqa: E402
+from common import fmt_cpus, fmt_time_us, log  # noqa: E402
 
 MODES = ("local", "workers")
 DEFAULT_SIZES = "1,10,1000,100000,1000000"
@@ -177,7 +176,7 @@ def markdown(meta, results):
         "round trip, building the request excluded; numbers/s from the median. CPU/req: user+sys "
         "of all the server's processes per request. RSS after the requests, peak RSS (VmHWM) so far; "
         "summed over the server's processes. The client runs on CPU "
-        f"{meta['cpus']['load']}, the servers on CPU {', '.join(map(str, meta['cpus']['servers']))} "
+        f"{meta['cpus']['load']}, the servers on CPU {fmt_cpus(meta['cpus']['servers'])} "
         "(bench/README.md, \"CPUs\").",
         "",
         "| mode | numbers | request | reps | median | best | numbers/s | CPU/req | RSS | peak RSS |",
@@ -217,16 +216,15 @@ def main():
     meta["settings"] = {k: getattr(args, k) for k in (
         "sizes", "modes", "get_max", "budget", "min_reps", "max_reps", "seed", "build_dir")}
     meta["server_options"] = server_options(args)
-    meta["cpus"] = {"load": bench.LOAD_CPU, "servers": bench.SERVER_CPUS}
     servers = {}
     try:
-        os.sched_setaffinity(0, bench.SERVER_CPUS)  # what the servers start inherits, as in bench.py
+        meta["cpus"] = common.on_server_cpus()
         for mode in args.modes:
             servers[mode] = common.start_with_retry(
                 common.start_sqdiff, f"sqdiff {mode}", args.build_dir, mode, probe,
                 probe_answer, meta["server_options"])
             log(f"sqdiff {mode}: port {servers[mode].port}, answer verified")
-        os.sched_setaffinity(0, {bench.LOAD_CPU})  # this process is the client
+        os.sched_setaffinity(0, {common.LOAD_CPU})  # this process is the client
         results = run_sizes(servers, args)
     finally:
         meta["stop_problems"] = common.stop_servers(list(servers.values()))

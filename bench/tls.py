@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 import bench  # noqa: E402
 import common  # noqa: E402
-from common import log  # noqa: E402
+from common import fmt_cpus, log  # noqa: E402
 from tlsca import TestCA  # noqa: E402
 
 SERVERS = ("local", "workers", "nginx", "h2o")
@@ -43,7 +43,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     ap.add_argument("--duration", type=int, default=5, help="seconds per run (default 5)")
-    ap.add_argument("--workers", type=int, default=len(bench.SERVER_CPUS),
+    ap.add_argument("--workers", type=int, default=len(common.SERVER_CPUS),
                     help="nginx worker processes and h2o threads (default: one per CPU the servers get)")
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR)
     ap.add_argument("--no-build", action="store_true", help="use the build dir as it is")
@@ -119,7 +119,7 @@ hosts:
 
 def run_s_time(port, duration):
     """Full handshakes, one at a time, each a new session (openssl s_time -new): connections/s."""
-    argv = [*bench.ON_LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(duration)]
+    argv = [*common.ON_LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(duration)]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     m = re.search(r"^(\d+) connections in (\d+) real seconds", r.stdout, re.M)
     if r.returncode != 0 or not m or int(m.group(2)) == 0:
@@ -169,7 +169,7 @@ def main():
     if not args.no_build:
         common.build_sqdiff(args.build_dir)
     expected = bench.expected_body(bench.NUMBERS)
-    os.sched_setaffinity(0, bench.SERVER_CPUS)  # the servers' CPUs, as bench.py's (bench/README.md, "CPUs")
+    cpus = common.on_server_cpus()
     top = tempfile.mkdtemp(prefix="sqdiff-bench-tls-")
     ca = TestCA(os.path.join(top, "ca"))
     cert, key = ca.issue("server", 0x5D1F)
@@ -200,12 +200,12 @@ def main():
         print(text)
         meta = {"machine": common.machine_info(), "revision": common.git_revision(), "rounds": args.rounds,
                 "duration": args.duration, "workers": args.workers,
-                "cpus": {"load": bench.LOAD_CPU, "servers": bench.SERVER_CPUS}}
+                "cpus": cpus}
         with open(os.path.join(common.RESULTS_DIR, "tls.md"), "w") as f:
             f.write(f"# HTTPS side by side\n\n{args.rounds} rounds of {args.duration} s, medians; "
                     f"{CONNECTIONS} connections; nginx {args.workers} workers, h2o {args.workers} threads; "
-                    f"the load generators on CPU {bench.LOAD_CPU}, the servers on CPU "
-                    f"{', '.join(map(str, bench.SERVER_CPUS))}; sqdiff {meta['revision']}.\n\n{text}\n")
+                    f"the load generators on CPU {cpus['load']}, the servers on CPU {fmt_cpus(cpus['servers'])}; "
+                    f"sqdiff {meta['revision']}.\n\n{text}\n")
         with open(os.path.join(common.RESULTS_DIR, "tls.json"), "w") as f:
             json.dump({"meta": meta, "runs": {f"{s}/{load}": rs for (s, load), rs in results.items()}}, f, indent=1)
     finally:
