@@ -37,6 +37,10 @@ NUMBERS = list(range(1, 11))
 PATH = "/?" + "&".join(f"n={n}" for n in NUMBERS)
 # per run figures compared to nginx's in the same round; req/s is the only "higher is better"
 METRICS = ("rps", "p50_us", "p99_us", "cpu_us_per_req", "rss_kib")
+# sqdiff's servers whose CPU is also split by thread (split_by_thread()): the front end's main
+# thread against local mode's is what distribution adds there; the rest is the hand-overs'.
+SPLIT_SERVERS = ("local", "workers", "onecpu", "curve")
+ROLES = ("front end", "its ZeroMQ threads", "workers", "their ZeroMQ threads")
 
 
 def expected_body(numbers):
@@ -72,9 +76,17 @@ def parse_args():
     ap.add_argument("--build-dir", default=common.DEFAULT_BUILD_DIR,
                     help="where the optimised sqdiff is built (default build-bench/)")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    ap.add_argument("--halt-poll-ns", type=int, metavar="NS",
+                    help="under cpuidle-haltpoll (a KVM guest), let idle CPUs poll NS ns before they halt "
+                         "for this run, then put the machine's setting back (200000 is the driver's "
+                         "default; see bench/README.md, \"Idle CPUs\")")
+    ap.add_argument("--results", default="latest", metavar="NAME",
+                    help="write bench/results/NAME.md and NAME.json (default latest, which plot.py draws)")
     ap.add_argument("--progress", action="store_true",
                     help="a progress line on stderr even when it is not a terminal")
     args = ap.parse_args()
+    if args.halt_poll_ns is not None and args.halt_poll_ns < 0:
+        ap.error("--halt-poll-ns must be >= 0")
     args.connections = [int(c) for c in args.connections.split(",")]
     only = args.only.split(",")
     unknown = set(only) - set(SERVERS)
@@ -176,13 +188,31 @@ def cpu_ticks_split(servers, name):
             common.cpu_ticks([p.pid for other, s in servers.items() if other != name for p in s.procs], table))
 
 
+def split_by_thread(server, before, after, requests):
+    """sqdiff's CPU per request (µs) and voluntary context switches per request, by ROLES: the front
+    end's main thread (where HTTP is served and jobs are made and settled) and its other threads
+    (ZeroMQ's), the workers' main threads and theirs. From two common.thread_times() readings."""
+    front = server.procs[0].pid  # the front end is the first process started
+    split = {role: {"cpu_us": 0.0, "switches": 0.0} for role in ROLES}
+    for (pid, tid), (ns, switches) in after.items():
+        ns0, switches0 = before.get((pid, tid), (0, 0))
+        role = ROLES[(0 if pid == front else 2) + (0 if tid == pid else 1)]
+        split[role]["cpu_us"] += (ns - ns0) / 1e3 / requests
+        split[role]["switches"] += (switches - switches0) / requests
+    return split
+
+
 def measure_h2(name, servers, args, expected):
     """One h2load run against one server, its CPU per request and the idle servers' CPU as
     measure()'s; then its answer is checked."""
     server = servers[name]
     before, idle_before = cpu_ticks_split(servers, name)
+    threads_before = common.thread_times(before)
     rec = {"server": name, **run_h2load(server.port, args.duration)}
+    threads_after = common.thread_times(before)
     after, idle_after = cpu_ticks_split(servers, name)
+    if rec["requests"]:
+        rec["threads"] = split_by_thread(server, threads_before, threads_after, rec["requests"])
     rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
     server.check_alive()
     rec["cpu_us_per_req"] = common.cpu_seconds_between(before, after) * 1e6 / rec["requests"] if rec["requests"] else None
@@ -226,13 +256,17 @@ def measure(name, servers, conns, args, expected):
     server = servers[name]
     scraper = Scraper(server.metrics_port) if getattr(server, "metrics_port", None) else None
     before, idle_before = cpu_ticks_split(servers, name)
+    threads_before = common.thread_times(before) if name in SPLIT_SERVERS else None
     try:
         out = run_wrk(server.port, conns, args.threads, args.duration)
     finally:
         scrapes = scraper.stop() if scraper else None
+    threads_after = common.thread_times(before) if name in SPLIT_SERVERS else None
     after, idle_after = cpu_ticks_split(servers, name)
     server.check_alive()
     rec = {"server": name, "conns": conns, **parse_wrk(out)}
+    if threads_before is not None and rec["requests"]:
+        rec["threads"] = split_by_thread(server, threads_before, threads_after, rec["requests"])
     rec["cpu_s"] = common.cpu_seconds_between(before, after)
     rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
     rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
@@ -276,8 +310,17 @@ def summarize(runs, servers, connections):
             s["requests"] = sum(r["requests"] for r in rs)
             s["non2xx"] = sum(r["non2xx"] for r in rs)
             s["socket_errors"] = sum(sum(r["socket_errors"].values()) for r in rs)
+            if name in SPLIT_SERVERS:
+                s["threads"] = thread_medians(rs)
             summary.setdefault(name, {})[str(conns)] = s
     return summary
+
+
+def thread_medians(runs):
+    """The medians over runs of split_by_thread()'s figures."""
+    runs = [r["threads"] for r in runs if "threads" in r]
+    return {role: {k: statistics.median(t[role][k] for t in runs) for k in ("cpu_us", "switches")}
+            for role in ROLES} if runs else None
 
 
 def med(s, key=None):
@@ -299,7 +342,7 @@ def markdown(meta, summary, args):
         f"{meta['versions']['nginx']} with {args.nginx_workers} worker processes; "
         f"{meta['versions']['wrk']}; {meta['versions']['sqdiff']}. The load generators run on CPU "
         f"{meta['cpus']['load']}, every server on CPU {fmt_cpus(meta['cpus']['servers'])} "
-        f"(bench/README.md, \"CPUs\").",
+        f"(bench/README.md, \"CPUs\"); {common.fmt_idle(meta['idle'])} (\"Idle CPUs\" there).",
         "",
         "Figures are medians over the rounds. ×nginx is the median over the rounds of the ratio "
         "to nginx in the same round: above 1 is better for req/s, below 1 is better for the rest. "
@@ -325,6 +368,7 @@ def markdown(meta, summary, args):
                 f"| {'—' if rss is None else f'{rss / 1024:.1f} MiB'} | {fmt_ratio(med(v, 'rss_kib'))} "
                 f"| {s['non2xx']} | {s['socket_errors']} |")
     lines += h2_markdown(summary.get("h2", {}))
+    lines += threads_markdown(summary, args)
     rt = summary.get("zmq-pingpong")
     if rt and rt["p50_us"]:
         lines += ["", f"One libzmq ipc round trip alone (`zmq-pingpong`, ROUTER and DEALER in two processes, "
@@ -344,6 +388,35 @@ def markdown(meta, summary, args):
     if meta["stop_problems"]:
         lines += ["", "Stopping the servers:", ""] + [f"- {p}" for p in meta["stop_problems"]]
     return "\n".join(lines) + "\n"
+
+
+def threads_markdown(summary, args):
+    """split_by_thread()'s medians: where sqdiff's CPU per request goes, by thread."""
+    rows = []
+    for conns in args.connections:
+        for name in SPLIT_SERVERS:
+            t = summary.get(name, {}).get(str(conns), {}).get("threads")
+            if t:
+                rows.append((LABELS[name], f"{conns}", t))
+    for name in SPLIT_SERVERS:
+        t = summary.get("h2", {}).get(name, {}).get("threads")
+        if t:
+            rows.append((LABELS[name], f"HTTP/2, {H2_CONNECTIONS} × {H2_STREAMS}", t))
+    if not rows:
+        return []
+    lines = ["", "## Where sqdiff's CPU goes", "",
+             "Per request, by thread (medians over the rounds; from /proc/PID/task/TID/schedstat, so they may "
+             "differ a little from CPU/req above, which is sampled by ticks): the front end's main thread "
+             "serves HTTP and makes and settles the jobs; the ZeroMQ threads (one I/O thread per process) "
+             "carry the messages. Switches: the times a thread went to sleep, all threads together.", "",
+             "| server | connections | " + " | ".join(ROLES) + " | total | switches |",
+             "|---|---|" + "--:|" * (len(ROLES) + 2)]
+    for label, conns, t in rows:
+        total = sum(t[role]["cpu_us"] for role in ROLES)
+        cells = " | ".join(f"{t[role]['cpu_us']:.2f} µs" if t[role]["cpu_us"] else "—" for role in ROLES)
+        switches = sum(t[role]["switches"] for role in ROLES)
+        lines.append(f"| {label} | {conns} | {cells} | {total:.2f} µs | {switches:.3f} |")
+    return lines
 
 
 def h2_markdown(h2):
@@ -536,30 +609,33 @@ def main():
                                           "--version"]),
     }
     meta["cpus"] = common.on_server_cpus()
-    meta["wake_probe"] = wake_costs(args.build_dir)
-    log(f"wake-up probe: {meta['wake_probe']}")
-    servers = {}
-    try:
-        for name in args.servers:
-            servers[name] = start_server(name, args, expected)
-            log(f"{LABELS[name]}: port {servers[name].port}, pids {sorted(servers[name].pids())}, "
-                "answer verified")
-        runs, probes, h2runs = run_rounds(servers, args, expected)
-    finally:
-        meta["stop_problems"] = common.stop_servers(list(servers.values()))
+    with common.halt_poll(args.halt_poll_ns):  # the machine's own setting unless asked
+        meta["idle"] = common.idle_policy()
+        meta["wake_probe"] = wake_costs(args.build_dir)
+        log(f"wake-up probe: {meta['wake_probe']}")
+        servers = {}
+        try:
+            for name in args.servers:
+                servers[name] = start_server(name, args, expected)
+                log(f"{LABELS[name]}: port {servers[name].port}, pids {sorted(servers[name].pids())}, "
+                    "answer verified")
+            runs, probes, h2runs = run_rounds(servers, args, expected)
+        finally:
+            meta["stop_problems"] = common.stop_servers(list(servers.values()))
     meta["loadavg_end"] = os.getloadavg()
     add_ratios(runs)
     summary = summarize(runs, args.servers, args.connections)
     summary["zmq-pingpong"] = {m: stats(p[m] for p in probes) for m in ("p50_us", "p99_us", "cpu_us_per_round_trip")}
     summary["h2"] = {name: {"rps": stats(r["rps"] for r in h2runs if r["server"] == name),
                             "cpu_us_per_req": stats(r["cpu_us_per_req"] for r in h2runs if r["server"] == name),
-                            "errors": sum(r["failed"] + r["non2xx"] for r in h2runs if r["server"] == name)}
+                            "errors": sum(r["failed"] + r["non2xx"] for r in h2runs if r["server"] == name),
+                            "threads": thread_medians([r for r in h2runs if r["server"] == name])}
                      for name in h2_servers(args)}
     worst = max(runs + h2runs, key=lambda r: r["idle_cpu_s"], default=None)
     summary["idle_cpu_s"] = {"max": worst["idle_cpu_s"], "during": worst["server"]} if worst else None
     md = markdown(meta, summary, args)
     print(md, end="")
-    common.write_results("latest", md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes,
+    common.write_results(args.results, md, {"meta": meta, "summary": summary, "runs": runs, "probes": probes,
                                                 "h2runs": h2runs})
     bad = sum(s["non2xx"] + s["socket_errors"] for name in args.servers for s in summary[name].values())
     bad += sum(h["errors"] for h in summary["h2"].values())

@@ -167,6 +167,79 @@ def descendants(roots, table):
     return found
 
 
+def thread_times(pids):
+    """{(pid, tid): (ns on a CPU, voluntary context switches)} of every thread of pids, from
+    /proc/PID/task/TID/schedstat (the scheduler's own count, exact where ticks are sampled) and
+    status; threads that end while being read are left out."""
+    times = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            base = f"/proc/{pid}/task/{tid}/"
+            try:
+                with open(base + "schedstat") as f:
+                    ns = int(f.read().split()[0])
+                with open(base + "status") as f:
+                    switches = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches:"))
+            except (OSError, StopIteration):
+                continue
+            times[(pid, int(tid))] = (ns, switches)
+    return times
+
+
+# ---------------------------------------------------------------- idle CPUs
+
+HALT_POLL = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
+
+
+def _read_sys(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def idle_policy():
+    """What an idle CPU does here: the cpuidle driver and, under cpuidle-haltpoll (a KVM guest), how
+    long it polls before it halts to the hypervisor (0: it halts at once; the driver's own default
+    is 200000). Waking a halted CPU costs the waker an exit to the hypervisor (README, "Idle CPUs")."""
+    ns = _read_sys(HALT_POLL)
+    return {"cpuidle": _read_sys("/sys/devices/system/cpu/cpuidle/current_driver"),
+            "halt_poll_ns": int(ns) if ns is not None and ns.isdigit() else None}
+
+
+def fmt_idle(idle):
+    """idle_policy() as the results write it."""
+    if idle["halt_poll_ns"] is None:
+        return f"idle CPUs: cpuidle {idle['cpuidle'] or 'unknown'}"
+    how = "halting at once" if idle["halt_poll_ns"] == 0 else f"polling {idle['halt_poll_ns'] / 1000:g} µs, then halting"
+    return f"idle CPUs: cpuidle {idle['cpuidle']}, guest_halt_poll_ns {idle['halt_poll_ns']}, {how}"
+
+
+@contextlib.contextmanager
+def halt_poll(ns):
+    """guest_halt_poll_ns set to ns while the block runs, then put back (ns None: left alone)."""
+    if ns is None:
+        yield
+        return
+    old = _read_sys(HALT_POLL)
+    if old is None:
+        raise SystemExit(f"--halt-poll-ns: no {HALT_POLL} (needs cpuidle-haltpoll, a KVM guest, and root)")
+    log(f"{HALT_POLL}: {old} -> {ns} for this run (put back after it; by hand: echo {old} > {HALT_POLL})")
+    with open(HALT_POLL, "w") as f:
+        f.write(str(ns))
+    try:
+        yield
+    finally:
+        with open(HALT_POLL, "w") as f:
+            f.write(old)
+        log(f"{HALT_POLL}: {old} again")
+
+
 def on_server_cpus():
     """From now on this process, and every server it starts, runs on the servers' CPUs. Returns
     where the load and the servers run, as the results record it (meta "cpus")."""
@@ -625,6 +698,7 @@ def machine_info():
         "kernel": platform.release(),
         "git": git_revision(),
         "loadavg_start": os.getloadavg(),
+        "idle": idle_policy(),
     }
 
 

@@ -177,7 +177,7 @@ def markdown(meta, results):
         "of all the server's processes per request. RSS after the requests, peak RSS (VmHWM) so far; "
         "summed over the server's processes. The client runs on CPU "
         f"{meta['cpus']['load']}, the servers on CPU {fmt_cpus(meta['cpus']['servers'])} "
-        "(bench/README.md, \"CPUs\").",
+        f"(bench/README.md, \"CPUs\"); {common.fmt_idle(meta['idle'])} (\"Idle CPUs\" there).",
         "",
         "| mode | numbers | request | reps | median | best | numbers/s | CPU/req | RSS | peak RSS |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",

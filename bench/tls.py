@@ -205,6 +205,7 @@ def main():
             f.write(f"# HTTPS side by side\n\n{args.rounds} rounds of {args.duration} s, medians; "
                     f"{CONNECTIONS} connections; nginx {args.workers} workers, h2o {args.workers} threads; "
                     f"the load generators on CPU {cpus['load']}, the servers on CPU {fmt_cpus(cpus['servers'])}; "
+                    f"{common.fmt_idle(meta['machine']['idle'])}; "
                     f"sqdiff {meta['revision']}.\n\n{text}\n")
         with open(os.path.join(common.RESULTS_DIR, "tls.json"), "w") as f:
             json.dump({"meta": meta, "runs": {f"{s}/{load}": rs for (s, load), rs in results.items()}}, f, indent=1)
