@@ -88,8 +88,8 @@ struct Fanout {
     usec_t hedge_not_before; /* no other worker or no share left at the last look: not again before this */
     uint64_t redispatched[_WIRE_KIND_MAX];
     size_t queued[_WIRE_KIND_MAX], queued_bytes[_WIRE_KIND_MAX];
-    usec_t reply_usec; /* when the message being read (on_reply) came: one clock read for its batch */
-    bool undrained;    /* a job was sent since the jobs sockets were last read to EAGAIN (pump()) */
+    usec_t reply_usec;  /* when the message being read (on_reply) came: one clock read for its batch */
+    unsigned undrained; /* bit k: a job went to kind k since its socket was last read to EAGAIN (pump()) */
     uint64_t jobs_sent[_WIRE_KIND_MAX], batches_sent[_WIRE_KIND_MAX], reports_refused[_WIRE_KIND_MAX];
     sd_event_source *first_drain;
     FanoutCallbacks cb;
@@ -308,7 +308,7 @@ static void take_counters(Fanout *f, int k, Peer *p, WireGrant *grant) {
 static int send_to(Fanout *f, int k, const Peer *p, zmq_msg_t *body) {
     zmq_msg_t copy;
 
-    f->undrained = true; /* pump() reads the sockets after this */
+    f->undrained |= 1u << k; /* pump() reads the socket after this */
     if (zmq_send(f->jobs[k], p->id, p->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -errno;
     zmq_msg_init(&copy);
@@ -821,25 +821,31 @@ static int on_hedge_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /*
  * Sends what can go and receives until both are done. A send may process a socket's commands,
- * which resets ZMQ_FD, so after one (f->undrained) the sockets are read to EAGAIN here; so they
- * are when ZMQ_FD woke us (woken). Otherwise nothing can be waiting unseen: the last read went
- * to EAGAIN, and whatever came since has signalled ZMQ_FD again. True if anything was received.
+ * which resets its ZMQ_FD, so after one (f->undrained) that socket is read to EAGAIN here; so is
+ * each whose ZMQ_FD woke us (woken, bit k for kind k). Any other has nothing waiting unseen: its
+ * last read went to EAGAIN, nothing touched it since, and whatever came since keeps its ZMQ_FD
+ * readable until it is read (a call on the socket is what takes the signal). Reading only those
+ * saves a read to EAGAIN per socket and wake-up: libzmq's two system calls each (getpid, poll).
+ * True if anything was received.
  */
-static bool pump(Fanout *f, bool woken) {
+static bool pump(Fanout *f, unsigned woken) {
     bool any = false;
 
     if (f->pumping)
         return false; /* a callback of receive() flushed: the loop below goes on anyway */
     f->pumping = true;
     for (;;) {
+        unsigned drain;
         bool got = false;
 
         send_all(f);
-        if (!woken && !f->undrained)
+        drain = woken | f->undrained;
+        if (!drain)
             break;
-        woken = f->undrained = false;
+        woken = f->undrained = 0;
         for (int k = 0; k < _WIRE_KIND_MAX; k++)
-            got |= receive(f, k);
+            if (drain & (1u << k))
+                got |= receive(f, k);
         if (!got)
             break;
         any = true; /* grants may let more go */
@@ -850,11 +856,17 @@ static bool pump(Fanout *f, bool woken) {
 }
 
 bool fanout_flush(Fanout *f) {
-    return pump(f, false);
+    return pump(f, 0);
 }
 
 static int on_jobs_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-    pump(userdata, true);
+    Fanout *f = userdata;
+    unsigned woken = 0;
+
+    for (int k = 0; k < _WIRE_KIND_MAX; k++)
+        if (s == f->jobs_source[k])
+            woken |= 1u << k;
+    pump(f, woken);
     return 0;
 }
 
@@ -863,7 +875,7 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
 
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         read_monitor(f, k);
-    pump(f, false); /* a worker gone may have left jobs for others */
+    pump(f, 0); /* a worker gone may have left jobs for others */
     return 0;
 }
 
