@@ -46,10 +46,17 @@ def pytest_inside(installed, **env):
     print("\n".join(["", f"inside the box, {' '.join(f'{k}={v}' for k, v in env.items() if k.startswith('SQDIFF_'))}: "
                      f"{summary}", *skipped]))
     failed = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
-    assert p.returncode == 0, "\n".join(failed) + "\n" + out[-6000:]
+    assert p.returncode == 0, "\n".join(failed) + "\n" + failure_report(out)
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|skipped|failed|errors?)", summary)}
     assert not counts.get("failed") and not counts.get("error"), summary
     return out, counts
+
+
+def failure_report(out, limit=12000):
+    """What pytest said about the failures (its FAILURES and ERRORS sections), else the end of
+    its output: the end alone is mostly the list of skipped tests."""
+    starts = [i for i in (out.find("= FAILURES ="), out.find("= ERRORS =")) if i >= 0]
+    return out[min(starts):][:limit] if starts else out[-6000:]
 
 
 def test_the_suite_passes_against_a_live_installation(installed):
