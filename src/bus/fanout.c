@@ -107,10 +107,13 @@ struct Fanout {
     const char *failing[_WIRE_KIND_MAX]; /* a handshake failed (why), its disconnect not seen yet */
 };
 
-/* The job's bytes, when fanout owns them, go once no kind has it queued or out. */
+/* The job's bytes, when fanout owns them, go once no kind has it queued or out (and, when
+ * shared, once ZeroMQ is done with the messages that carry them). */
 static void release_data(FanoutJob *job) {
-    if (job->unsent == 0 && job->out == 0 && job->taken) {
+    if (job->unsent == 0 && job->out == 0 && (job->shared || job->taken)) {
+        shared_bytes_unref(job->shared);
         free(job->taken);
+        job->shared = NULL;
         job->taken = NULL;
         job->data = NULL;
     }
@@ -204,6 +207,16 @@ static size_t batch_extent(Fanout *f, int k, size_t most, size_t *ret_size) {
 
 /* A message of one job: the job object alone. */
 static int job_message(const FanoutJob *job, zmq_msg_t *ret) {
+    if (job->shared) { /* a big job's own bytes: no copy of megabytes, nor fresh pages to fault in */
+        shared_bytes_ref(job->shared);
+        if (zmq_msg_init_data(ret, (void *)job->data, job->len, shared_bytes_free_fn, job->shared) < 0) {
+            int r = -errno;
+
+            shared_bytes_unref(job->shared);
+            return r;
+        }
+        return 0;
+    }
     if (zmq_msg_init_size(ret, job->len) < 0)
         return -errno;
     memcpy(zmq_msg_data(ret), job->data, job->len);
@@ -1065,7 +1078,9 @@ Fanout *fanout_free(Fanout *f) {
 }
 
 void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, size_t len, bool take) {
-    *job = (FanoutJob){ .id = id, .data = data, .len = len, .taken = take ? (char *)data : NULL };
+    *job = (FanoutJob){ .id = id, .data = data, .len = len };
+    if (take && !(job->shared = shared_bytes_new((char *)data)))
+        job->taken = (char *)data;
     for (int k = 0; k < _WIRE_KIND_MAX; k++)
         link_job(f, job, k);
 }

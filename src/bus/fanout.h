@@ -62,6 +62,7 @@
 #include "config.h"
 #include "peers.h"
 #include "macro.h"
+#include "shared-bytes.h"
 #include "wire.h"
 
 /* Messages ZeroMQ may queue per worker connection; a worker's credit is held to it too. */
@@ -76,9 +77,10 @@ typedef struct FanoutJob {
     uint64_t id;
     const char *data; /* the encoded job object */
     size_t len;
-    char *taken;    /* data, when fanout frees it */
-    uint8_t unsent; /* bit (1 << WireKind) */
-    uint8_t out;    /* bit (1 << WireKind): sent, its reply not reported yet */
+    SharedBytes *shared; /* data, when fanout owns it with the messages that carry it */
+    char *taken;         /* data, when fanout owns it alone (no memory for sharing: copies go) */
+    uint8_t unsent;      /* bit (1 << WireKind) */
+    uint8_t out;         /* bit (1 << WireKind): sent, its reply not reported yet */
     struct FanoutJob *prev[_WIRE_KIND_MAX], *next[_WIRE_KIND_MAX];
     struct FanoutJob *out_prev[_WIRE_KIND_MAX], *out_next[_WIRE_KIND_MAX];
     uint64_t holder[_WIRE_KIND_MAX];    /* the serial of the worker that has it (when out) */
@@ -113,7 +115,8 @@ DEFINE_FREEP(Fanout, fanout_free)
  * valid until it is sent or fanout_cancel()ed, and data too unless take is set: then data
  * came from malloc() and fanout frees it as soon as every kind has it (or at cancel), so
  * that a big job does not outlive its sending (h2o keeps a request until the next one on
- * its connection).
+ * its connection). Such a job's messages carry data itself, not a copy: the last of
+ * fanout and ZeroMQ's I/O thread (done sending) to let go frees it.
  */
 void fanout_submit(Fanout *f, FanoutJob *job, uint64_t id, const char *data, size_t len, bool take);
 
