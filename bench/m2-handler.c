@@ -12,11 +12,13 @@
  * answers GET /?n=A&n=B... with {"sum":...,"square":...,"diff":...}, exact for lists whose sums
  * fit 128 bits (the bench's do); anything else gets 400. Messages of the server's own (path "@*",
  * such as the notice that a connection closed) get no reply: an answer to a closed connection
- * makes Mongrel2 send that notice again, and the two would trade them for ever.
+ * makes Mongrel2 send that notice again, and the two would trade them for ever. SIGTERM or
+ * SIGINT ends it with status 0, as the bench stops every server.
  */
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,12 @@
 #include <zmq.h>
 
 #define REPLY_MAX 512
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig) {
+    stopping = 1;
+}
 
 _Noreturn static void die(const char *what) {
     fprintf(stderr, "m2-handler: %s: %s\n", what, zmq_strerror(errno));
@@ -94,15 +102,20 @@ int main(int argc, char **argv) {
     void *ctx = zmq_ctx_new(), *in = NULL, *out = NULL;
     static char msg[1 << 16], reply[REPLY_MAX + 256];
 
+    /* no SA_RESTART: a blocked zmq_recv() returns EINTR, and the loop ends */
+    struct sigaction sa = { .sa_handler = on_stop };
+
     if (argc != 3) {
         fprintf(stderr, "usage: m2-handler SEND_SPEC RECV_SPEC\n");
         return EXIT_FAILURE;
     }
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        die("sigaction");
     if (!ctx || !(in = zmq_socket(ctx, ZMQ_PULL)) || !(out = zmq_socket(ctx, ZMQ_PUB)))
         die("socket");
     if (zmq_connect(in, argv[1]) < 0 || zmq_connect(out, argv[2]) < 0)
         die("connect");
-    for (;;) {
+    while (!stopping) {
         int n = zmq_recv(in, msg, sizeof(msg) - 1, 0);
         const char *uuid = msg, *id, *headers, *query, *p, *end;
         size_t uuid_len, id_len, headers_len, query_len;
@@ -147,7 +160,12 @@ int main(int argc, char **argv) {
                        "%.*s %zu:%.*s, HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                        (int)uuid_len, uuid, id_len, (int)id_len, id, ok ? "200 OK" : "400 Bad Request", strlen(body),
                        body);
-        if (len > 0 && (size_t)len < sizeof(reply) && zmq_send(out, reply, (size_t)len, 0) < 0)
+        if (len > 0 && (size_t)len < sizeof(reply) && zmq_send(out, reply, (size_t)len, 0) < 0 && errno != EINTR)
             die("send");
     }
+    (void)zmq_setsockopt(out, ZMQ_LINGER, &(int){ 0 }, sizeof(int)); /* replies to no one: dropped */
+    zmq_close(in);
+    zmq_close(out);
+    zmq_ctx_term(ctx);
+    return 0;
 }
