@@ -181,11 +181,24 @@ def run_h2load(port, duration, scheme="http"):
             "non2xx": sum(int(codes.group(i)) for i in (2, 3, 4))}
 
 
-def cpu_ticks_split(servers, name):
-    """cpu_ticks() of server `name` and of all the others, from one reading of /proc."""
+def cpu_reading(servers, name):
+    """What measure() and measure_h2() read before and after a run: the CPU ticks of server `name`
+    and of all the others, from one reading of /proc, and, for SPLIT_SERVERS, its threads' times."""
     table = common.process_table()
-    return (common.cpu_ticks([p.pid for p in servers[name].procs], table),
-            common.cpu_ticks([p.pid for other, s in servers.items() if other != name for p in s.procs], table))
+    ticks = common.cpu_ticks([p.pid for p in servers[name].procs], table)
+    idle = common.cpu_ticks([p.pid for other, s in servers.items() if other != name for p in s.procs], table)
+    return ticks, idle, common.thread_times(ticks) if name in SPLIT_SERVERS else None
+
+
+def cpu_figures(server, before, after, requests):
+    """A run's CPU figures from the cpu_reading()s before and after it: the server's CPU seconds
+    and per request, the idle servers' CPU seconds, and, where read, split_by_thread()."""
+    (ticks0, idle0, threads0), (ticks1, idle1, threads1) = before, after
+    rec = {"cpu_s": common.cpu_seconds_between(ticks0, ticks1), "idle_cpu_s": common.cpu_seconds_between(idle0, idle1)}
+    rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / requests if requests else None
+    if threads0 is not None and requests:
+        rec["threads"] = split_by_thread(server, threads0, threads1, requests)
+    return rec
 
 
 def split_by_thread(server, before, after, requests):
@@ -206,16 +219,10 @@ def measure_h2(name, servers, args, expected):
     """One h2load run against one server, its CPU per request and the idle servers' CPU as
     measure()'s; then its answer is checked."""
     server = servers[name]
-    before, idle_before = cpu_ticks_split(servers, name)
-    threads_before = common.thread_times(before)
+    before = cpu_reading(servers, name)
     rec = {"server": name, **run_h2load(server.port, args.duration)}
-    threads_after = common.thread_times(before)
-    after, idle_after = cpu_ticks_split(servers, name)
-    if rec["requests"]:
-        rec["threads"] = split_by_thread(server, threads_before, threads_after, rec["requests"])
-    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
+    rec.update(cpu_figures(server, before, cpu_reading(servers, name), rec["requests"]))
     server.check_alive()
-    rec["cpu_us_per_req"] = common.cpu_seconds_between(before, after) * 1e6 / rec["requests"] if rec["requests"] else None
     server.verify(PATH, expected)
     return rec
 
@@ -255,25 +262,19 @@ def measure(name, servers, conns, args, expected):
     metrics listener is scraped meanwhile."""
     server = servers[name]
     scraper = Scraper(server.metrics_port) if getattr(server, "metrics_port", None) else None
-    before, idle_before = cpu_ticks_split(servers, name)
-    threads_before = common.thread_times(before) if name in SPLIT_SERVERS else None
+    before = cpu_reading(servers, name)
     try:
         out = run_wrk(server.port, conns, args.threads, args.duration)
     finally:
         scrapes = scraper.stop() if scraper else None
-    threads_after = common.thread_times(before) if name in SPLIT_SERVERS else None
-    after, idle_after = cpu_ticks_split(servers, name)
+    after = cpu_reading(servers, name)
     server.check_alive()
     rec = {"server": name, "conns": conns, **parse_wrk(out)}
-    if threads_before is not None and rec["requests"]:
-        rec["threads"] = split_by_thread(server, threads_before, threads_after, rec["requests"])
-    rec["cpu_s"] = common.cpu_seconds_between(before, after)
-    rec["idle_cpu_s"] = common.cpu_seconds_between(idle_before, idle_after)
-    rec["cpu_us_per_req"] = rec["cpu_s"] * 1e6 / rec["requests"] if rec["requests"] else None
-    rec["rss_kib"] = common.status_kib(list(after), "VmRSS")
+    rec.update(cpu_figures(server, before, after, rec["requests"]))
+    rec["rss_kib"] = common.status_kib(list(after[0]), "VmRSS")
     if name != "nginx":  # the front end is the first process started
         rec["frontend_rss_kib"] = common.status_kib([server.procs[0].pid], "VmRSS")
-    rec["processes"] = len(after)
+    rec["processes"] = len(after[0])
     if scrapes is not None:
         rec["scrapes"] = scrapes
     rec["wrk_output"] = out
